@@ -1,0 +1,255 @@
+"""Settings: `settings.toml` declared once as typed models, validated at start.
+
+A wrong value stops the service with one line naming the file, the key and what is
+expected. Secrets never live in the file: `password_env` names an environment
+variable, `password_file` a file (systemd's LoadCredential works that way).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import SettingsError
+
+DEFAULT_CONFIG = Path("settings.toml")
+SECRET_KEYS = ("password", "client_secret", "secret", "token")
+
+
+class Section(BaseModel):
+    """A settings table: unknown keys are refused, so a typo never goes unnoticed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(Section):
+    """Where a password comes from: an environment variable or a file, never the settings file."""
+
+    password_env: str | None = Field(None, description="Environment variable holding the password.")
+    password_file: Path | None = Field(None, description="File holding the password (systemd credential).")
+
+    def password(self) -> str | None:
+        """The password, read now from its source, or None when none is configured."""
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SettingsError(f"password_file {self.password_file}: cannot be read ({exc.strerror})") from exc
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise SettingsError(f"password_env: environment variable {self.password_env} is not set")
+            return value
+        return None
+
+
+class OAuth2(Section):
+    """Microsoft Entra ID application used for XOAUTH2 (client-credentials flow)."""
+
+    authority: str = Field("https://login.microsoftonline.com", description="Identity provider base URL.")
+    tenant_id_env: str | None = Field(None, description="Environment variable holding the tenant id.")
+    tenant_id_file: Path | None = None
+    client_id_env: str | None = Field(None, description="Environment variable holding the client id.")
+    client_id_file: Path | None = None
+    client_secret_env: str | None = Field(None, description="Environment variable holding the client secret.")
+    client_secret_file: Path | None = None
+    certificate_file: Path | None = Field(None, description="PEM private key + certificate, instead of a secret.")
+    certificate_thumbprint: str | None = None
+    ca_file: Path | None = Field(None, description="CA bundle to verify the identity provider (tests).")
+
+
+class MailboxSettings(Secret):
+    """The mailbox mailflow watches."""
+
+    kind: Literal["imap", "maildir"] = "maildir"
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 993
+    security: Literal["tls", "starttls", "none"] = "tls"
+    ca_file: Path | None = Field(None, description="CA bundle to verify the server (default: system CAs).")
+    username: str = ""
+    auth: Literal["password", "oauth2"] = "password"
+    oauth2: OAuth2 | None = None
+    folder: str = "INBOX"
+    path: Path = Path("var/inbox")
+    processed_folder: str = "mailflow/Traités"
+    attention_folder: str = "mailflow/À traiter"
+    ignored_folder: str = "mailflow/Ignorés"
+    idle: bool = True
+    poll_seconds: Annotated[int, Field(ge=5)] = 60
+    idle_renew_seconds: Annotated[int, Field(ge=30, le=29 * 60)] = 25 * 60
+    max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
+    timeout_seconds: Annotated[int, Field(ge=1)] = 60
+
+
+class SmtpSettings(Secret):
+    """Where outgoing mail goes."""
+
+    kind: Literal["smtp", "directory"] = "directory"
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["tls", "starttls", "none"] = "starttls"
+    ca_file: Path | None = None
+    username: str = ""
+    auth: Literal["password", "oauth2"] = "password"
+    oauth2: OAuth2 | None = None
+    sender: str = "INET - Stages <stages.inet@cnfpt.fr>"
+    path: Path = Path("var/outbox")
+    timeout_seconds: Annotated[int, Field(ge=1)] = 60
+    max_attempts: Annotated[int, Field(ge=1)] = 12
+    answers_per_sender_per_day: Annotated[int, Field(ge=0)] = 5
+    message_id_domain: str | None = Field(None, description="Domain of our Message-IDs (default: the sender's).")
+
+
+class DatabaseSettings(Section):
+    """The database: SQLite (default) or PostgreSQL."""
+
+    url: str = "sqlite:///var/mailflow.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, url: str) -> str:
+        if not url.startswith(("sqlite:", "postgresql")):
+            raise ValueError(f'expected "sqlite:///PATH" or "postgresql+psycopg://…", got "{url}"')
+        return url
+
+
+class ArchiveSettings(Section):
+    """Where raw mails and attachments are kept."""
+
+    path: Path = Path("var/archive")
+
+
+class StaffSettings(Section):
+    """Who reads the digest, and when."""
+
+    digest_recipients: list[str] = ["stages.inet@cnfpt.fr"]
+    digest_time: time = time(7, 30)
+    digest_when_empty: bool = False
+    alert_after_minutes: Annotated[int, Field(ge=1)] = 15
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return time.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f'expected a time "HH:MM", got "{value}"') from None
+        return value
+
+
+class CampaignSettings(Section):
+    """Where the campaign calendars are, and their time zone."""
+
+    schedules: Path = Path("schedules")
+    templates: Path = Path("templates")
+    timezone: str = "Europe/Paris"
+    grace_hours: Annotated[int, Field(ge=0)] = 72
+
+
+class LoggingSettings(Section):
+    """One line per event on stdout."""
+
+    format: Literal["plain", "json"] = "plain"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(Section):
+    """Everything mailflow needs to run, read from one TOML file."""
+
+    mailbox: MailboxSettings = MailboxSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+    staff: StaffSettings = StaffSettings()
+    campaigns: CampaignSettings = CampaignSettings()
+    logging: LoggingSettings = LoggingSettings()
+    source: Path | None = Field(None, exclude=True, description="The file these settings came from.")
+
+    @model_validator(mode="after")
+    def _oauth2_configured(self) -> Settings:
+        for name in ("mailbox", "smtp"):
+            section = getattr(self, name)
+            if section.auth == "oauth2" and section.oauth2 is None:
+                raise ValueError(f'[{name}] auth = "oauth2" needs a [{name}.oauth2] table')
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the settings, relative to the settings file's folder."""
+        if path.is_absolute() or self.source is None:
+            return path
+        return self.source.parent / path
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate the settings file (`--config`, `MAILFLOW_CONFIG`, or ./settings.toml)."""
+    if path is None:
+        path = Path(os.environ.get("MAILFLOW_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: settings file not found (use --config or MAILFLOW_CONFIG)") from None
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path.name}: not valid TOML: {exc}") from None
+    _refuse_secrets(path, raw)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(_one_line(path, exc)) from None
+    return settings.model_copy(update={"source": path.resolve()})
+
+
+def _refuse_secrets(path: Path, raw: dict[str, Any], where: tuple[str, ...] = ()) -> None:
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            _refuse_secrets(path, value, (*where, key))
+        elif key in SECRET_KEYS:
+            table = f"[{'.'.join(where)}] " if where else ""
+            raise SettingsError(
+                f"{path.name}: {table}{key}: secrets are not written in the settings file; "
+                f"use {key}_env (an environment variable) or {key}_file (a file) instead"
+            )
+
+
+def _one_line(path: Path, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = [str(part) for part in error["loc"]]
+    table = f"[{'.'.join(location[:-1])}] " if len(location) > 1 else ""
+    key = location[-1] if location else ""
+    given = error.get("input")
+    if error["type"] == "extra_forbidden":
+        what = "unknown setting"
+    elif error["type"] == "missing":
+        what = "missing value"
+    else:
+        what = _expected(error)
+        if error["type"] != "value_error" and not isinstance(given, dict):
+            what += f", got {_show(given)}"
+    return f"{path.name}: {table}{key}: {what}"
+
+
+def _expected(error: Any) -> str:
+    kind = error["type"]
+    if kind.startswith("int"):
+        return "expected an integer" if kind in ("int_type", "int_parsing") else f"expected {error['msg'].lower()}"
+    if kind.startswith("bool"):
+        return "expected true or false"
+    if kind == "literal_error":
+        return "expected " + error["msg"].removeprefix("Input should be ").replace("'", '"')
+    if kind == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    return "expected " + error["msg"].removeprefix("Input should be ").lower()
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
