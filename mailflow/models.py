@@ -128,9 +128,10 @@ class Proposal(Base):
     """One version of a proposal as filed; a resubmission is a new row that supersedes the previous one."""
 
     __tablename__ = "proposals"
+    __table_args__ = (UniqueConstraint("reference", "version", name="uq_proposals_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    reference: Mapped[str] = mapped_column(String(40), index=True)
     form: Mapped[str] = mapped_column(String(60))
     campaign: Mapped[str | None] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)

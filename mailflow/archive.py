@@ -1,0 +1,57 @@
+"""Content-addressed archive of raw mails, attachments and sent mails.
+
+Files are named by the SHA-256 of their bytes, never by a name the sender chose, and
+written atomically (temporary file, fsync, rename), so a crash leaves either the whole
+file or nothing, and storing the same bytes twice is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def content_hash(data: bytes) -> str:
+    """The archive key of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class Archive:
+    """A folder of immutable files keyed by their content hash."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path(self, digest: str) -> Path:
+        """Where the file with this hash lives (two levels of fan-out keep folders small)."""
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ValueError(f"not a content hash: {digest!r}")
+        return self.root / digest[:2] / digest[2:4] / digest
+
+    def store(self, data: bytes) -> str:
+        """Write `data` once and return its hash."""
+        digest = content_hash(data)
+        target = self.path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def load(self, digest: str) -> bytes:
+        """The bytes stored under `digest`."""
+        return self.path(digest).read_bytes()
+
+    def __contains__(self, digest: str) -> bool:
+        return self.path(digest).exists()

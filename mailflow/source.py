@@ -1,0 +1,327 @@
+"""Where mail comes from: the `Mailbox` protocol, with an IMAP and a Maildir implementation.
+
+The pipeline never talks IMAP itself; it lists what is waiting, fetches it in batches,
+and tells the mailbox where to move each mail once it is safely recorded.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import logging
+import mailbox as stdlib_mailbox
+import socket
+import ssl
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Protocol
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from .errors import AuthenticationError, MailboxError
+from .settings import MailboxSettings
+
+log = logging.getLogger(__name__)
+
+NETWORK_ERRORS = (IMAPClientError, OSError, socket.timeout, ssl.SSLError)
+
+
+@dataclass(frozen=True)
+class MailRef:
+    """A mail waiting in the watched folder, before its body is fetched."""
+
+    key: str
+    size: int
+    uid: int | None = None
+
+
+@dataclass(frozen=True)
+class IncomingMail:
+    """A fetched mail. `raw` holds only the headers when the mail is over the size limit."""
+
+    ref: MailRef
+    raw: bytes
+    received_at: datetime
+    truncated: bool = False
+
+
+class Mailbox(Protocol):
+    """A folder that mailflow watches and files mail out of."""
+
+    name: str
+
+    def connect(self) -> None: ...
+    def close(self) -> None: ...
+    def uidvalidity(self) -> int | None: ...
+    def waiting(self) -> list[MailRef]: ...
+    def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]: ...
+    def move(self, ref: MailRef, folder: str) -> None: ...
+    def wait(self, seconds: float) -> None: ...
+
+
+def header_date(raw: bytes) -> datetime | None:
+    """The `Date` header of a raw mail as an aware datetime, or None when absent or unreadable."""
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    value = headers.get("Date")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class MaildirMailbox:
+    """A local Maildir: the embedded default and the demo. Received time is the file's delivery time."""
+
+    def __init__(self, path: Path, max_message_bytes: int, poll_seconds: float = 5.0):
+        self.path = path
+        self.name = f"maildir:{path.resolve()}"
+        self.max_message_bytes = max_message_bytes
+        self.poll_seconds = poll_seconds
+        self._box: stdlib_mailbox.Maildir | None = None
+
+    def connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._box = stdlib_mailbox.Maildir(self.path, factory=None, create=True)
+
+    def close(self) -> None:
+        self._box = None
+
+    def uidvalidity(self) -> int | None:
+        return None
+
+    def _opened(self) -> stdlib_mailbox.Maildir:
+        if self._box is None:
+            self.connect()
+        assert self._box is not None
+        return self._box
+
+    def waiting(self) -> list[MailRef]:
+        box = self._opened()
+        box.clean()
+        refs = []
+        for key in sorted(box.iterkeys()):
+            try:
+                size = Path(self.path, box._lookup(key)).stat().st_size  # noqa: SLF001
+            except (KeyError, FileNotFoundError):
+                continue
+            refs.append(MailRef(key=key, size=size))
+        return refs
+
+    def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]:
+        box = self._opened()
+        for ref in refs:
+            try:
+                file = Path(self.path, box._lookup(ref.key))  # noqa: SLF001
+                delivered = datetime.fromtimestamp(file.stat().st_mtime, UTC)
+                with file.open("rb") as handle:
+                    truncated = ref.size > self.max_message_bytes
+                    raw = _headers_only(handle.read(64 * 1024)) if truncated else handle.read()
+            except (KeyError, FileNotFoundError):
+                continue
+            yield IncomingMail(ref=ref, raw=raw, received_at=delivered, truncated=truncated)
+
+    def move(self, ref: MailRef, folder: str) -> None:
+        box = self._opened()
+        target = box.add_folder(folder.replace("/", "."))
+        try:
+            message = box.get_message(ref.key)
+        except KeyError:
+            return
+        target.add(message)
+        box.discard(ref.key)
+
+    def wait(self, seconds: float) -> None:
+        import time
+
+        time.sleep(min(seconds, self.poll_seconds))
+
+
+def _headers_only(head: bytes) -> bytes:
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        end = head.find(b"\n\n")
+    return head if end < 0 else head[: end + 2]
+
+
+TokenSource = Callable[[], str]
+
+
+class ImapMailbox:
+    """An IMAP folder, watched with IDLE where the server has it, polled otherwise."""
+
+    def __init__(self, settings: MailboxSettings, token_source: TokenSource | None = None):
+        self.settings = settings
+        self.token_source = token_source
+        self.name = f"imap://{settings.username}@{settings.host}:{settings.port}/{settings.folder}"
+        self._client: IMAPClient | None = None
+        self._uidvalidity: int | None = None
+        self.idle_supported = False
+
+    # -- connection -------------------------------------------------------------------------
+    def connect(self) -> None:
+        s = self.settings
+        context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        try:
+            client = IMAPClient(
+                s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout_seconds
+            )
+            client.normalise_times = False
+            if s.security == "starttls":
+                client.starttls(context)
+            self._login(client)
+            selected = client.select_folder(s.folder)
+            self._uidvalidity = int(selected[b"UIDVALIDITY"])
+            for folder in (s.processed_folder, s.attention_folder, s.ignored_folder):
+                if not client.folder_exists(folder):
+                    client.create_folder(folder)
+            self.idle_supported = s.idle and client.has_capability("IDLE")
+        except LoginError as exc:
+            raise AuthenticationError(
+                f"IMAP {s.host}:{s.port}: login refused for {s.username} ({_text(exc)})"
+            ) from exc
+        except NETWORK_ERRORS as exc:
+            raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
+        self._client = client
+
+    def _login(self, client: IMAPClient) -> None:
+        s = self.settings
+        if s.auth == "oauth2":
+            if self.token_source is None:
+                raise AuthenticationError("IMAP: auth = \"oauth2\" but no token source is configured")
+            client.oauth2_login(s.username, self.token_source())
+            return
+        password = s.password()
+        if password is None:
+            raise AuthenticationError(f"IMAP {s.host}: no password configured (password_env or password_file)")
+        client.login(s.username, password)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except NETWORK_ERRORS:
+            pass
+
+    def _connected(self) -> IMAPClient:
+        if self._client is None:
+            self.connect()
+        assert self._client is not None
+        return self._client
+
+    def uidvalidity(self) -> int | None:
+        self._connected()
+        return self._uidvalidity
+
+    # -- reading ----------------------------------------------------------------------------
+    def waiting(self) -> list[MailRef]:
+        try:
+            client = self._connected()
+            uids = client.search(["UNDELETED"])
+            if not uids:
+                return []
+            sizes = client.fetch(uids, ["RFC822.SIZE"])
+        except NETWORK_ERRORS as exc:
+            self._drop()
+            raise MailboxError(f"IMAP {self.settings.host}: {_text(exc)}") from exc
+        return [
+            MailRef(key=str(uid), uid=uid, size=int(data.get(b"RFC822.SIZE", 0)))
+            for uid, data in sorted(sizes.items())
+        ]
+
+    def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]:
+        limit = self.settings.max_message_bytes
+        whole = [r for r in refs if r.size <= limit]
+        large = [r for r in refs if r.size > limit]
+        yield from self._fetch_batches(whole, b"BODY[]", "BODY.PEEK[]", truncated=False)
+        yield from self._fetch_batches(large, b"BODY[HEADER]", "BODY.PEEK[HEADER]", truncated=True)
+
+    def _fetch_batches(
+        self, refs: Sequence[MailRef], key: bytes, item: str, *, truncated: bool
+    ) -> Iterator[IncomingMail]:
+        by_uid = {r.uid: r for r in refs}
+        for batch in _chunks(list(by_uid), self.settings.batch_size):
+            try:
+                data = self._connected().fetch(batch, [item, "INTERNALDATE"])
+            except NETWORK_ERRORS as exc:
+                self._drop()
+                raise MailboxError(f"IMAP {self.settings.host}: {_text(exc)}") from exc
+            for uid in batch:
+                entry = data.get(uid)
+                if not entry or key not in entry:
+                    continue
+                internal = entry.get(b"INTERNALDATE")
+                received = _aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
+                yield IncomingMail(ref=by_uid[uid], raw=entry[key], received_at=received, truncated=truncated)
+
+    # -- filing -----------------------------------------------------------------------------
+    def move(self, ref: MailRef, folder: str) -> None:
+        try:
+            client = self._connected()
+            if client.has_capability("MOVE"):
+                client.move([ref.uid], folder)
+            else:
+                client.copy([ref.uid], folder)
+                client.delete_messages([ref.uid])
+                client.uid_expunge([ref.uid])
+        except NETWORK_ERRORS as exc:
+            self._drop()
+            raise MailboxError(f"IMAP {self.settings.host}: move to {folder}: {_text(exc)}") from exc
+
+    # -- waiting ----------------------------------------------------------------------------
+    def wait(self, seconds: float) -> None:
+        """Return when the server reports a change, or after `seconds` (IDLE), or poll."""
+        import time
+
+        client = self._connected()
+        if not self.idle_supported:
+            time.sleep(min(seconds, self.settings.poll_seconds))
+            return
+        timeout = min(seconds, self.settings.idle_renew_seconds)
+        try:
+            client.idle()
+            try:
+                client.idle_check(timeout=timeout)
+            finally:
+                client.idle_done()
+        except NETWORK_ERRORS as exc:
+            self._drop()
+            raise MailboxError(f"IMAP {self.settings.host}: IDLE: {_text(exc)}") from exc
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.shutdown()
+            except Exception:  # noqa: BLE001 - the connection is already broken; nothing to save
+                pass
+
+
+def make_mailbox(settings: MailboxSettings, base: Path, token_source: TokenSource | None = None) -> Mailbox:
+    """The mailbox the settings describe (paths relative to `base`)."""
+    if settings.kind == "imap":
+        return ImapMailbox(settings, token_source)
+    path = settings.path if settings.path.is_absolute() else base / settings.path
+    return MaildirMailbox(path, settings.max_message_bytes, poll_seconds=min(settings.poll_seconds, 5))
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text.decode() if isinstance(text, bytes) else text
