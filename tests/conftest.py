@@ -1,0 +1,3 @@
+"""Registers the real-server fixtures (Dovecot, aiosmtpd, PostgreSQL) for every test."""
+
+pytest_plugins = ["tests.fixtures.servers"]
