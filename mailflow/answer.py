@@ -1,0 +1,342 @@
+"""Answers: render the French mail templates and compose safe, threaded outgoing mails.
+
+Templates are files staff can edit (`templates/<audience>/<name>.{subject,txt,html}.j2`); a
+variable missing from the context fails loudly (StrictUndefined) instead of producing a mail
+with a hole in it. `compose()` turns a rendered mail into an RFC 5322 message whose headers
+cannot be broken by anything a sender wrote (subjects, names, Message-IDs they sent us).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import MailflowError, TemplateError
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+LOCALE = "fr_FR"
+SUFFIXES = (".subject.j2", ".txt.j2", ".html.j2")
+MAX_SUBJECT = 200
+MAX_HEADER_TEXT = 300
+MAX_REFERENCES = 10
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+_MSGID = re.compile(r"<[^<>\s\"]{1,250}@[^<>\s\"@]{1,250}>")
+
+
+class AddressError(MailflowError):
+    """An address to write in a header is not a valid e-mail address (the mail is not composed)."""
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    """A template rendered for one mail: a one-line subject, a text body and an HTML body."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def shipped_templates() -> Path:
+    """The templates that come with mailflow: the installed copy, or `<repo>/templates` in a checkout."""
+    installed = Path(__file__).parent / "_shipped" / "templates"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[1] / "templates"
+
+
+class Templates:
+    """The mail templates, read from `directory` with the shipped copy as fallback for any file not there.
+
+    Text templates are rendered as they are; HTML templates are autoescaped, so a value read
+    from a mail (`<script>`, `&`) is shown, never interpreted.
+    """
+
+    def __init__(self, directory: Path | None = None, *, timezone: str | tzinfo = "Europe/Paris"):
+        folders = [shipped_templates()]
+        if directory is not None and directory.resolve() != folders[0].resolve():
+            folders.insert(0, directory)
+        self.folders: tuple[Path, ...] = tuple(folders)
+        self.timezone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(
+            date_fr=self.date_fr,
+            datetime_fr=self.datetime_fr,
+            dates_fr=self.dates_fr,
+            month_fr=self.month_fr,
+            period_fr=self.period_fr,
+            euros=euros,
+            siret=siret_spaced,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Templates:
+        """Templates from `[campaigns] templates`, in the campaigns' time zone."""
+        return cls(settings.resolve(settings.campaigns.templates), timezone=settings.campaigns.timezone)
+
+    def names(self) -> list[str]:
+        """Every mail template name (e.g. `collectivite/accuse-reception`); partials (`_*.j2`) excluded."""
+        found = set()
+        for template in self.env.list_templates(extensions=["j2"]):
+            if template.endswith(SUFFIXES[0]) and not Path(template).name.startswith("_"):
+                found.add(template.removesuffix(SUFFIXES[0]))
+        return sorted(found)
+
+    def render(self, name: str, context: Mapping[str, Any]) -> RenderedMail:
+        """Render the subject, text and HTML of template `name`; TemplateError says which file and why."""
+        parts = []
+        for suffix in SUFFIXES:
+            filename = name + suffix
+            try:
+                parts.append(self.env.get_template(filename).render(context))
+            except jinja2.TemplateNotFound:
+                raise TemplateError(
+                    f"template {filename} not found in {', '.join(map(str, self.folders))}"
+                ) from None
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError(f"template {filename}, line {exc.lineno}: {exc.message}") from None
+            except jinja2.UndefinedError as exc:
+                raise TemplateError(f"template {filename}: {exc.message} (not in the context)") from None
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                raise TemplateError(f"template {filename}: {exc.__class__.__name__}: {exc}") from None
+        subject, text, html = parts
+        return RenderedMail(subject=one_line(subject), text=_tidy_text(text), html=html)
+
+    def _local(self, value: date | datetime | str) -> date | datetime:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value.astimezone(self.timezone)
+        return value
+
+    def date_fr(self, value: date | datetime | str) -> str:
+        """`vendredi 20 juin 2025` (`mercredi 1er octobre 2025`), in the campaigns' time zone."""
+        day = self._local(value)
+        day = day.date() if isinstance(day, datetime) else day
+        text = format_date(day, "EEEE d MMMM y", locale=LOCALE)
+        return text.replace(" 1 ", " 1er ", 1) if day.day == 1 else text
+
+    def datetime_fr(self, value: datetime | str) -> str:
+        """`mercredi 27 août 2025 à 10 h 00`, in the campaigns' time zone."""
+        moment = self._local(value)
+        if not isinstance(moment, datetime):
+            return self.date_fr(moment)
+        return f"{self.date_fr(moment)} à {moment.hour} h {moment.minute:02d}"
+
+    def month_fr(self, value: date | datetime | str) -> str:
+        """The month's name alone (`août`), e.g. for « courant août »."""
+        return format_date(self._local(value), "MMMM", locale=LOCALE)
+
+    def dates_fr(self, values: Iterable[date | datetime | str]) -> str:
+        """Several days as French prose: `mercredi 27, jeudi 28 et vendredi 29 août 2025`."""
+        days = [self._local(value) for value in values]
+        days = [day.date() if isinstance(day, datetime) else day for day in days]
+        if not days:
+            return ""
+        words = []
+        for index, day in enumerate(days):
+            later = days[index + 1] if index + 1 < len(days) else None
+            if later is not None and (later.year, later.month) == (day.year, day.month):
+                number = "1er" if day.day == 1 else str(day.day)
+                words.append(f"{format_date(day, 'EEEE', locale=LOCALE)} {number}")
+            elif later is not None and later.year == day.year:
+                words.append(self.date_fr(day).rsplit(" ", 1)[0])
+            else:
+                words.append(self.date_fr(day))
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " et " + words[-1]
+
+    def period_fr(self, start: date | datetime | str, end: date | datetime | str) -> str:
+        """`du lundi 13 octobre au vendredi 19 décembre 2025` (the year once when both share it)."""
+        first, last = self._local(start), self._local(end)
+        first_text, last_text = self.date_fr(first), self.date_fr(last)
+        if first.year == last.year:
+            first_text = first_text.rsplit(" ", 1)[0]
+        return f"du {first_text} au {last_text}"
+
+
+def euros(amount: int | float) -> str:
+    """`4 000 €` with French digit grouping."""
+    return f"{format_decimal(amount, locale=LOCALE)}\u00a0€"
+
+
+def siret_spaced(value: str | None) -> str:
+    """A SIRET as people write it (`216 902 668 00013`); anything else unchanged."""
+    if value and len(value) == 14 and value.isdigit():
+        return f"{value[:3]} {value[3:6]} {value[6:9]} {value[9:]}"
+    return value or ""
+
+
+def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
+    """Text made safe for a header: control characters and line breaks become spaces, length bounded."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    tidy = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return tidy + "\n"
+
+
+def parse_address(value: str) -> Address:
+    """One address (`Name <a@b>` or `a@b`) as a header object; AddressError when it is not one."""
+    flat = one_line(value, MAX_HEADER_TEXT * 2)
+    pairs = [pair for pair in getaddresses([flat]) if pair[1]]
+    if len(pairs) != 1:
+        raise AddressError(f"not one e-mail address: {flat[:80]!r}")
+    name, spec = pairs[0]
+    try:
+        valid = validate_email(
+            spec, check_deliverability=False, allow_smtputf8=False, globally_deliverable=False,
+            test_environment=True,
+        )
+    except EmailNotValidError as exc:
+        raise AddressError(f"not a valid e-mail address: {spec[:80]!r} ({exc})") from None
+    local, _, domain = valid.ascii_email.rpartition("@")
+    return Address(display_name=one_line(name, 100), username=local, domain=domain)
+
+
+def message_ids(values: Iterable[str | None]) -> list[str]:
+    """The well-formed `<id@domain>` Message-IDs in header values a sender wrote, in order, once each."""
+    found: list[str] = []
+    for value in values:
+        for match in _MSGID.findall(value or ""):
+            if match not in found:
+                found.append(match)
+    return found
+
+
+def new_message_id(domain: str, now: datetime) -> str:
+    """A Message-ID on our domain: the UTC time for people, random bits for uniqueness."""
+    stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    return f"<{stamp}.{secrets.token_hex(10)}@{domain}>"
+
+
+def compose(
+    rendered: RenderedMail,
+    *,
+    sender: str,
+    to: list[str],
+    cc: Sequence[str] = (),
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    auto_submitted: str = "auto-replied",
+    message_id_domain: str,
+    now: datetime,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> EmailMessage:
+    """An outgoing mail: text and HTML alternatives, threaded to the mail it answers, marked automatic.
+
+    Every header value that may come from a sender (subject, display names, Message-IDs) is
+    reduced to one bounded line, so it cannot add headers or break the mail. `attachments` are
+    (filename, MIME type, bytes).
+    """
+    if not to:
+        raise AddressError("a mail needs at least one recipient")
+    mail = EmailMessage(policy=policy.SMTP)
+    mail["From"] = parse_address(sender)
+    mail["To"] = [parse_address(address) for address in to]
+    if cc:
+        mail["Cc"] = [parse_address(address) for address in cc]
+    mail["Subject"] = one_line(rendered.subject)
+    mail["Date"] = format_datetime(now.astimezone(UTC))
+    mail["Message-ID"] = new_message_id(message_id_domain, now)
+    parent = message_ids([in_reply_to])
+    if parent:
+        mail["In-Reply-To"] = parent[0]
+    thread = message_ids([*references, *parent])[-MAX_REFERENCES:]
+    if thread:
+        mail["References"] = " ".join(thread)
+    mail["Auto-Submitted"] = one_line(auto_submitted, 40)
+    mail["X-Auto-Response-Suppress"] = "All"
+    mail["Content-Language"] = "fr-FR"
+    mail.set_content(rendered.text, charset="utf-8")
+    mail.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    for filename, mime_type, data in attachments:
+        maintype, _, subtype = mime_type.partition("/")
+        mail.add_attachment(
+            data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+            filename=one_line(filename, 150),
+        )
+    return mail
+
+
+# --- the context the collectivité templates expect -------------------------------------------------
+
+
+def missing_items(paths: Iterable[str], label: Callable[[str], str]) -> list[dict[str, str]]:
+    """`missing` paths as `[{"path", "label"}]`, labelled with the form's own wording."""
+    return [{"path": path, "label": label(path)} for path in paths]
+
+
+def problem_items(problems: Iterable[str], label: Callable[[str], str]) -> list[dict[str, str]]:
+    """`problems` (`"path: reason"`) as `[{"path", "label", "reason"}]`."""
+    items = []
+    for problem in problems:
+        path, _, reason = problem.partition(":")
+        path = path.strip()
+        items.append({"path": path, "label": label(path), "reason": reason.strip() or "valeur invalide"})
+    return items
+
+
+def mail_context(
+    *,
+    proposal: Mapping[str, Any] | None = None,
+    label: Callable[[str], str] = lambda path: path,
+    campaign: Any = None,
+    original: Mapping[str, Any] | None = None,
+    unreadable: Sequence[Mapping[str, str]] = (),
+    slot: Mapping[str, Any] | None = None,
+    supersedes: str | None = None,
+) -> dict[str, Any]:
+    """The full context every collectivité template can rely on (absent things are None or empty).
+
+    `proposal` is the export dict (`export.proposal_record`); `label` maps a dotted path to the
+    form's label (`FormDefinition.label`); `original` describes the mail being answered.
+    """
+    record = dict(proposal) if proposal is not None else None
+    if record is not None:
+        record.setdefault("supersedes", supersedes)
+    return {
+        "proposal": record,
+        "missing_items": missing_items(record.get("missing", []), label) if record else [],
+        "problem_items": problem_items(record.get("problems", []), label) if record else [],
+        "campaign": campaign,
+        "original": dict(original or {"subject": "", "message_id": None, "sender": "", "received_at": None}),
+        "unreadable": [dict(item) for item in unreadable],
+        "slot": dict(slot) if slot is not None else None,
+    }
+
+
+def acknowledgement_template(proposal: Mapping[str, Any], *, late: bool = False) -> str:
+    """Which acknowledgement a filed proposal gets: late, new version, incomplete or complete."""
+    if late or proposal.get("status") == "late":
+        return "collectivite/hors-delai"
+    if proposal.get("supersedes") or (proposal.get("version") or 1) > 1:
+        return "collectivite/nouvelle-version"
+    if proposal.get("missing") or proposal.get("problems") or proposal.get("status") == "incomplete":
+        return "collectivite/accuse-reception-incomplet"
+    return "collectivite/accuse-reception"
