@@ -76,6 +76,7 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(998), default="")
     subject: Mapped[str] = mapped_column(Text, default="")
     size: Mapped[int] = mapped_column(BigInteger)
+    truncated: Mapped[bool] = mapped_column(default=False)
     state: Mapped[str] = mapped_column(String(20), default="recorded", index=True)
     verdict: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)

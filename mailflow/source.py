@@ -12,6 +12,7 @@ import logging
 import mailbox as stdlib_mailbox
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +61,7 @@ class Mailbox(Protocol):
     def waiting(self) -> list[MailRef]: ...
     def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]: ...
     def move(self, ref: MailRef, folder: str) -> None: ...
-    def wait(self, seconds: float) -> None: ...
+    def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None: ...
 
 
 def header_date(raw: bytes) -> datetime | None:
@@ -137,10 +138,8 @@ class MaildirMailbox:
         target.add(message)
         box.discard(ref.key)
 
-    def wait(self, seconds: float) -> None:
-        import time
-
-        time.sleep(min(seconds, self.poll_seconds))
+    def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
+        _sleep(min(seconds, self.poll_seconds), interrupted)
 
 
 def _headers_only(head: bytes) -> bytes:
@@ -277,19 +276,24 @@ class ImapMailbox:
             raise MailboxError(f"IMAP {self.settings.host}: move to {folder}: {_text(exc)}") from exc
 
     # -- waiting ----------------------------------------------------------------------------
-    def wait(self, seconds: float) -> None:
-        """Return when the server reports a change, or after `seconds` (IDLE), or poll."""
-        import time
+    def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
+        """Return when the server reports new mail, after `seconds`, or soon after `interrupted()`.
 
+        With IDLE the server tells us at once; without it we poll every `poll_seconds`.
+        IDLE is re-issued at least every `idle_renew_seconds` (under RFC 2177's 29 minutes).
+        """
         client = self._connected()
         if not self.idle_supported:
-            time.sleep(min(seconds, self.settings.poll_seconds))
+            _sleep(min(seconds, self.settings.poll_seconds), interrupted)
             return
-        timeout = min(seconds, self.settings.idle_renew_seconds)
+        deadline = time.monotonic() + min(seconds, self.settings.idle_renew_seconds)
         try:
             client.idle()
             try:
-                client.idle_check(timeout=timeout)
+                while time.monotonic() < deadline and not interrupted():
+                    responses = client.idle_check(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
+                    if any(_is_news(r) for r in responses):
+                        break
             finally:
                 client.idle_done()
         except NETWORK_ERRORS as exc:
@@ -311,6 +315,16 @@ def make_mailbox(settings: MailboxSettings, base: Path, token_source: TokenSourc
         return ImapMailbox(settings, token_source)
     path = settings.path if settings.path.is_absolute() else base / settings.path
     return MaildirMailbox(path, settings.max_message_bytes, poll_seconds=min(settings.poll_seconds, 5))
+
+
+def _is_news(response: tuple) -> bool:
+    return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def _sleep(seconds: float, interrupted: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not interrupted() and time.monotonic() < deadline:
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

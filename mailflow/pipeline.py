@@ -1,0 +1,390 @@
+"""A mail's path through mailflow, in order: record, classify, extract, validate, file, answer, move.
+
+The guarantees of DESIGN.md live here:
+- a mail is archived and its row committed before the server is told anything;
+- classification, extraction, filing and the answers it queues are one transaction;
+- a mail that breaks a stage is quarantined with a French reason, and the next mail goes on;
+- a step that did not finish (crash, restart) is resumed from the archive, never redone twice.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from collections import Counter as Tally
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .acknowledge import Original, acknowledge_message, acknowledge_proposal, why_not_answer
+from .archive import content_hash
+from .classify import Verdict, classify_message, header
+from .errors import Discard, ExtractionError, Quarantine
+from .extract import extract_forms
+from .filing import Campaign, file_proposal
+from .models import Attachment, Message, MessageStep, Proposal, QuarantineEntry
+from .source import IncomingMail, MailRef, header_date
+from .validate import validate_fields
+
+if TYPE_CHECKING:
+    from .app import App
+
+log = logging.getLogger("mailflow.pipeline")
+
+# Which folder staff find a mail in, by verdict.
+PROCESSED, ATTENTION, IGNORED = "processed", "attention", "ignored"
+FOLDER_OF_VERDICT = {
+    "proposal": PROCESSED,
+    "duplicate": PROCESSED,
+    "reply": ATTENTION,
+    "question": ATTENTION,
+    "quarantined": ATTENTION,
+    "ignored": IGNORED,
+}
+
+
+@dataclass
+class PassReport:
+    """What one pass over the mailbox did."""
+
+    verdicts: Tally[str] = field(default_factory=Tally)
+    moved: int = 0
+
+    def __str__(self) -> str:
+        parts = [f"{count} {verdict}" for verdict, count in sorted(self.verdicts.items())]
+        return ", ".join(parts) or "nothing new"
+
+
+# -- the mailbox pass --------------------------------------------------------------------------
+
+
+def ingest_pass(app: App) -> PassReport:
+    """Process every mail waiting in the mailbox, then move each to the folder staff expect."""
+    report = PassReport()
+    mailbox = app.mailbox
+    refs = mailbox.waiting()
+    if not refs:
+        return report
+    uidvalidity = mailbox.uidvalidity()
+    with app.sessions() as session:
+        known = _known_locations(session, mailbox.name, uidvalidity, refs)
+    to_fetch = []
+    for ref in refs:
+        row = known.get(ref.uid) if ref.uid is not None else None
+        if row is None:
+            to_fetch.append(ref)
+        elif row[1] == "processed" or row[1] == "moved":
+            _move(app, row[0], ref)
+            report.moved += 1
+        else:
+            to_fetch.append(ref)
+    for incoming in mailbox.fetch(to_fetch):
+        pk = record(app, incoming, mailbox.name, uidvalidity)
+        verdict = process(app, pk)
+        report.verdicts[verdict] += 1
+        _move(app, pk, incoming.ref)
+        report.moved += 1
+    return report
+
+
+def _known_locations(
+    session: Session, mailbox: str, uidvalidity: int | None, refs: list[MailRef]
+) -> dict[int, tuple[int, str]]:
+    uids = [r.uid for r in refs if r.uid is not None]
+    if not uids or uidvalidity is None:
+        return {}
+    rows = session.execute(
+        select(Message.uid, Message.id, Message.state).where(
+            Message.mailbox == mailbox, Message.uidvalidity == uidvalidity, Message.uid.in_(uids)
+        )
+    )
+    return {uid: (pk, state) for uid, pk, state in rows}
+
+
+def ingest_files(app: App, paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """`mailflow ingest`: the same pipeline on .eml files; received time from their Date header."""
+    results = []
+    for path in paths:
+        raw = path.read_bytes()
+        received = header_date(raw) or app.clock.now()
+        incoming = IncomingMail(ref=MailRef(key=str(path), size=len(raw)), raw=raw, received_at=received)
+        pk = record(app, incoming, "file", None)
+        results.append((path, process(app, pk)))
+    return results
+
+
+# -- step 1: record ------------------------------------------------------------------------------
+
+
+def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | None) -> int:
+    """Archive the raw bytes, then commit the mail's row; return its id. Idempotent.
+
+    A mail already known by Message-ID and content (seen again after a UIDVALIDITY change,
+    or delivered twice) keeps its first row; its new location is noted.
+    """
+    digest = app.archive.store(incoming.raw)
+    parsed = parse(incoming.raw)
+    message_id = header(parsed, "Message-ID").strip()[:998]
+    now = app.clock.now()
+    with app.sessions.begin() as session:
+        existing = session.scalars(
+            select(Message).where(Message.message_id == message_id, Message.content_hash == digest)
+        ).first()
+        if existing is not None:
+            if (existing.mailbox, existing.uidvalidity, existing.uid) != (mailbox, uidvalidity, incoming.ref.uid):
+                _step(session, existing, "seen-again", now, f"{mailbox} uidvalidity={uidvalidity} uid={incoming.ref.uid}")
+                if existing.state == "recorded" and uidvalidity is not None:
+                    existing.mailbox, existing.uidvalidity, existing.uid = mailbox, uidvalidity, incoming.ref.uid
+            return existing.id
+        row = Message(
+            mailbox=mailbox,
+            uidvalidity=uidvalidity,
+            uid=incoming.ref.uid,
+            message_id=message_id,
+            content_hash=digest,
+            received_at=incoming.received_at,
+            sender=header(parsed, "From")[:998],
+            subject=header(parsed, "Subject"),
+            size=incoming.ref.size,
+            truncated=incoming.truncated,
+            state="recorded",
+            created_at=now,
+        )
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            raise
+        _step(session, row, "recorded", now, f"{len(incoming.raw)} octets archivés ({digest[:12]}…)")
+        return row.id
+
+
+# -- steps 2 to 6: classify, extract, validate, file, answer (one transaction) ----------------------
+
+
+def process(app: App, pk: int) -> str:
+    """Run the stages on a recorded mail; return its verdict. Never raises for a bad mail."""
+    try:
+        with app.sessions.begin() as session:
+            message = session.get_one(Message, pk)
+            if message.state != "recorded":
+                return message.verdict or "unknown"
+            verdict = _stages(app, session, message)
+            log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason)
+            return verdict
+    except Exception as exc:  # noqa: BLE001 - one broken mail must never stop the daemon
+        log.exception("mail #%s could not be processed; quarantined", pk)
+        with app.sessions.begin() as session:
+            message = session.get_one(Message, pk)
+            _quarantine(app, session, message, f"erreur interne lors du traitement ({exc.__class__.__name__}) : "
+                        "le message est conservé pour un traitement manuel")
+        return "quarantined"
+
+
+def _stages(app: App, session: Session, message: Message) -> str:
+    now = app.clock.now()
+    raw = app.archive.load(message.content_hash)
+    parsed = parse(raw)
+    original = Original(message, parsed)
+    try:
+        if message.truncated:
+            size_mb = message.size / 1_000_000
+            raise Quarantine(f"message trop volumineux ({size_mb:.1f} Mo) : seuls ses en-têtes ont été conservés")
+        verdict = classify_message(
+            parsed,
+            own_addresses=app.own_addresses,
+            own_domains=(app.message_id_domain,),
+            thread_of=lambda ids, refs: thread_reference(session, ids, refs),
+        )
+        _step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")
+        if verdict.kind == "ignored":
+            raise Discard(verdict.reason)
+        _keep_attachments(app, session, message, parsed)
+        extraction = extract_forms(parsed, app.form, app.limits)
+        _step(session, message, "extracted", now,
+              f"{len(extraction.forms)} formulaire(s), {len(extraction.unreadable)} document(s) illisible(s)")
+        if extraction.forms:
+            return _file_forms(app, session, message, original, verdict, extraction.forms, now)
+        if extraction.unreadable:
+            items = [{"filename": u.filename or "(sans nom)", "reason": u.reason} for u in extraction.unreadable]
+            reasons = " ; ".join(f"{i['filename']} : {i['reason']}" for i in items)
+            _quarantine(app, session, message, f"document illisible — {reasons}")
+            _answer(app, session, original, verdict, now, "collectivite/document-illisible", unreadable=items)
+            return "quarantined"
+        if verdict.kind == "reply":
+            _finish(session, message, "reply", f"réponse sans formulaire dans le fil de {verdict.reference}", now)
+            return "reply"
+        _finish(session, message, "question", "question sans formulaire : à traiter par le service des stages", now)
+        _answer(app, session, original, verdict, now, "collectivite/question-recue")
+        return "question"
+    except Discard as stop:
+        _finish(session, message, "ignored", stop.reason, now)
+        return "ignored"
+    except (Quarantine, ExtractionError) as stop:
+        _quarantine(app, session, message, stop.reason)
+        return "quarantined"
+
+
+def _file_forms(app, session, message, original, verdict: Verdict, forms, now) -> str:
+    contact = verdict.contact or ""
+    match = app.campaign_for(app.form.name, message.received_at)
+    several = len(forms) > 1
+    references = []
+    for form in forms:
+        validation = validate_fields(form.fields, app.form)
+        filed = file_proposal(
+            session,
+            form=app.form.name,
+            fields=form.fields,
+            missing=validation.missing,
+            problems=validation.problems,
+            source_kind=form.source_kind,
+            source_filename=form.filename,
+            message=message,
+            sender=contact,
+            received_at=message.received_at,
+            campaign=match,
+            thread_reference=verdict.reference,
+            now=now,
+            flags=["plusieurs missions proposées dans le même envoi"] if several else [],
+        )
+        proposal = filed.proposal
+        references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")
+        _step(session, message, "filed", now, references[-1])
+        reason = why_not_answer(app, session, original, contact, now)
+        if reason is None:
+            acknowledge_proposal(app, session, proposal, original, contact, now)
+            _step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
+        else:
+            _step(session, message, "not-answered", now, reason)
+    _finish(session, message, "proposal", "proposition enregistrée : " + ", ".join(references), now)
+    return "proposal"
+
+
+def _answer(app, session, original: Original, verdict: Verdict, now: datetime, template: str, **extra) -> None:
+    reason = why_not_answer(app, session, original, verdict.contact, now)
+    if reason is not None:
+        _step(session, original.message, "not-answered", now, reason)
+        return
+    acknowledge_message(app, session, template, original, verdict.contact or "", now, **extra)
+    _step(session, original.message, "answered", now, f"{template} mis en file")
+
+
+def thread_reference(session: Session, message_ids: Iterable[str], subject_refs: Iterable[str]) -> str | None:
+    """The proposal a reply belongs to: one of our mails it answers, or a known reference in its subject."""
+    from .models import OutboxMail
+
+    ids = list(message_ids)
+    if ids:
+        found = session.execute(
+            select(Proposal.reference)
+            .join(OutboxMail, OutboxMail.proposal_pk == Proposal.id)
+            .where(OutboxMail.message_id.in_(ids))
+            .limit(1)
+        ).scalar()
+        if found:
+            return found
+    for reference in subject_refs:
+        if session.scalars(select(Proposal.id).where(Proposal.reference == reference).limit(1)).first():
+            return reference
+    return None
+
+
+def _keep_attachments(app: App, session: Session, message: Message, parsed: EmailMessage) -> None:
+    if message.attachments:
+        return
+    for part in parsed.walk():
+        if part.is_multipart() or part.get_content_disposition() not in ("attachment", "inline"):
+            continue
+        if part.get_content_maintype() == "text" and not part.get_filename():
+            continue
+        try:
+            data = part.get_payload(decode=True) or b""
+        except (ValueError, LookupError):
+            data = b""
+        session.add(Attachment(
+            message=message,
+            filename=(part.get_filename() or None),
+            content_type=part.get_content_type(),
+            size=len(data),
+            content_hash=app.archive.store(data),
+        ))
+
+
+def _quarantine(app: App, session: Session, message: Message, reason: str) -> None:
+    now = app.clock.now()
+    session.add(QuarantineEntry(message=message, reason=reason, created_at=now))
+    _finish(session, message, "quarantined", reason, now)
+
+
+def _finish(session: Session, message: Message, verdict: str, reason: str, now: datetime) -> None:
+    message.verdict = verdict
+    message.reason = reason
+    message.state = "processed"
+    _step(session, message, verdict, now, reason)
+
+
+def _step(session: Session, message: Message, step: str, at: datetime, detail: str | None = None) -> None:
+    session.add(MessageStep(message=message, step=step, at=at, detail=detail))
+
+
+# -- step 7: move ----------------------------------------------------------------------------------
+
+
+def _move(app: App, pk: int, ref: MailRef) -> None:
+    """Tell the server: move the mail to the folder of its verdict, then note it (after the commit)."""
+    with app.sessions() as session:
+        message = session.get_one(Message, pk)
+        if message.state == "recorded":
+            return
+        folder = app.folders[FOLDER_OF_VERDICT.get(message.verdict or "", ATTENTION)]
+    app.mailbox.move(ref, folder)
+    with app.sessions.begin() as session:
+        message = session.get_one(Message, pk)
+        if message.state != "moved":
+            message.state = "moved"
+            _step(session, message, "moved", app.clock.now(), folder)
+
+
+def resume(app: App) -> int:
+    """Process mails recorded but not processed (after a crash); they are in the archive already."""
+    with app.sessions() as session:
+        pending = list(session.scalars(select(Message.id).where(Message.state == "recorded")))
+    for pk in pending:
+        process(app, pk)
+    return len(pending)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    """Parse raw bytes into an EmailMessage (modern policy); malformed parts are recorded as defects."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def quarantine_release(app: App, entry_id: int) -> Message:
+    """`mailflow quarantine release ID`: run the mail through the pipeline again, as new."""
+    with app.sessions.begin() as session:
+        entry = session.get_one(QuarantineEntry, entry_id)
+        if entry.released_at is not None:
+            return entry.message
+        entry.released_at = app.clock.now()
+        message = entry.message
+        message.state = "recorded"
+        _step(session, message, "released", app.clock.now(), f"sortie de quarantaine #{entry_id}")
+        pk = message.id
+    process(app, pk)
+    with app.sessions() as session:
+        return session.get_one(Message, pk)
+
+
+__all__ = ["ingest_pass", "ingest_files", "record", "process", "resume", "parse", "thread_reference", "Campaign"]
