@@ -55,9 +55,10 @@ class Context:
         return self._settings
 
     def app(self, now: str | None = None, **overrides: Any):  # noqa: ANN201 - App is imported lazily
+        settings = self.settings
         from .app import build_app
 
-        return build_app(self.settings, clock=_clock(now), **overrides)
+        return build_app(settings, clock=_clock(now), **overrides)
 
 
 pass_context = click.make_pass_decorator(Context)
