@@ -67,7 +67,9 @@ class App:
 
     @property
     def message_id_domain(self) -> str:
-        return self.settings.smtp.message_id_domain or self.sender_address.rpartition("@")[2] or "localhost"
+        """Our Message-IDs' domain: set, or the sender's address as a domain (stages.inet.cnfpt.fr)."""
+        local, _, domain = self.sender_address.partition("@")
+        return self.settings.smtp.message_id_domain or (f"{local}.{domain}" if domain else "localhost")
 
     @property
     def folders(self) -> dict[str, str]:

@@ -15,7 +15,6 @@ from typing import Any
 
 from stdnum import luhn
 
-from mailflow.app import App, build_app
 from mailflow.clock import Clock, ManualClock
 from mailflow.settings import load_settings
 
@@ -65,8 +64,10 @@ def make_app(
     database_url: str | None = None,
     clock: Clock | None = None,
     monkeypatch: Any = None,
-) -> App:
+) -> Any:
     """An App on a fresh database in `folder`, wired to the given test servers."""
+    from mailflow.app import build_app
+
     if imap is not None and monkeypatch is not None:
         monkeypatch.setenv("MAILFLOW_TEST_IMAP_PASSWORD", imap.password)
     settings = load_settings(write_settings(folder, imap=imap, smtp=smtp, database_url=database_url))
