@@ -1,0 +1,131 @@
+"""Walk a message's MIME tree: the attachments to read and the bodies that may hold a typed form."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from pathlib import PurePath
+
+_DOCUMENT_TYPES = {
+    "application/pdf": "pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-word.document.macroenabled.12": "docx",
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/msword": "doc",
+    "application/rtf": "rtf",
+    "text/rtf": "rtf",
+}
+_EXTENSIONS = {".pdf": "pdf", ".docx": "docx", ".docm": "docx", ".dotx": "docx", ".odt": "odt", ".ott": "odt",
+               ".doc": "doc", ".dot": "doc", ".rtf": "rtf"}
+_NAMES = {"pdf": "PDF", "docx": "Word (.docx)", "odt": "OpenDocument (.odt)", "doc": "Word (.doc)",
+          "rtf": "RTF (.rtf)"}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attached file: its decoded name, declared type and bytes."""
+
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:
+        return None
+    if name and "=?" in name:
+        with contextlib.suppress(Exception):
+            name = str(make_header(decode_header(name)))
+    if not name:
+        return None
+    name = re.sub(r"[\x00-\x1f]", "", str(name)).strip()
+    return PurePath(name.replace("\\", "/")).name or None
+
+
+def _is_body_text(part: Message) -> bool:
+    return (part.get_content_maintype() == "text" and part.get_content_subtype() in ("plain", "html")
+            and part.get_content_disposition() != "attachment" and _filename(part) is None)
+
+
+def collect(message: EmailMessage) -> tuple[list[Attachment], list[EmailMessage]]:
+    """Attachments in tree order (forwarded messages included) and the messages whose body may be a form."""
+    attachments: list[Attachment] = []
+    bodies: list[EmailMessage] = [message]
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_type() == "message/rfc822":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if isinstance(inner, EmailMessage):
+                bodies.append(inner)
+            continue
+        if _is_body_text(part):
+            continue
+        try:
+            data = part.get_payload(decode=True)
+        except Exception:
+            data = None
+        if not isinstance(data, bytes | bytearray):
+            continue
+        attachments.append(Attachment(_filename(part), part.get_content_type(), bytes(data)))
+    return attachments, bodies
+
+
+def _zip_names(data: bytes) -> set[str]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist()[:5000])
+            if "mimetype" in names:
+                info = archive.getinfo("mimetype")
+                if info.file_size < 200:
+                    names.add("mimetype:" + archive.read("mimetype").decode("ascii", "replace").strip())
+            return names
+    except Exception:
+        return set()
+
+
+def sniff(attachment: Attachment) -> str | None:
+    """What an attachment is, from its bytes first and its name/type second.
+
+    Returns "pdf", "docx", "odt", "doc", "rtf", "winmail", "zip", "encrypted", "corrupt:<kind>", or None
+    for files that are not forms at all (images, calendars, spreadsheets...).
+    """
+    data, name = attachment.data, (attachment.filename or "").lower()
+    ext = PurePath(name).suffix
+    claimed = _EXTENSIONS.get(ext) or _DOCUMENT_TYPES.get(attachment.content_type.lower())
+    if name == "winmail.dat" or "tnef" in attachment.content_type.lower() or data[:4] == b"\x78\x9f\x3e\x22":
+        return "winmail"
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        names = _zip_names(data)
+        if "word/document.xml" in names:
+            return "docx"
+        if "mimetype:application/vnd.oasis.opendocument.text" in names or (
+                claimed == "odt" and "content.xml" in names):
+            return "odt"
+        if claimed in ("docx", "odt"):
+            return f"corrupt:{claimed}"
+        return "zip" if ext == ".zip" or "zip" in attachment.content_type.lower() else None
+    if data[:4] == b"\xd0\xcf\x11\xe0":
+        if claimed == "docx":
+            return "encrypted"
+        return "doc" if claimed == "doc" else None
+    if data.lstrip()[:5] == b"{\\rtf":
+        return "rtf"
+    if claimed:
+        return f"corrupt:{claimed}"
+    return None
+
+
+def kind_name(kind: str) -> str:
+    """How a document kind is named in French reasons."""
+    return _NAMES.get(kind, kind)
