@@ -8,6 +8,7 @@ cannot be broken by anything a sender wrote (subjects, names, Message-IDs they s
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,6 +30,7 @@ from email_validator import EmailNotValidError, validate_email
 from .errors import MailflowError, TemplateError
 
 if TYPE_CHECKING:
+    from .app import App
     from .settings import Settings
 
 LOCALE = "fr_FR"
@@ -287,9 +289,16 @@ def compose(
 # --- the context the collectivité templates expect -------------------------------------------------
 
 
+def _label_or_path(label: Callable[[str], str], path: str) -> str:
+    try:
+        return label(path) or path
+    except LookupError:
+        return path
+
+
 def missing_items(paths: Iterable[str], label: Callable[[str], str]) -> list[dict[str, str]]:
-    """`missing` paths as `[{"path", "label"}]`, labelled with the form's own wording."""
-    return [{"path": path, "label": label(path)} for path in paths]
+    """`missing` paths as `[{"path", "label"}]`, labelled with the form's own wording (else the path)."""
+    return [{"path": path, "label": _label_or_path(label, path)} for path in paths]
 
 
 def problem_items(problems: Iterable[str], label: Callable[[str], str]) -> list[dict[str, str]]:
@@ -298,7 +307,8 @@ def problem_items(problems: Iterable[str], label: Callable[[str], str]) -> list[
     for problem in problems:
         path, _, reason = problem.partition(":")
         path = path.strip()
-        items.append({"path": path, "label": label(path), "reason": reason.strip() or "valeur invalide"})
+        reason = reason.strip() or "valeur invalide"
+        items.append({"path": path, "label": _label_or_path(label, path), "reason": reason})
     return items
 
 
@@ -340,3 +350,106 @@ def acknowledgement_template(proposal: Mapping[str, Any], *, late: bool = False)
     if proposal.get("missing") or proposal.get("problems") or proposal.get("status") == "incomplete":
         return "collectivite/accuse-reception-incomplet"
     return "collectivite/accuse-reception"
+
+
+# --- previews: `mailflow templates render NAME [--ref REF]` ----------------------------------------
+
+ACKNOWLEDGEMENTS = (
+    "collectivite/accuse-reception",
+    "collectivite/accuse-reception-incomplet",
+    "collectivite/nouvelle-version",
+    "collectivite/hors-delai",
+    "collectivite/document-illisible",
+    "collectivite/question-recue",
+)
+SPECIMEN = "_exemple.json"
+
+
+def specimen(templates: Templates, name: str) -> dict[str, Any]:
+    """The made-up proposal of `templates/_exemple.json`, adapted to template `name` (for previews)."""
+    for folder in templates.folders:
+        path = folder / SPECIMEN
+        if path.is_file():
+            break
+    else:
+        raise TemplateError(f"{SPECIMEN} not found in {', '.join(map(str, templates.folders))}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"{path}: cannot be read as JSON ({exc})") from None
+    variant = data.get("variants", {}).get(name, {})
+    proposal = variant.get("proposal", {})
+    return {
+        "proposal": None if proposal is None else _merged(data["proposal"], proposal),
+        "original": _merged(data["original"], variant.get("original", {})),
+        "unreadable": data.get("unreadable", []),
+        "slot": data.get("slot"),
+    }
+
+
+def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def render_for_reference(app: App, name: str, reference: str | None) -> EmailMessage:
+    """Template `name` rendered and composed as it would be sent about proposal `reference`.
+
+    Without a reference the made-up example proposal is used, so staff can proof-read a
+    template before any proposal is filed. Nothing is queued or sent.
+    """
+    from sqlalchemy import select
+
+    from .export import proposal_record
+    from .models import Proposal, Slot
+
+    now = app.clock.now()
+    auto = "auto-replied" if name in ACKNOWLEDGEMENTS else "auto-generated"
+    if reference is None:
+        example = specimen(app.templates, name)
+        record = example["proposal"]
+        campaign_id = record["campaign"] if record else None
+        campaign = app.calendars.get(campaign_id) if campaign_id else None
+        context = mail_context(
+            proposal=record, label=app.form.label, original=example["original"],
+            campaign=campaign or app.current_calendar(now) or _any(app.calendars),
+            unreadable=example["unreadable"], slot=example["slot"],
+        )
+        recipient = (record or example["original"])["sender"]
+        rendered = app.templates.render(name, context)
+        return compose(
+            rendered, sender=app.settings.smtp.sender, to=[recipient],
+            in_reply_to=example["original"].get("message_id"), auto_submitted=auto,
+            message_id_domain=app.message_id_domain, now=now,
+        )
+    with app.sessions() as session:
+        proposal = session.scalar(select(Proposal).where(Proposal.reference == reference.strip().upper()))
+        if proposal is None:
+            raise MailflowError(f"no proposal with reference {reference} (see `mailflow proposals list`)")
+        record = proposal_record(proposal)
+        message = proposal.message
+        original = {
+            "subject": message.subject, "message_id": message.message_id,
+            "sender": message.sender, "received_at": message.received_at,
+        }
+        first_slot = select(Slot).where(Slot.proposal_pk == proposal.id).order_by(Slot.starts_at)
+        slot_row = session.scalar(first_slot)
+        slot = {"starts_at": slot_row.starts_at, "ends_at": slot_row.ends_at} if slot_row else None
+        context = mail_context(
+            proposal=record, label=app.form.label, original=original,
+            campaign=app.calendars.get(proposal.campaign) if proposal.campaign else None, slot=slot,
+        )
+    rendered = app.templates.render(name, context)
+    return compose(
+        rendered, sender=app.settings.smtp.sender, to=[proposal.sender], in_reply_to=original["message_id"],
+        auto_submitted=auto, message_id_domain=app.message_id_domain, now=now,
+    )
+
+
+def _any(calendars: Mapping[str, Any]) -> Any:
+    return next(iter(calendars.values()), None)

@@ -68,6 +68,11 @@ class SmtpTransport:
     ):
         if security not in ("tls", "starttls", "none"):
             raise SettingsError(f'[smtp] security: expected "tls", "starttls" or "none", got "{security}"')
+        if security == "none" and username and not _loopback(host):
+            raise SettingsError(
+                f'[smtp] security = "none" with a username: the password would cross the network in clear '
+                f"to {host}; use starttls or tls"
+            )
         self.host, self.port, self.security = host, port, security
         self.username = username
         self._password = password
@@ -177,11 +182,6 @@ class SmtpTransport:
     def _login(self, client: smtplib.SMTP) -> None:
         if not self.username:
             return
-        if self.security == "none" and not _loopback(self.host):
-            raise SettingsError(
-                f'[smtp] security = "none" with a username: credentials would cross the network '
-                f"in clear to {self.host}; use starttls or tls"
-            )
         try:
             if self._token_source is not None:
                 token = self._token_source()
