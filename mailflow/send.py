@@ -194,10 +194,14 @@ class SmtpTransport:
                     raise SettingsError("[smtp] username is set but no password_env or password_file")
                 client.login(self.username, password)
         except smtplib.SMTPAuthenticationError as exc:
+            hint = "check the password, and that SMTP AUTH is enabled for this mailbox"
+            if self._token_source is not None:
+                from .oauth import SMTP_REFUSED_HINT
+
+                hint = SMTP_REFUSED_HINT
             raise SmtpAuthenticationError(
                 f"{self._where()}: credentials refused for {self.username} "
-                f"({exc.smtp_code} {_text(exc.smtp_error)}); check the password or token, "
-                "and that SMTP AUTH is enabled for this mailbox"
+                f"({exc.smtp_code} {_text(exc.smtp_error)}); {hint}"
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
             raise SmtpAuthenticationError(f"{self._where()}: the server offers no AUTH ({exc})") from exc

@@ -182,8 +182,13 @@ class ImapMailbox:
                     client.create_folder(folder)
             self.idle_supported = s.idle and client.has_capability("IDLE")
         except LoginError as exc:
+            hint = ""
+            if s.auth == "oauth2":
+                from .oauth import IMAP_REFUSED_HINT
+
+                hint = f"; {IMAP_REFUSED_HINT}"
             raise AuthenticationError(
-                f"IMAP {s.host}:{s.port}: login refused for {s.username} ({_text(exc)})"
+                f"IMAP {s.host}:{s.port}: login refused for {s.username} ({_text(exc)}){hint}"
             ) from exc
         except NETWORK_ERRORS as exc:
             raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
