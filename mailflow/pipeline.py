@@ -29,6 +29,7 @@ from .archive import content_hash
 from .classify import Verdict, classify_message, header
 from .errors import Discard, ExtractionError, Quarantine
 from .extract import extract_forms
+from .faults import checkpoint
 from .filing import Campaign, file_proposal
 from .models import Attachment, Message, MessageStep, Proposal, QuarantineEntry
 from .source import IncomingMail, MailRef, header_date
@@ -87,8 +88,11 @@ def ingest_pass(app: App) -> PassReport:
         else:
             to_fetch.append(ref)
     for incoming in mailbox.fetch(to_fetch):
+        checkpoint("fetched")
         pk = record(app, incoming, mailbox.name, uidvalidity)
+        checkpoint("recorded")
         verdict = process(app, pk)
+        checkpoint("processed")
         report.verdicts[verdict] += 1
         _move(app, pk, incoming.ref)
         report.moved += 1
@@ -131,6 +135,7 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
     or delivered twice) keeps its first row; its new location is noted.
     """
     digest = app.archive.store(incoming.raw)
+    checkpoint("archived")
     parsed = parse(incoming.raw)
     message_id = header(parsed, "Message-ID").strip()[:998]
     now = app.clock.now()
@@ -348,6 +353,7 @@ def _move(app: App, pk: int, ref: MailRef) -> None:
             return
         folder = app.folders[FOLDER_OF_VERDICT.get(message.verdict or "", ATTENTION)]
     app.mailbox.move(ref, folder)
+    checkpoint("moved")
     with app.sessions.begin() as session:
         message = session.get_one(Message, pk)
         if message.state != "moved":

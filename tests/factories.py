@@ -75,8 +75,10 @@ def make_app(
 
 
 def siret(seed: int) -> str:
-    """A 14-digit SIRET whose Luhn check digit is right."""
-    body = f"2{seed:012d}"[:13]
+    """A 14-digit SIRET whose SIREN and SIRET check digits are both right."""
+    siren = f"2{seed % 10**7:07d}"
+    siren += luhn.calc_check_digit(siren)
+    body = siren + "0001"
     return body + luhn.calc_check_digit(body)
 
 
@@ -138,6 +140,20 @@ def proposal_body(values: dict[str, str]) -> str:
         "Permis B nécessaire : Non\nAccès en transports en commun : Oui\n\n"
         "Bien cordialement,\n\nClaire Martin\n"
     )
+
+
+def form_docx(values: dict[str, str]) -> bytes:
+    """The form as a Word document typed paragraph by paragraph (label, colon, value)."""
+    import io
+
+    from docx import Document
+
+    document = Document()
+    for line in proposal_body(values).split("\n"):
+        document.add_paragraph(line)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
 
 
 def mail(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:25:27.729908
+Create Date: 2026-11-22 23:34:29.780154
 """
 
 from alembic import op
@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('sender', sa.String(length=998), nullable=False),
     sa.Column('subject', sa.Text(), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('truncated', sa.Boolean(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('verdict', sa.String(length=20), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
@@ -110,12 +111,13 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['message_pk'], ['messages.id'], name=op.f('fk_proposals_message_pk_messages')),
     sa.ForeignKeyConstraint(['supersedes_pk'], ['proposals.id'], name=op.f('fk_proposals_supersedes_pk_proposals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_proposals')),
-    sa.UniqueConstraint('reference', name=op.f('uq_proposals_reference'))
+    sa.UniqueConstraint('reference', 'version', name='uq_proposals_version')
     )
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_proposals_campaign'), ['campaign'], unique=False)
         batch_op.create_index(batch_op.f('ix_proposals_collectivity_pk'), ['collectivity_pk'], unique=False)
         batch_op.create_index(batch_op.f('ix_proposals_message_pk'), ['message_pk'], unique=False)
+        batch_op.create_index(batch_op.f('ix_proposals_reference'), ['reference'], unique=False)
         batch_op.create_index(batch_op.f('ix_proposals_siret'), ['siret'], unique=False)
         batch_op.create_index(batch_op.f('ix_proposals_status'), ['status'], unique=False)
 
@@ -219,6 +221,7 @@ def downgrade() -> None:
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_proposals_status'))
         batch_op.drop_index(batch_op.f('ix_proposals_siret'))
+        batch_op.drop_index(batch_op.f('ix_proposals_reference'))
         batch_op.drop_index(batch_op.f('ix_proposals_message_pk'))
         batch_op.drop_index(batch_op.f('ix_proposals_collectivity_pk'))
         batch_op.drop_index(batch_op.f('ix_proposals_campaign'))

@@ -1,0 +1,215 @@
+"""Ingestion against a real Dovecot: every mail filed exactly once, through crashes, restarts and IDLE."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from mailflow.archive import content_hash
+from mailflow.models import Attachment, Message, OutboxMail, Proposal
+from tests.factories import collectivity, proposal_mail, question_mail, write_settings
+
+JUNE = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
+PROCESSED, ATTENTION = "mailflow/Traités", "mailflow/À traiter"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, imap_server, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: ANN001
+    """A settings file pointing at the test Dovecot, an outbox directory and a fresh SQLite database."""
+    write_settings(tmp_path, imap=imap_server)
+    monkeypatch.setenv("MAILFLOW_TEST_IMAP_PASSWORD", imap_server.password)
+    return tmp_path
+
+
+def deliver(imap_server, count: int, questions_every: int = 0, start: int = 0) -> tuple[int, int]:  # noqa: ANN001
+    """Append `count` mails (proposals, and a question every N); return (proposals, questions)."""
+    proposals = questions = 0
+    for n in range(start, start + count):
+        if questions_every and n % questions_every == 0:
+            raw = question_mail(sender=f"question{n}@commune-test.example.fr", date=JUNE).as_bytes()
+            questions += 1
+        else:
+            raw = proposal_mail(collectivity(10_000 + n), date=JUNE).as_bytes()
+            proposals += 1
+        imap_server.append(raw, internaldate=JUNE)
+    return proposals, questions
+
+
+def mailflow(workdir: Path, *args: str, crash_at: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("MAILFLOW_CRASH_AT", None)
+    if crash_at:
+        env["MAILFLOW_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "mailflow", "--config", str(workdir / "settings.toml"), *args],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )
+
+
+@pytest.fixture
+def daemon(workdir: Path) -> Iterator[subprocess.Popen]:
+    """`mailflow run` in the background, stopped with SIGTERM at the end."""
+    log = (workdir / "daemon.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailflow", "--config", str(workdir / "settings.toml"), "run"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    yield process
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    log.close()
+
+
+def db(workdir: Path):  # noqa: ANN201
+    return create_engine(f"sqlite:///{workdir / 'mailflow.sqlite3'}")
+
+
+def count(workdir: Path, model, *where) -> int:  # noqa: ANN001
+    with db(workdir).connect() as connection:
+        return connection.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+def wait_until(predicate, timeout: float, what: str, daemon_log: Path | None = None) -> float:  # noqa: ANN001
+    """Wait for `predicate()`; return the seconds it took, or fail saying what did not happen."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.2)
+    tail = daemon_log.read_text(errors="replace")[-3000:] if daemon_log and daemon_log.exists() else ""
+    pytest.fail(f"{what} did not happen within {timeout} s\n{tail}")
+
+
+def test_two_hundred_mails_delivered_while_running_are_each_filed_and_moved_once(
+    imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
+) -> None:
+    """200 mails delivered while the daemon runs: each recorded, filed and moved exactly once."""
+    proposals, questions = deliver(imap_server, 200, questions_every=10)
+    log = workdir / "daemon.log"
+    wait_until(lambda: count(workdir, Message, Message.state == "moved") == 200, 180, "200 mails moved", log)
+    assert imap_server.messages("INBOX") == []
+    assert len(imap_server.messages(PROCESSED)) == proposals
+    assert len(imap_server.messages(ATTENTION)) == questions
+    assert count(workdir, Message) == 200
+    assert count(workdir, Proposal) == proposals
+    acks = count(workdir, OutboxMail, OutboxMail.kind.startswith("collectivite/"))
+    assert acks == 200  # one acknowledgement per proposal, one per question
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+
+
+def test_crashes_at_every_step_lose_nothing_and_file_nothing_twice(imap_server, workdir: Path) -> None:  # noqa: ANN001
+    """SIGKILL at fetch, archive, commit, process and move, 25 times over 100 mails: all filed exactly once."""
+    proposals, questions = deliver(imap_server, 100, questions_every=5)
+    rng = random.Random(20250620)
+    points = ["fetched", "archived", "recorded", "processed", "moved"]
+    kills = 0
+    for attempt in range(25):
+        point = points[attempt % len(points)]
+        result = mailflow(workdir, "run", "--once", crash_at=f"{point}:{rng.randint(1, 4)}")
+        if result.returncode == -signal.SIGKILL:
+            kills += 1
+        else:
+            assert result.returncode == 0, result.stderr
+    assert kills >= 20
+    final = mailflow(workdir, "run", "--once")
+    assert final.returncode == 0, final.stderr
+
+    assert imap_server.messages("INBOX") == []
+    assert len(imap_server.messages(PROCESSED)) + len(imap_server.messages(ATTENTION)) == 100
+    assert count(workdir, Message) == 100
+    assert count(workdir, Message, Message.state != "moved") == 0
+    assert count(workdir, Proposal) == proposals
+    with db(workdir).connect() as connection:
+        acks = connection.execute(
+            select(OutboxMail.proposal_pk, func.count()).where(OutboxMail.proposal_pk.is_not(None))
+            .group_by(OutboxMail.proposal_pk)
+        ).all()
+        assert len(acks) == proposals and all(n == 1 for _, n in acks)
+        expected = set(connection.execute(select(Message.content_hash)).scalars())
+        expected |= set(connection.execute(select(Attachment.content_hash)).scalars())
+        expected |= {content_hash(raw) for raw in connection.execute(select(OutboxMail.raw)).scalars()}
+    stored = {p.name for p in (workdir / "archive").rglob("*") if p.is_file()}
+    assert {h for h in expected if len(h) == 64} - stored == set(), "archive file missing"
+    assert {name for name in stored if not name.startswith(".tmp-")} - expected == set(), "orphaned archive file"
+
+
+def test_server_restart_is_survived_without_losing_mail(
+    imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
+) -> None:
+    """Dovecot stopped and restarted while the daemon runs: it reconnects by itself and misses nothing."""
+    log = workdir / "daemon.log"
+    deliver(imap_server, 5)
+    wait_until(lambda: count(workdir, Message, Message.state == "moved") == 5, 60, "first 5 mails moved", log)
+    imap_server.stop()
+    time.sleep(3)
+    imap_server.start()
+    deliver(imap_server, 5, start=5)
+    wait_until(lambda: count(workdir, Message, Message.state == "moved") == 10, 90, "5 more mails moved", log)
+    assert daemon.poll() is None
+    assert imap_server.messages("INBOX") == []
+    assert "mailbox unreachable" in log.read_text(errors="replace")
+
+
+def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
+    imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
+) -> None:
+    """With polling set to an hour, a new mail is still filed within seconds: IDLE woke the daemon."""
+    settings = (workdir / "settings.toml").read_text()
+    assert "poll_seconds = 3600" in settings
+    log = workdir / "daemon.log"
+    deliver(imap_server, 1)
+    wait_until(lambda: count(workdir, Message, Message.state == "moved") == 1, 30, "the first mail", log)
+    time.sleep(2)  # the daemon is now waiting in IDLE
+    deliver(imap_server, 1, start=1)
+    took = wait_until(lambda: count(workdir, Message, Message.state == "moved") == 2, 20, "the IDLE wake-up", log)
+    assert took < 20 < 3600
+
+
+def test_uidvalidity_change_refiles_nothing(imap_server, workdir: Path) -> None:  # noqa: ANN001
+    """A folder recreated with the same mails (new UIDVALIDITY) files nothing twice."""
+    settings = workdir / "settings.toml"
+    settings.write_text(settings.read_text().replace('security = "none"\n', 'security = "none"\nfolder = "Propositions"\n'))
+    raws = [proposal_mail(collectivity(20_000 + n), date=JUNE).as_bytes() for n in range(3)]
+    for raw in raws:
+        imap_server.append(raw, folder="Propositions", internaldate=JUNE)
+    assert mailflow(workdir, "run", "--once").returncode == 0
+    assert count(workdir, Proposal) == 3
+    with imap_server.connect() as client:
+        client.delete_folder("Propositions")
+        client.create_folder("Propositions")
+    for raw in raws:
+        imap_server.append(raw, folder="Propositions", internaldate=JUNE)
+    result = mailflow(workdir, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert count(workdir, Proposal) == 3
+    assert count(workdir, Message) == 3
+    assert imap_server.messages("Propositions") == []
+
+
+def test_mail_over_the_size_limit_is_quarantined_with_its_headers(imap_server, workdir: Path) -> None:  # noqa: ANN001
+    """A mail larger than max_message_bytes is not downloaded whole: quarantined by size, headers kept."""
+    settings = workdir / "settings.toml"
+    settings.write_text(settings.read_text().replace("poll_seconds = 3600\n", "poll_seconds = 3600\nmax_message_bytes = 4096\n"))
+    big = proposal_mail(collectivity(30_000), date=JUNE)
+    big.add_attachment(b"x" * 20_000, maintype="application", subtype="octet-stream", filename="annexe.bin")
+    imap_server.append(big.as_bytes(), internaldate=JUNE)
+    assert mailflow(workdir, "run", "--once").returncode == 0
+    listing = mailflow(workdir, "quarantine", "list")
+    assert "message trop volumineux" in listing.stdout
+    assert count(workdir, Proposal) == 0
+    assert len(imap_server.messages(ATTENTION)) == 1
