@@ -25,6 +25,7 @@ from .clock import Clock, SystemClock
 from .extract import ExtractionLimits
 from .filing import Campaign
 from .forms import FormDefinition, load_form_definition
+from .oauth import token_source_for
 from .send import Transport, make_transport
 from .settings import Settings
 from .source import Mailbox, TokenSource, make_mailbox
@@ -105,13 +106,19 @@ def build_app(
     token_source: TokenSource | None = None,
     upgrade: bool = True,
 ) -> App:
-    """Build the service from its settings; anything passed in replaces what the settings describe."""
+    """Build the service from its settings; anything passed in replaces what the settings describe.
+
+    `token_source` replaces the mailbox's OAuth2 tokens (tests point it at a local endpoint).
+    """
     base = settings.source.parent if settings.source else Path.cwd()
     engine = db.make_engine(settings.database.url, base)
     if upgrade:
         db.upgrade(engine)
     templates = Templates.from_settings(settings)
     calendars = load_calendars(settings.resolve(settings.campaigns.schedules), templates.names())
+    if mailbox is None and settings.mailbox.auth == "oauth2":
+        token_source = token_source or token_source_for(settings.mailbox)
+    smtp_tokens = token_source_for(settings.smtp) if transport is None and settings.smtp.auth == "oauth2" else None
     return App(
         settings=settings,
         clock=clock or SystemClock(),
@@ -119,7 +126,7 @@ def build_app(
         sessions=db.session_factory(engine),
         archive=Archive(settings.resolve(settings.archive.path)),
         mailbox=mailbox or make_mailbox(settings.mailbox, base, token_source),
-        transport=transport or make_transport(settings.smtp, base),
+        transport=transport or make_transport(settings.smtp, base, smtp_tokens, clock=clock),
         templates=templates,
         calendars=calendars,
         form=load_form_definition(),
