@@ -149,7 +149,7 @@ class MsalTokenSource:
             self._app = app
             try:
                 result = app.acquire_token_for_client(scopes=self.scopes)
-            except (requests.RequestException, msal.exceptions.MsalServiceError, json.JSONDecodeError) as exc:
+            except (OSError, msal.exceptions.MsalServiceError, json.JSONDecodeError) as exc:
                 raise self._unreachable(exc) from exc
             except ValueError as exc:
                 raise AuthenticationError(f"{self._where()}: cannot build the token request ({exc})") from exc
@@ -168,7 +168,7 @@ class MsalTokenSource:
                 http_client=_session(self.ca_file),
                 timeout=self.timeout,
             )
-        except (requests.RequestException, msal.exceptions.MsalServiceError, json.JSONDecodeError) as exc:
+        except (OSError, msal.exceptions.MsalServiceError, json.JSONDecodeError) as exc:
             raise self._unreachable(exc) from exc
         except ValueError as exc:
             raise self._construction_error(exc) from exc
