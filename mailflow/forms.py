@@ -30,6 +30,7 @@ class FieldDefinition:
     required: bool
     mail_label: str
     labels: tuple[str, ...]
+    check: str | None = None
 
     @property
     def path(self) -> str:
@@ -101,7 +102,7 @@ def _field(section: str, raw: dict, where: str) -> FieldDefinition:
                                   f"expected one of {sorted(FIELD_TYPES)}")
     labels = _strings(raw.get("labels"), f"{where} ({key}).labels")
     return FieldDefinition(section=section, key=key, type=ftype, required=bool(raw.get("required", False)),
-                           mail_label=mail_label, labels=labels)
+                           mail_label=mail_label, labels=labels, check=raw.get("check"))
 
 
 def load_form_definition(path: Path | None = None) -> FormDefinition:

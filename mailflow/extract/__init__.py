@@ -1,4 +1,4 @@
-"""Read the filled form(s) out of a mail: its attachments (docx, PDF, odt, doc/rtf via LibreOffice) or its body.
+"""Read the filled form(s) out of a mail: attachments (docx, PDF, odt, doc/rtf via LibreOffice) or body.
 
 `extract_forms` never raises for a bad document: anything that cannot be read comes back as an
 `UnreadableDocument` with a French reason for staff and for the sender. Documents converted from
@@ -78,7 +78,8 @@ def _forms_from_blocks(blocks: list[Block], definition: FormDefinition, deadline
 
 def extract_document(data: bytes, filename: str | None, definition: FormDefinition,
                      limits: ExtractionLimits = DEFAULT_LIMITS,
-                     content_type: str = "application/octet-stream") -> list[ExtractedForm] | UnreadableDocument | None:
+                     content_type: str = "application/octet-stream",
+                     ) -> list[ExtractedForm] | UnreadableDocument | None:
     """Read one attached file: its forms, an UnreadableDocument, or None when it is not a form at all."""
     attachment = Attachment(filename, content_type, data)
     kind = sniff(attachment)
@@ -131,7 +132,7 @@ def _read(attachment: Attachment, kind: str, definition: FormDefinition, limits:
 def _body_forms(message: email.message.EmailMessage, definition: FormDefinition, limits: ExtractionLimits,
                 ) -> list[ExtractedForm]:
     deadline = Deadline(limits.seconds_per_document)
-    blocks = body_blocks(message)
+    blocks = body_blocks(message, deadline)
     raws = _forms_from_blocks(blocks, definition, deadline, body=True)
     return [ExtractedForm(normalise(raw.values, definition), "body", None) for raw in raws if raw.values]
 

@@ -12,6 +12,8 @@ from email.message import EmailMessage
 
 from inscriptis import get_text
 
+from mailflow.extract.html import html_blocks
+from mailflow.extract.limits import Deadline
 from mailflow.extract.model import Block, Para
 
 _HEADER_START = re.compile(r"^\s*\*?(de|from)\s*:\s*\*?\s*\S", re.I)
@@ -29,18 +31,21 @@ def body_text(message: EmailMessage) -> str | None:
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return None
-    try:
-        content = part.get_content()
-    except (LookupError, ValueError, AssertionError):
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("utf-8", errors="replace")
-    if not isinstance(content, str):
-        return None
+    content = _content(part)
     if part.get_content_subtype() == "html":
         return get_text(content)
     if part.get_param("format", "").lower() == "flowed":
         content = _unflow(content, part.get_param("delsp", "").lower() == "yes")
     return content
+
+
+def _content(part: EmailMessage) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError, AssertionError):
+        payload = part.get_payload(decode=True) or b""
+        content = payload.decode("utf-8", errors="replace")
+    return content if isinstance(content, str) else ""
 
 
 def _unflow(text: str, delsp: bool) -> str:
@@ -84,10 +89,29 @@ def strip_quoted(text: str, forwarded: bool = False) -> str:
     return "\n".join(kept)
 
 
-def body_blocks(message: EmailMessage) -> list[Block]:
-    """One paragraph per line of the sender's own text (blank lines kept: they separate paragraphs)."""
+def body_blocks(message: EmailMessage, deadline: Deadline) -> list[Block]:
+    """The sender's own text: one paragraph per line of a plain body (blank lines kept, they separate
+    paragraphs); paragraphs and tables of an HTML-only body."""
+    forwarded = bool(_FORWARD_SUBJECT.match(str(message.get("Subject", ""))))
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is not None and part.get_content_subtype() == "html":
+        return _cut_blocks(html_blocks(_content(part), deadline, keep_quotes=forwarded), forwarded)
     text = body_text(message)
     if not text:
         return []
-    forwarded = bool(_FORWARD_SUBJECT.match(str(message.get("Subject", ""))))
     return [Para((line.rstrip(),)) for line in strip_quoted(text, forwarded).split("\n")]
+
+
+def _cut_blocks(blocks: list[Block], forwarded: bool) -> list[Block]:
+    """Blocks up to the first line that starts a quoted message."""
+    out: list[Block] = []
+    for block in blocks:
+        if isinstance(block, Para):
+            text = "\n".join(block.lines)
+            kept = strip_quoted(text, forwarded)
+            if kept != text:
+                if kept.strip():
+                    out.append(Para(tuple(kept.split("\n"))))
+                return out
+        out.append(block)
+    return out

@@ -50,10 +50,10 @@ _SKIP = {_q("del"), _q("moveFrom"), _q("pPr"), _q("rPr"), _q("proofErr"), _q("bo
          _q("bookmarkEnd"), _q("commentRangeStart"), _q("commentRangeEnd")}
 
 
-def _on(el: etree._Element | None) -> bool:
+def _on(el: etree._Element | None, ns: str = W) -> bool:
     if el is None:
         return False
-    return el.get(_q("val"), "true").lower() not in ("0", "false", "off", "none")
+    return el.get(_q("val", ns), "true").lower() not in ("0", "false", "off", "none")
 
 
 def _symbol(font: str, code: int) -> str | None:
@@ -146,7 +146,7 @@ class _Walker:
         if props is not None:
             box = props.find(_q("checkbox", W14))
             if box is not None:
-                parts.append(CHECKED if _on(box.find(_q("checked", W14))) else UNCHECKED)
+                parts.append(CHECKED if _on(box.find(_q("checked", W14)), W14) else UNCHECKED)
                 return
             if props.find(_q("showingPlcHdr")) is not None:
                 return

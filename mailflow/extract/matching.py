@@ -20,7 +20,8 @@ from mailflow.forms import FieldDefinition, FormDefinition
 SINGLE_LINE = frozenset({"text", "email", "phone", "siret"})
 _SEPARATOR = re.compile(
     r"^[ \u00a0" + MARKERS + r"]*(?:\([^)]{0,60}\)[ \u00a0]*)?[.?]?[ \u00a0" + MARKERS + r"]*"
-    r"(?:[:：=]|[-–—](?=\s)|[._…·]{2,}|\t|[ \u00a0]{2,}|$)"
+    r"(?:[:：=]|[-–—](?=\s)|[._…·]{2,}|\t|[ \u00a0]{2,}|$"
+    r"|[ \u00a0]+[^\W\d][^:：\n\d@()]{0,38}[ \u00a0]*[:：])"
 )
 _OPTION = re.compile(r"\b(oui|non|yes|no)\b")
 
@@ -257,6 +258,10 @@ def match_forms(stream: list[Unit], index: LabelIndex, deadline: Deadline, *, bo
                 close()
                 return forms
             heading = index.heading(stripped)
+            if heading is not None and capture is not None and not capture.has_value and (
+                    (unit.is_cell and unit_no != capture.unit_no)
+                    or any(p.startswith(heading + ".") for p in forms[-1].values)):
+                heading = None  # a value that reads like a heading: a tutor whose role is "DGS"
             if heading is not None:
                 close()
                 section = heading

@@ -98,8 +98,14 @@ def _lines(words: list[_Word]) -> list[_Line]:
 
 
 def _paragraphs(lines: list[_Line], right: float) -> list[str]:
-    """Join wrapped lines; keep typed breaks. `right` is where text stops in this region."""
+    """Join wrapped lines; keep typed breaks. `right` is where text stops in this region.
+
+    A line wrapped when the next line's first word would not have fitted after it, and the next line
+    follows at the region's tightest line pitch (a wider gap means a new paragraph or field).
+    """
     out: list[str] = []
+    pitches = [b.top - a.top for a, b in zip(lines, lines[1:], strict=False) if b.top > a.top]
+    pitch = min(pitches, default=0.0)
     for i, line in enumerate(lines):
         text = line.text
         if i == 0:
@@ -110,7 +116,9 @@ def _paragraphs(lines: list[_Line], right: float) -> list[str]:
         gap = line.top - prev.bottom
         first = line.words[0]
         space = 0.3 * height
-        wrapped = gap < 0.9 * height and prev.x1 + space + (first.x1 - first.x0) > right - 0.5 * height
+        tight = line.top - prev.top <= pitch + max(1.0, 0.12 * height)
+        wrapped = (tight and gap < 0.9 * height
+                   and prev.x1 + space + (first.x1 - first.x0) > right - 0.5 * height)
         if wrapped:
             joiner = "" if re.search(r"\w-$", out[-1]) else " "
             out[-1] = out[-1] + joiner + text
