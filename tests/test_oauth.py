@@ -341,3 +341,50 @@ def test_token_source_interface_is_a_plain_callable(idp: IdentityProvider, ledge
     )
 
     assert source() == ledger.issued[0]
+
+
+@pytest.mark.usefixtures("app_env")
+def test_mailflow_check_reports_the_token_on_its_own_line(
+    idp: IdentityProvider, ledger: TokenLedger, xoauth2_smtp: XOAuth2SmtpServer, tmp_path: Path,
+) -> None:
+    """`mailflow check` shows the OAuth2 token acquisition as its own line, then the SMTP login with it."""
+    from click.testing import CliRunner
+
+    from mailflow.cli import cli
+
+    repo = Path(__file__).resolve().parents[1]
+    config = tmp_path / "settings.toml"
+    config.write_text(f"""
+[mailbox]
+kind = "maildir"
+path = "inbox"
+
+[smtp]
+kind = "smtp"
+host = "{xoauth2_smtp.host}"
+port = {xoauth2_smtp.port}
+security = "none"
+username = "{MAILBOX}"
+auth = "oauth2"
+
+[smtp.oauth2]
+authority = "{idp.authority}"
+ca_file = "{idp.ca_file}"
+tenant_id_env = "MAILFLOW_TENANT_ID"
+client_id_env = "MAILFLOW_CLIENT_ID"
+client_secret_env = "MAILFLOW_CLIENT_SECRET"
+
+[database]
+url = "sqlite:///{tmp_path / 'mailflow.sqlite3'}"
+
+[campaigns]
+schedules = "{repo / 'schedules'}"
+templates = "{repo / 'templates'}"
+""")
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+
+    lines = result.output.splitlines()
+    assert "OK   smtp oauth2 token: token acquired" in lines
+    assert any(line.startswith("OK   smtp: smtp 127.0.0.1") for line in lines)
+    assert xoauth2_smtp.attempts == [(MAILBOX, ledger.issued[0])]
