@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -137,9 +138,13 @@ class Calendar:
         """Monday to Friday and not a public holiday (of the calendar's country and subdivision)."""
         if day.weekday() >= 5:
             return False
-        return day not in holidays.country_holidays(
-            self.holidays_country, subdiv=self.holidays_subdiv, years=day.year
-        )
+        return day not in public_holidays(self.holidays_country, self.holidays_subdiv, day.year)
+
+
+@lru_cache(maxsize=64)
+def public_holidays(country: str, subdiv: str | None, year: int) -> frozenset[date]:
+    """The public holidays of a country (and subdivision, e.g. FR 6AE for Alsace) in one year."""
+    return frozenset(holidays.country_holidays(country, subdiv=subdiv, years=year))
 
 
 # --- the file format, as pydantic models ---------------------------------------------------------
