@@ -122,7 +122,8 @@ def _read(attachment: Attachment, kind: str, definition: FormDefinition, limits:
     raws = _forms_from_blocks(blocks, definition, deadline, body=False)
     if not raws:
         return None
-    forms = [ExtractedForm(normalise(raw.values, definition), kind, filename) for raw in raws if raw.values]
+    forms = [ExtractedForm(normalise(raw.values, definition), kind, filename) for raw in raws]
+    forms = [f for f in forms if _filled(f)]
     if not forms:
         return UnreadableDocument(filename, kind,
                                   "le formulaire joint n'est pas rempli (aucune réponse saisie)")
@@ -134,7 +135,12 @@ def _body_forms(message: email.message.EmailMessage, definition: FormDefinition,
     deadline = Deadline(limits.seconds_per_document)
     blocks = body_blocks(message, deadline)
     raws = _forms_from_blocks(blocks, definition, deadline, body=True)
-    return [ExtractedForm(normalise(raw.values, definition), "body", None) for raw in raws if raw.values]
+    forms = [ExtractedForm(normalise(raw.values, definition), "body", None) for raw in raws]
+    return [f for f in forms if _filled(f)]
+
+
+def _filled(form: ExtractedForm) -> bool:
+    return any(v is not None for section in form.fields.values() for v in section.values())
 
 
 def _key(form: ExtractedForm) -> str:

@@ -221,7 +221,8 @@ def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[
     except ExtractionError:
         raise
     except Exception as exc:
-        if "password" in str(exc).lower() or "encrypt" in type(exc).__name__.lower():
+        causes = [exc, *exc.args, exc.__cause__, exc.__context__]
+        if any(isinstance(c, PDFPasswordIncorrect | PDFEncryptionError) for c in causes):
             raise ExtractionError("le fichier PDF est protégé par un mot de passe") from None
         raise ExtractionError("le fichier PDF est endommagé ou illisible") from None
     with pdf:

@@ -25,26 +25,88 @@ TOWNS = [
     ("Ville de Pau", "64036 Pau Cedex", "ville-pau.example.fr"),
 ]
 
-STREETS = ["Hôtel de Ville", "Place de la République", "1 place de l'Hôtel-de-Ville", "2 rue Jean-Moulin",
-           "12 boulevard Gambetta", "Centre administratif", "35 avenue Foch", "Bâtiment C, 3e étage",
-           "4 rue de l'Égalité", "Esplanade Charles-de-Gaulle", "18 quai des Tanneurs", "BP 1234"]
+STREETS = [
+    "Hôtel de Ville",
+    "Place de la République",
+    "1 place de l'Hôtel-de-Ville",
+    "2 rue Jean-Moulin",
+    "12 boulevard Gambetta",
+    "Centre administratif",
+    "35 avenue Foch",
+    "Bâtiment C, 3e étage",
+    "4 rue de l'Égalité",
+    "Esplanade Charles-de-Gaulle",
+    "18 quai des Tanneurs",
+    "BP 1234",
+]
 
-SERVICES = ["Direction des ressources humaines", "Service emploi et compétences", "Pôle recrutement et mobilité",
-            "Service des stages et de l'apprentissage", "Direction de la transformation",
-            "Mission égalité et participation", "Direction des systèmes d'information"]
+SERVICES = [
+    "Direction des ressources humaines",
+    "Service emploi et compétences",
+    "Pôle recrutement et mobilité",
+    "Service des stages et de l'apprentissage",
+    "Direction de la transformation",
+    "Mission égalité et participation",
+    "Direction des systèmes d'information",
+]
 
-FIRST_NAMES = ["Élodie", "Jean-Marc", "Sophie", "François", "Anaïs", "Thierry", "Maëlle", "Grégoire", "Chloé",
-               "Hélène", "Loïc", "Nadia", "Jérôme", "Bérénice", "Karim", "Agnès", "Noël", "Zoé", "Yannick",
-               "Solène"]
-LAST_NAMES = ["Lefèvre", "MARTIN", "Da Silva", "Nguyen", "BÉRARD", "Le Goff", "Durand-Lévêque", "Ould Ali",
-              "Rousseau", "FAUCHÉ", "Giraud", "Perrin", "d'Aubigné", "Mercier", "Schneider", "O'Neill"]
+FIRST_NAMES = [
+    "Élodie",
+    "Jean-Marc",
+    "Sophie",
+    "François",
+    "Anaïs",
+    "Thierry",
+    "Maëlle",
+    "Grégoire",
+    "Chloé",
+    "Hélène",
+    "Loïc",
+    "Nadia",
+    "Jérôme",
+    "Bérénice",
+    "Karim",
+    "Agnès",
+    "Noël",
+    "Zoé",
+    "Yannick",
+    "Solène",
+]
+LAST_NAMES = [
+    "Lefèvre",
+    "MARTIN",
+    "Da Silva",
+    "Nguyen",
+    "BÉRARD",
+    "Le Goff",
+    "Durand-Lévêque",
+    "Ould Ali",
+    "Rousseau",
+    "FAUCHÉ",
+    "Giraud",
+    "Perrin",
+    "d'Aubigné",
+    "Mercier",
+    "Schneider",
+    "O'Neill",
+]
 
-DGA_ROLES = ["Directrice générale adjointe Ressources", "Directeur général adjoint Aménagement et mobilités",
-             "DGA Solidarités et cohésion sociale", "Directrice générale des services",
-             "Directeur général adjoint des services chargé de la culture", "DGS",
-             "Directrice générale adjointe Éducation, culture et sports", "Directeur général délégué Ressources"]
-BAD_ROLES = ["Directeur de la culture", "Cheffe du service des finances", "Directeur général des services techniques",
-             "Responsable du pôle urbanisme"]
+DGA_ROLES = [
+    "Directrice générale adjointe Ressources",
+    "Directeur général adjoint Aménagement et mobilités",
+    "DGA Solidarités et cohésion sociale",
+    "Directrice générale des services",
+    "Directeur général adjoint des services chargé de la culture",
+    "DGS",
+    "Directrice générale adjointe Éducation, culture et sports",
+    "Directeur général délégué Ressources",
+]
+BAD_ROLES = [
+    "Directeur de la culture",
+    "Cheffe du service des finances",
+    "Directeur général des services techniques",
+    "Responsable du pôle urbanisme",
+]
 
 TITLES = [
     "Élaborer le schéma directeur de la donnée de la collectivité",
@@ -72,7 +134,8 @@ PARAGRAPHS = [
     "administrateurs) ainsi qu'une approche des publics et de la médiation (élèves conservateurs).",
     "Cette approche croisée est précisément ce qui manque aujourd'hui aux équipes, organisées en silos.",
     "Le projet s'appuiera sur les données existantes, des entretiens avec les directions et une enquête "
-    "auprès des usagers ; un comité de pilotage présidé par le DGS suivra les travaux toutes les trois semaines.",
+    "auprès des usagers ; un comité de pilotage présidé par le DGS suivra les travaux "
+    "toutes les trois semaines.",
     "En 2023, la chambre régionale des comptes a recommandé de mieux suivre ces dépenses ; ses observations "
     "n'ont été que partiellement mises en œuvre.",
 ]
@@ -100,14 +163,22 @@ OFFICIAL = {
     "collectivity.hosting_address": "Adresse des locaux dans lesquels sera accueillie l'équipe",
     "collectivity.hr_contact": "Contact RH pour transmission de la convention",
     "collectivity.hr_email": "Courriel (impératif)",
-    "dgs.last_name": "Nom", "dgs.first_name": "Prénom", "dgs.email": "Courriel", "dgs.phone": "Tél",
-    "tutor.last_name": "Nom", "tutor.first_name": "Prénom", "tutor.role": "Fonction", "tutor.email": "Courriel",
+    "dgs.last_name": "Nom",
+    "dgs.first_name": "Prénom",
+    "dgs.email": "Courriel",
+    "dgs.phone": "Tél",
+    "tutor.last_name": "Nom",
+    "tutor.first_name": "Prénom",
+    "tutor.role": "Fonction",
+    "tutor.email": "Courriel",
     "tutor.phone": "Tél",
     "mission.title": "Intitulé du projet collectif",
     "mission.context": "Contexte et raisons d'émergence de la mission",
     "mission.stakes": "Enjeux stratégiques pour la collectivité",
     "mission.objectives": "Objectifs opérationnels et résultats attendus",
-    "mission.cross_disciplinary_value": "Valeur ajoutée, pour la mission, d'une approche transversale, en inter-filières",
+    "mission.cross_disciplinary_value": (
+        "Valeur ajoutée, pour la mission, d'une approche transversale, en inter-filières"
+    ),
     "logistics.accommodation": "Possibilité d'hébergement",
     "logistics.practical_notes": "Autres aspects pratiques pour les élèves",
     "logistics.driving_licence_required": "Permis B nécessaire",
@@ -120,8 +191,11 @@ OLDER = {
     "collectivity.hosting_address": "Adresse des locaux d'accueil",
     "collectivity.hr_contact": "Contact RH",
     "collectivity.hr_email": "Courriel du contact RH",
-    "dgs.phone": "Téléphone direct", "tutor.phone": "Téléphone", "dgs.email": "E-mail",
-    "tutor.email": "Adresse électronique", "tutor.role": "Fonction exercée",
+    "dgs.phone": "Téléphone direct",
+    "tutor.phone": "Téléphone",
+    "dgs.email": "E-mail",
+    "tutor.email": "Adresse électronique",
+    "tutor.role": "Fonction exercée",
     "mission.title": "Intitulé du projet",
     "mission.context": "Contexte",
     "mission.stakes": "Enjeux",

@@ -22,9 +22,9 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,13 @@ TICKS = {
     "html": ("words", "glyph", "x"),
 }
 LABEL_STYLES = ("official", "noaccent", "upper", "older")
-MULTILINE = {"mission.context", "mission.stakes", "mission.objectives", "mission.cross_disciplinary_value",
-             "logistics.practical_notes"}
+MULTILINE = {
+    "mission.context",
+    "mission.stakes",
+    "mission.objectives",
+    "mission.cross_disciplinary_value",
+    "logistics.practical_notes",
+}
 ADDRESSES = {"collectivity.address", "collectivity.hosting_address"}
 CHECKBOXES = {"logistics.accommodation", "logistics.driving_licence_required", "logistics.public_transport"}
 SECTIONS = ("collectivity", "dgs", "tutor", "mission", "logistics")
@@ -75,6 +80,7 @@ class Case:
 
 # -- the truth: what a collectivité typed, and what the schema says it means ---------------------------
 
+
 def _siret(rng: random.Random, valid: bool) -> str:
     body = "2" + "".join(str(rng.randint(0, 9)) for _ in range(12))
     digit = luhn.calc_check_digit(body)
@@ -93,16 +99,23 @@ def _phone(rng: random.Random, overseas: bool) -> tuple[str, str]:
         national = prefix + "".join(str(rng.randint(0, 9)) for _ in range(6))
         e164 = "+33" + national[1:]
     style = rng.randint(0, 3)
-    pairs = [national[i:i + 2] for i in range(0, 10, 2)]
-    typed = [" ".join(pairs), ".".join(pairs), national,
-             f"+{e164[1:-9]} {national[1]} " + " ".join(pairs[1:]) if not overseas else " ".join(pairs)][style]
+    pairs = [national[i : i + 2] for i in range(0, 10, 2)]
+    typed = [
+        " ".join(pairs),
+        ".".join(pairs),
+        national,
+        f"+{e164[1:-9]} {national[1]} " + " ".join(pairs[1:]) if not overseas else " ".join(pairs),
+    ][style]
     return typed, e164
 
 
 def _email(first: str, last: str, domain: str) -> str:
     def ascii_(s: str) -> str:
         s = unicodedata.normalize("NFKD", s)
-        return re.sub(r"[^a-z-]", "", "".join(c for c in s if not unicodedata.combining(c)).lower().replace(" ", "-"))
+        return re.sub(
+            r"[^a-z-]", "", "".join(c for c in s if not unicodedata.combining(c)).lower().replace(" ", "-")
+        )
+
     return f"{ascii_(first)}.{ascii_(last)}@{domain}"
 
 
@@ -115,19 +128,37 @@ def make_truth(rng: random.Random, i: int) -> tuple[dict[str, Any], dict[str, di
     exp: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
 
     siret = _siret(rng, valid=defect != "invalid")
-    siret_typed = rng.choice([f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}", siret,
-                              f"{siret[:3]}.{siret[3:6]}.{siret[6:9]}.{siret[9:]}"])
+    siret_typed = rng.choice(
+        [
+            f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}",
+            siret,
+            f"{siret[:3]}.{siret[3:6]}.{siret[6:9]}.{siret[9:]}",
+        ]
+    )
     address = [rng.choice(D.STREETS[:6]), rng.choice(D.STREETS[6:]), city]
     hosting = [rng.choice(D.SERVICES), rng.choice(D.STREETS), city]
     hr_first, hr_last = rng.choice(D.FIRST_NAMES), rng.choice(D.LAST_NAMES)
     hr_email = _email(hr_first, hr_last, domain)
     hr_email_typed = rng.choice([hr_email, hr_email.capitalize(), hr_email.upper()])
     contact = f"{rng.choice(['Mme', 'M.'])} {hr_first} {hr_last}, {rng.choice(D.SERVICES).lower()}"
-    typed.update({"collectivity.name": town, "collectivity.siret": siret_typed,
-                  "collectivity.address": address, "collectivity.hosting_address": hosting,
-                  "collectivity.hr_contact": contact, "collectivity.hr_email": hr_email_typed})
-    exp["collectivity"] = {"name": town, "siret": siret, "address": ", ".join(address),
-                           "hosting_address": ", ".join(hosting), "hr_contact": contact, "hr_email": hr_email}
+    typed.update(
+        {
+            "collectivity.name": town,
+            "collectivity.siret": siret_typed,
+            "collectivity.address": address,
+            "collectivity.hosting_address": hosting,
+            "collectivity.hr_contact": contact,
+            "collectivity.hr_email": hr_email_typed,
+        }
+    )
+    exp["collectivity"] = {
+        "name": town,
+        "siret": siret,
+        "address": ", ".join(address),
+        "hosting_address": ", ".join(hosting),
+        "hr_contact": contact,
+        "hr_email": hr_email,
+    }
     if defect == "contact_email":
         typed["collectivity.hr_contact"] = f"{contact} ({hr_email_typed})"
         typed["collectivity.hr_email"] = None
@@ -136,8 +167,14 @@ def make_truth(rng: random.Random, i: int) -> tuple[dict[str, Any], dict[str, di
         first, last = rng.choice(D.FIRST_NAMES), rng.choice(D.LAST_NAMES)
         email = _email(first, last, domain)
         phone_typed, e164 = _phone(rng, overseas)
-        typed.update({f"{section}.last_name": last, f"{section}.first_name": first,
-                      f"{section}.email": rng.choice([email, email.title()]), f"{section}.phone": phone_typed})
+        typed.update(
+            {
+                f"{section}.last_name": last,
+                f"{section}.first_name": first,
+                f"{section}.email": rng.choice([email, email.title()]),
+                f"{section}.phone": phone_typed,
+            }
+        )
         exp[section] = {"last_name": last, "first_name": first, "email": email, "phone": e164}
     role = rng.choice(D.BAD_ROLES if defect == "invalid" else D.DGA_ROLES)
     typed["tutor.role"] = role
@@ -159,18 +196,40 @@ def make_truth(rng: random.Random, i: int) -> tuple[dict[str, Any], dict[str, di
         "mission.cross_disciplinary_value": paras[5:7] if i % 4 else paras[5:6],
     }
     typed.update(mission)
-    exp["mission"] = {k.split(".")[1]: (v if isinstance(v, str) else "\n".join(v)) for k, v in mission.items()}
+    exp["mission"] = {
+        k.split(".")[1]: (v if isinstance(v, str) else "\n".join(v)) for k, v in mission.items()
+    }
 
     ticks = [rng.choice([True, False]), rng.choice([True, False, None]), rng.choice([True, False])]
     notes = rng.sample(D.NOTES, k=rng.randint(1, 2)) if i % 5 else None
-    typed.update({"logistics.accommodation": ticks[0], "logistics.practical_notes": notes,
-                  "logistics.driving_licence_required": ticks[1], "logistics.public_transport": ticks[2]})
-    exp["logistics"] = {"accommodation": ticks[0], "practical_notes": "\n".join(notes) if notes else None,
-                        "driving_licence_required": ticks[1], "public_transport": ticks[2]}
+    typed.update(
+        {
+            "logistics.accommodation": ticks[0],
+            "logistics.practical_notes": notes,
+            "logistics.driving_licence_required": ticks[1],
+            "logistics.public_transport": ticks[2],
+        }
+    )
+    exp["logistics"] = {
+        "accommodation": ticks[0],
+        "practical_notes": "\n".join(notes) if notes else None,
+        "driving_licence_required": ticks[1],
+        "public_transport": ticks[2],
+    }
 
     if defect == "missing":
-        for path in rng.sample(["collectivity.siret", "collectivity.hr_email", "dgs.phone", "tutor.email",
-                                "mission.stakes", "dgs.first_name", "collectivity.hosting_address"], k=3):
+        for path in rng.sample(
+            [
+                "collectivity.siret",
+                "collectivity.hr_email",
+                "dgs.phone",
+                "tutor.email",
+                "mission.stakes",
+                "dgs.first_name",
+                "collectivity.hosting_address",
+            ],
+            k=3,
+        ):
             typed[path] = None
             section, key = path.split(".")
             exp[section][key] = None
@@ -178,6 +237,7 @@ def make_truth(rng: random.Random, i: int) -> tuple[dict[str, Any], dict[str, di
 
 
 # -- labels -----------------------------------------------------------------------------------------
+
 
 def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
@@ -203,6 +263,7 @@ def with_colon(path: str, label: str) -> str:
 
 # -- tick rendering as (text, flag) runs; flag is None, "highlight", "strike", "sdt:0/1", "legacy:0/1" ---
 
+
 def tick_runs(value: bool | None, style: str) -> list[tuple[str, str | None]]:
     checked = {"glyph": "☒", "check": "☑", "square": "■", "x": "X", "brackets": "[x]"}.get(style, "☒")
     empty = {"square": "□", "brackets": "[ ]"}.get(style, "☐")
@@ -213,13 +274,21 @@ def tick_runs(value: bool | None, style: str) -> list[tuple[str, str | None]]:
             return [("☐ Oui    ☐ Non", None)]
         return [("☐ Oui" if value else "☐ Non", None)]
     if style in ("sdt", "legacy"):
-        return [("", f"{style}:{int(value is True)}"), (" Oui    ", None),
-                ("", f"{style}:{int(value is False)}"), (" Non", None)]
+        return [
+            ("", f"{style}:{int(value is True)}"),
+            (" Oui    ", None),
+            ("", f"{style}:{int(value is False)}"),
+            (" Non", None),
+        ]
     if style == "highlight":
         if value is None:
             return [("☐ Oui    ☐ Non", None)]
-        return [("☐ ", None), ("Oui", "highlight" if value else None), ("    ☐ ", None),
-                ("Non", "highlight" if not value else None)]
+        return [
+            ("☐ ", None),
+            ("Oui", "highlight" if value else None),
+            ("    ☐ ", None),
+            ("Non", "highlight" if not value else None),
+        ]
     if style == "strike":
         if value is None:
             return [("☐ Oui    ☐ Non", None)]
@@ -234,6 +303,7 @@ def tick_text(value: bool | None, style: str) -> str:
 
 
 # -- the abstract form: headings and fields in order -------------------------------------------------
+
 
 def form_items(typed: dict[str, Any], style: str) -> list[tuple[str, str, str, Any]]:
     items: list[tuple[str, str, str, Any]] = []
@@ -255,31 +325,46 @@ def value_lines(path: str, value: Any) -> list[str]:
 
 # -- docx ---------------------------------------------------------------------------------------------
 
+
 def render_docx(typed: dict[str, Any], layout: str, style: str, ticks: str, rng: random.Random) -> bytes:
     import docx
     from docx.enum.text import WD_BREAK, WD_COLOR_INDEX
     from docx.oxml import parse_xml
 
     document = docx.Document()
-    ns = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
-          'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml" '
-          'xmlns:v="urn:schemas-microsoft-com:vml"')
+    ns = (
+        'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml" '
+        'xmlns:v="urn:schemas-microsoft-com:vml"'
+    )
 
     def add_ticks(paragraph, value: bool | None) -> None:
         for text, flag in tick_runs(value, ticks):
             if flag and flag.startswith("sdt:"):
                 on = flag.endswith("1")
-                paragraph._p.append(parse_xml(
-                    f'<w:sdt {ns}><w:sdtPr><w14:checkbox><w14:checked w14:val="{int(on)}"/>'
-                    '<w14:checkedState w14:val="2612"/><w14:uncheckedState w14:val="2610"/></w14:checkbox>'
-                    f'</w:sdtPr><w:sdtContent><w:r><w:t>{"☒" if on else "☐"}</w:t></w:r></w:sdtContent></w:sdt>'))
+                paragraph._p.append(
+                    parse_xml(
+                        f'<w:sdt {ns}><w:sdtPr><w14:checkbox><w14:checked w14:val="{int(on)}"/>'
+                        '<w14:checkedState w14:val="2612"/>'
+                        '<w14:uncheckedState w14:val="2610"/></w14:checkbox></w:sdtPr>'
+                        f"<w:sdtContent><w:r><w:t>{'☒' if on else '☐'}</w:t></w:r></w:sdtContent></w:sdt>"
+                    )
+                )
             elif flag and flag.startswith("legacy:"):
                 on = flag.endswith("1")
-                paragraph._p.append(parse_xml(
-                    f'<w:r {ns}><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="Case{rng.randint(1, 99)}"/>'
-                    f'<w:enabled/><w:calcOnExit w:val="0"/><w:checkBox><w:sizeAuto/><w:default w:val="0"/>'
-                    f'{"<w:checked/>" if on else ""}</w:checkBox></w:ffData></w:fldChar></w:r>'))
-                paragraph._p.append(parse_xml(f'<w:r {ns}><w:instrText xml:space="preserve"> FORMCHECKBOX </w:instrText></w:r>'))
+                paragraph._p.append(
+                    parse_xml(
+                        f'<w:r {ns}><w:fldChar w:fldCharType="begin"><w:ffData>'
+                        f'<w:name w:val="Case{rng.randint(1, 99)}"/><w:enabled/><w:calcOnExit w:val="0"/>'
+                        '<w:checkBox><w:sizeAuto/><w:default w:val="0"/>'
+                        f"{'<w:checked/>' if on else ''}</w:checkBox></w:ffData></w:fldChar></w:r>"
+                    )
+                )
+                paragraph._p.append(
+                    parse_xml(
+                        f'<w:r {ns}><w:instrText xml:space="preserve"> FORMCHECKBOX </w:instrText></w:r>'
+                    )
+                )
                 paragraph._p.append(parse_xml(f'<w:r {ns}><w:fldChar w:fldCharType="end"/></w:r>'))
             else:
                 run = paragraph.add_run(text)
@@ -315,6 +400,7 @@ def render_docx(typed: dict[str, Any], layout: str, style: str, ticks: str, rng:
                 state["first"] = False
                 return cell.paragraphs[0]
             return cell.add_paragraph()
+
         return make
 
     def body_factory(parent):
@@ -387,12 +473,17 @@ def render_docx(typed: dict[str, Any], layout: str, style: str, ticks: str, rng:
                     continue
                 lines = value_lines(path, value)
                 if layout == "textbox" and lines and rng.random() < 0.5:
-                    paras = "".join(f"<w:p><w:r><w:t xml:space=\"preserve\">{_xml(line)}</w:t></w:r></w:p>"
-                                    for line in lines)
+                    paras = "".join(
+                        f'<w:p><w:r><w:t xml:space="preserve">{_xml(line)}</w:t></w:r></w:p>'
+                        for line in lines
+                    )
                     holder = root.add_paragraph()
-                    holder._p.append(parse_xml(
-                        f'<w:r {ns}><w:pict><v:shape style="width:400pt;height:60pt"><v:textbox>'
-                        f'<w:txbxContent>{paras}</w:txbxContent></v:textbox></v:shape></w:pict></w:r>'))
+                    holder._p.append(
+                        parse_xml(
+                            f'<w:r {ns}><w:pict><v:shape style="width:400pt;height:60pt"><v:textbox>'
+                            f"<w:txbxContent>{paras}</w:txbxContent></v:textbox></v:shape></w:pict></w:r>"
+                        )
+                    )
                 else:
                     for line in lines:
                         root.add_paragraph(line)
@@ -406,6 +497,7 @@ def _xml(text: str) -> str:
 
 
 # -- pdf ----------------------------------------------------------------------------------------------
+
 
 def _pdf_font() -> Path | None:
     for folder in FONT_DIRS:
@@ -427,14 +519,29 @@ def render_pdf(typed: dict[str, Any], layout: str, style: str, ticks: str, rng: 
         clean = str
     else:  # core font: Latin-1 only
         pdf.set_font("helvetica", size=10)
-        table = {"’": "'", "–": "-", "œ": "oe", "Œ": "OE", "☒": "X", "☑": "X", "■": "X", "☐": "[ ]", "□": "[ ]",
-                 "«": '"', "»": '"', "…": "..."}
+        table = {
+            "’": "'",
+            "–": "-",
+            "œ": "oe",
+            "Œ": "OE",
+            "☒": "X",
+            "☑": "X",
+            "■": "X",
+            "☐": "[ ]",
+            "□": "[ ]",
+            "«": '"',
+            "»": '"',
+            "…": "...",
+        }
 
         def clean(text: str) -> str:
             return "".join(table.get(c, c) for c in text).encode("latin-1", "replace").decode("latin-1")
+
     pdf.add_page()
     width = pdf.epw
-    pdf.multi_cell(width, 8, clean("PROPOSITION DE PROJET COLLECTIF"), new_x="LMARGIN", new_y="NEXT", align="C")
+    pdf.multi_cell(
+        width, 8, clean("PROPOSITION DE PROJET COLLECTIF"), new_x="LMARGIN", new_y="NEXT", align="C"
+    )
     items = form_items(typed, style)
 
     def text_of(path: str, value: Any, sep: str = "\n") -> str:
@@ -468,8 +575,13 @@ def render_pdf(typed: dict[str, Any], layout: str, style: str, ticks: str, rng: 
                     pdf.multi_cell(width, 5, clean(text_of(path, value)), new_x="LMARGIN", new_y="NEXT")
                 else:
                     sep = ", " if path in ADDRESSES else "\n"
-                    pdf.multi_cell(width, 5, clean(f"{label} : {text_of(path, value, sep)}"),
-                                   new_x="LMARGIN", new_y="NEXT")
+                    pdf.multi_cell(
+                        width,
+                        5,
+                        clean(f"{label} : {text_of(path, value, sep)}"),
+                        new_x="LMARGIN",
+                        new_y="NEXT",
+                    )
                 pdf.ln(1)
         else:  # nextline
             for path, label, value in fields:
@@ -482,6 +594,7 @@ def render_pdf(typed: dict[str, Any], layout: str, style: str, ticks: str, rng: 
 
 
 # -- odt ----------------------------------------------------------------------------------------------
+
 
 def render_odt(typed: dict[str, Any], layout: str, style: str, ticks: str, rng: random.Random) -> bytes:
     from odf.opendocument import OpenDocumentText
@@ -566,10 +679,17 @@ def render_odt(typed: dict[str, Any], layout: str, style: str, ticks: str, rng: 
 
 # -- mail bodies --------------------------------------------------------------------------------------
 
+
 def render_body(typed: dict[str, Any], layout: str, style: str, ticks: str, rng: random.Random) -> str:
-    out = ["Bonjour,", "",
-           "Veuillez trouver ci-dessous notre proposition de projet collectif, en reprenant les rubriques de la fiche.",
-           "", "PROPOSITION DE PROJET COLLECTIF", ""]
+    out = [
+        "Bonjour,",
+        "",
+        "Veuillez trouver ci-dessous notre proposition de projet collectif, en reprenant "
+        "les rubriques de la fiche.",
+        "",
+        "PROPOSITION DE PROJET COLLECTIF",
+        "",
+    ]
     section_fields: dict[str, list[tuple[str, str, Any]]] = {}
     for kind, key, text, value in form_items(typed, style):
         if kind == "field":
@@ -593,16 +713,26 @@ def render_body(typed: dict[str, Any], layout: str, style: str, ticks: str, rng:
             else:
                 out.append(f"{label} : {', '.join(lines)}")
         out.append("")
-    out += ["Je reste à votre disposition pour tout renseignement.", "", "Bien cordialement,", "",
-            "Claire Dupuis", "Direction des ressources humaines", "Tél : 01 99 00 12 34"]
+    out += [
+        "Je reste à votre disposition pour tout renseignement.",
+        "",
+        "Bien cordialement,",
+        "",
+        "Claire Dupuis",
+        "Direction des ressources humaines",
+        "Tél : 01 99 00 12 34",
+    ]
     return "\n".join(out) + "\n"
 
 
 def render_html(typed: dict[str, Any], layout: str, style: str, ticks: str, rng: random.Random) -> str:
     def esc(text: str) -> str:
         return _xml(text)
-    parts = ["<html><body><p>Bonjour,</p><p>Voici notre proposition.</p>",
-             "<h2>PROPOSITION DE PROJET COLLECTIF</h2>"]
+
+    parts = [
+        "<html><body><p>Bonjour,</p><p>Voici notre proposition.</p>",
+        "<h2>PROPOSITION DE PROJET COLLECTIF</h2>",
+    ]
     section_fields: dict[str, list[tuple[str, str, Any]]] = {}
     for kind, key, text, value in form_items(typed, style):
         if kind == "field":
@@ -634,6 +764,7 @@ def render_html(typed: dict[str, Any], layout: str, style: str, ticks: str, rng:
 
 # -- mails --------------------------------------------------------------------------------------------
 
+
 def _mail(i: int, domain: str, subject: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = f"Service RH <rh@{domain}>"
@@ -644,8 +775,11 @@ def _mail(i: int, domain: str, subject: str) -> EmailMessage:
     return message
 
 
-MIME = {"docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
-        "pdf": ("application", "pdf"), "odt": ("application", "vnd.oasis.opendocument.text")}
+MIME = {
+    "docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    "pdf": ("application", "pdf"),
+    "odt": ("application", "vnd.oasis.opendocument.text"),
+}
 
 
 def build_corpus(out: Path, count: int = 50, seed: int = 2025) -> list[Case]:
@@ -653,8 +787,13 @@ def build_corpus(out: Path, count: int = 50, seed: int = 2025) -> list[Case]:
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     cases: list[Case] = []
-    renderers = {"docx": render_docx, "pdf": render_pdf, "odt": render_odt, "body": render_body,
-                 "html": render_html}
+    renderers = {
+        "docx": render_docx,
+        "pdf": render_pdf,
+        "odt": render_odt,
+        "body": render_body,
+        "html": render_html,
+    }
     for i in range(count):
         carrier = CARRIERS[i % len(CARRIERS)]
         layout = LAYOUTS[carrier][(i // len(CARRIERS)) % len(LAYOUTS[carrier])]
@@ -673,15 +812,22 @@ def build_corpus(out: Path, count: int = 50, seed: int = 2025) -> list[Case]:
             kind, filename = "body", None
         else:
             message.set_content("Bonjour,\n\nVeuillez trouver ci-joint notre proposition.\n\nCordialement,\n")
-            filename = f"Proposition projet collectif – {town}.{carrier}" if i % 3 else f"PC2025_{i}.{carrier}"
+            filename = (
+                f"Proposition projet collectif – {town}.{carrier}" if i % 3 else f"PC2025_{i}.{carrier}"
+            )
             maintype, subtype = MIME[carrier]
             message.add_attachment(rendered, maintype=maintype, subtype=subtype, filename=filename)
             kind = carrier
         eml = out / f"{name}.eml"
         eml.write_bytes(bytes(message))
         (out / f"{name}.expected.json").write_text(
-            json.dumps({"source_kind": kind, "source_filename": filename, "fields": expected},
-                       ensure_ascii=False, indent=1), encoding="utf-8")
+            json.dumps(
+                {"source_kind": kind, "source_filename": filename, "fields": expected},
+                ensure_ascii=False,
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
         cases.append(Case(name, carrier, layout, eml, kind, expected))
     return cases
 
