@@ -150,24 +150,55 @@ def test_credentials_read_from_files(idp: IdentityProvider, ledger: TokenLedger,
     assert token_source_for(box)() == ledger.issued[0]
 
 
+@pytest.mark.parametrize("with_thumbprint", [False, True], ids=["thumbprint-computed", "thumbprint-given"])
 def test_certificate_credential_signs_a_client_assertion(
-    idp: IdentityProvider, ledger: TokenLedger, app_certificate: Certificate,
+    idp: IdentityProvider, ledger: TokenLedger, app_certificate: Certificate, with_thumbprint: bool,
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
-    """With certificate_file (key + certificate), MSAL sends a signed assertion the authority accepts."""
-    app_cert = app_certificate
-    idp.client_certificate = app_cert.cert
+    """With certificate_file (key + certificate), MSAL sends a signed assertion the authority accepts.
+
+    The thumbprint is computed from the certificate, or taken from certificate_thumbprint (the
+    SHA-1 the Entra portal shows, colons allowed).
+    """
+    idp.client_certificate = app_certificate.cert
     combined = tmp_path / "mailflow-app.pem"
-    combined.write_text(app_cert.key.read_text() + app_cert.cert.read_text())
+    combined.write_text(app_certificate.key.read_text() + app_certificate.cert.read_text())
     monkeypatch.setenv("MAILFLOW_TENANT_ID", idp.tenant_id)
     monkeypatch.setenv("MAILFLOW_CLIENT_ID", idp.client_id)
+    thumbprint = sha1_thumbprint(app_certificate) if with_thumbprint else None
 
-    tokens = token_source_for(smtp_settings(idp, client_secret_env=None, certificate_file=combined))
+    tokens = token_source_for(smtp_settings(idp, client_secret_env=None, certificate_file=combined,
+                                            certificate_thumbprint=thumbprint))
 
     assert tokens() == ledger.issued[0]
     form = idp.token_requests[0].form
     assert "client_secret" not in form
     assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def test_unregistered_certificate_is_named(idp: IdentityProvider, app_certificate: Certificate,
+                                           monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A thumbprint that is not the registered certificate's gives the certificate cause, not a traceback."""
+    idp.client_certificate = app_certificate.cert
+    combined = tmp_path / "mailflow-app.pem"
+    combined.write_text(app_certificate.key.read_text() + app_certificate.cert.read_text())
+    monkeypatch.setenv("MAILFLOW_TENANT_ID", idp.tenant_id)
+    monkeypatch.setenv("MAILFLOW_CLIENT_ID", idp.client_id)
+
+    tokens = token_source_for(smtp_settings(idp, client_secret_env=None, certificate_file=combined,
+                                            certificate_thumbprint="00" * 20))
+
+    with pytest.raises(AuthenticationError, match="certificate is not registered on the application"):
+        tokens()
+
+
+def sha1_thumbprint(certificate: Certificate) -> str:
+    """The certificate's SHA-1 thumbprint written as the Entra portal shows it, here with colons."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    digest = x509.load_pem_x509_certificate(certificate.cert.read_bytes()).fingerprint(hashes.SHA1())
+    return ":".join(f"{byte:02X}" for byte in digest)
 
 
 @pytest.mark.usefixtures("app_env")
