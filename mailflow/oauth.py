@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import msal
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from .errors import AuthenticationError, MailboxError, SettingsError
 from .send import ServerUnreachable
@@ -232,7 +234,10 @@ def token_source_for(section: MailboxSettings | SmtpSettings) -> TokenSource:
 class _PinnedCaSession(requests.Session):
     """A requests session whose CA bundle is not overridden by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE."""
 
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # noqa: ANN001, ANN201
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any,
+    ) -> dict[str, Any]:
+        """requests' merge of per-request and environment settings, with `self.verify` always kept."""
         merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
         merged["verify"] = self.verify
         return merged
@@ -266,22 +271,29 @@ def _read(table: str, name: str, env: str | None, file: Path | None) -> str:
 def _certificate_credentials(table: str, oauth2: OAuth2, tenant_id: str, client_id: str) -> ClientCredentials:
     path = oauth2.certificate_file
     assert path is not None
+    where = f"[{table}] certificate_file {path}"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SettingsError(f"[{table}] certificate_file {path}: cannot be read ({exc.strerror})") from exc
+        raise SettingsError(f"{where}: cannot be read ({exc.strerror})") from exc
     blocks = {match.group(1): match.group(0) for match in _PEM_BLOCK.finditer(text)}
     key = next((block for kind, block in blocks.items() if kind.endswith("PRIVATE KEY")), None)
     if key is None or "ENCRYPTED" in key.split("\n", 1)[0]:
-        raise SettingsError(
-            f"[{table}] certificate_file {path}: expected an unencrypted PEM private key "
-            "followed by its certificate"
-        )
+        raise SettingsError(f"{where}: expected an unencrypted PEM private key followed by its certificate")
+    try:
+        serialization.load_pem_private_key(key.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{where}: the private key cannot be read ({exc})") from exc
     certificate = blocks.get("CERTIFICATE")
+    if certificate is not None:
+        try:
+            x509.load_pem_x509_certificate(certificate.encode())
+        except ValueError as exc:
+            raise SettingsError(f"{where}: the certificate cannot be read ({exc})") from exc
     thumbprint = (oauth2.certificate_thumbprint or "").replace(":", "").strip() or None
     if certificate is None and thumbprint is None:
         raise SettingsError(
-            f"[{table}] certificate_file {path}: holds no certificate; add it to the file "
+            f"{where}: holds no certificate; add it to the file "
             "or set certificate_thumbprint"
         )
     return ClientCredentials(

@@ -279,12 +279,19 @@ def test_incomplete_settings_name_the_key(
         token_source_for(smtp_settings(idp, **changes))
 
 
-def test_certificate_file_without_key_is_refused(app_certificate: Certificate) -> None:
-    """A certificate_file holding only a certificate is refused with what the file must contain."""
-    cert_only = app_certificate.cert
-    table = OAuth2(tenant_id_file=cert_only, client_id_file=cert_only, certificate_file=cert_only)
+@pytest.mark.parametrize(("content", "expected"), [
+    ("certificate only", "expected an unencrypted PEM private key"),
+    ("damaged key", "the private key cannot be read"),
+])
+def test_unusable_certificate_file_is_refused(app_certificate: Certificate, tmp_path: Path,
+                                              content: str, expected: str) -> None:
+    """A certificate_file without a usable private key is refused at start, saying what is wrong."""
+    damaged = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+    pem = tmp_path / "app.pem"
+    pem.write_text((damaged if content == "damaged key" else "") + app_certificate.cert.read_text())
+    table = OAuth2(tenant_id_file=pem, client_id_file=pem, certificate_file=pem)
 
-    with pytest.raises(SettingsError, match="expected an unencrypted PEM private key"):
+    with pytest.raises(SettingsError, match=expected):
         read_credentials(table, "mailbox.oauth2")
 
 
