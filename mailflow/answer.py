@@ -14,9 +14,11 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import EmailPolicy, compat32
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,10 @@ _MSGID = re.compile(r"<[^<>\s\"]{1,250}@[^<>\s\"@]{1,250}>")
 
 class AddressError(MailflowError):
     """An address to write in a header is not a valid e-mail address (the mail is not composed)."""
+
+
+class HeaderError(MailflowError):
+    """A composed mail would not read back with the headers it was given (a bug; nothing is sent)."""
 
 
 @dataclass(frozen=True)
@@ -192,9 +198,48 @@ def siret_spaced(value: str | None) -> str:
 
 
 def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
-    """Text made safe for a header: control characters and line breaks become spaces, length bounded."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    """Text made safe for a header: one bounded line, with no encoded-word syntax left.
+
+    Control characters and line breaks become spaces. `=?` is split, because the email
+    package decodes a literal `=?utf-8?b?…?=` in a header value it is given, which could
+    otherwise smuggle a line break, and a header, into the mail.
+    """
+    flat = " ".join(_CONTROL.sub(" ", text).split()).replace("=?", "= ?")
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+class MailPolicy(EmailPolicy):
+    """policy.SMTP, except that Subject is folded by the legacy encoder.
+
+    The modern folder can put two encoded words on either side of a fold, and RFC 2047
+    readers then drop the space between them ("reçue après" is shown "reçueaprès").
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == "subject":
+            return self._subject(name, value)
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() == "subject":
+            return self._subject(name, value).encode("ascii")
+        return super().fold_binary(name, value)
+
+    def _subject(self, name: str, value: str) -> str:
+        words = str(value).split(" ")
+        plain = 0
+        while plain < len(words) and words[plain].isascii():
+            plain += 1
+        header = Header(header_name=name)
+        if plain:
+            header.append(" ".join(words[:plain]), "us-ascii")
+        if plain < len(words):
+            header.append(" ".join(words[plain:]), "utf-8")
+        folded = header.encode(linesep=self.linesep, maxlinelen=self.max_line_length or 78)
+        return f"{name}: {folded}{self.linesep}"
+
+
+MAIL_POLICY = MailPolicy(linesep="\r\n")
 
 
 def _tidy_text(text: str) -> str:
@@ -258,7 +303,7 @@ def compose(
     """
     if not to:
         raise AddressError("a mail needs at least one recipient")
-    mail = EmailMessage(policy=policy.SMTP)
+    mail = EmailMessage(policy=MAIL_POLICY)
     mail["From"] = parse_address(sender)
     mail["To"] = [parse_address(address) for address in to]
     if cc:
@@ -283,7 +328,31 @@ def compose(
             data, maintype=maintype or "application", subtype=subtype or "octet-stream",
             filename=one_line(filename, 150),
         )
+    _check_headers(mail)
     return mail
+
+
+def preview(mail: EmailMessage) -> str:
+    """A composed mail as staff proof-read it: main headers decoded, then the text and HTML parts."""
+    lines = [f"{name}: {mail[name]}" for name in
+             ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "Auto-Submitted")
+             if mail[name] is not None]
+    for kind in ("plain", "html"):
+        part = mail.get_body((kind,))
+        if part is not None:
+            content = part.get_content().replace("\r\n", "\n")
+            lines += ["", f"----- {'text' if kind == 'plain' else 'HTML'} part -----", content.rstrip("\n")]
+    for attachment in mail.iter_attachments():
+        lines.append(f"----- attachment: {attachment.get_filename()} ({attachment.get_content_type()}) -----")
+    return "\n".join(lines) + "\n"
+
+
+def _check_headers(mail: EmailMessage) -> None:
+    """Serialise the headers and read them back: the same names, in the same order, or HeaderError."""
+    head = mail.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    written = [name.lower() for name in BytesHeaderParser(policy=compat32).parsebytes(head)]
+    if written != [name.lower() for name in mail]:
+        raise HeaderError(f"headers changed when written: {written} (subject {str(mail['Subject'])[:80]!r})")
 
 
 # --- the context the collectivité templates expect -------------------------------------------------

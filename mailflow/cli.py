@@ -468,9 +468,9 @@ def templates_list(ctx: Context) -> None:
 @_guard
 def templates_render(ctx: Context, name: str, reference: str | None, now: str | None) -> None:
     """Print a rendered mail (headers, text, HTML) so staff can proof-read a template they edited."""
-    from .answer import render_for_reference
+    from .answer import preview, render_for_reference
 
     app = ctx.app(now)
     message = render_for_reference(app, name, reference)
-    click.echo(message.as_string())
+    click.echo(preview(message))
 

@@ -101,7 +101,7 @@ def enqueue(
         recipient=address[:320],
         subject=one_line(str(mail.get("Subject", "")), 998),
         message_id=str(mail.get("Message-ID", "")).strip(),
-        raw=mail.as_bytes(policy=policy.SMTP),
+        raw=mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")),
         status="pending",
         attempts=0,
         next_attempt_at=now,

@@ -415,3 +415,26 @@ def test_specimen_renders_every_acknowledgement(templates: Templates) -> None:
                            campaign=FakeCampaign(), original=example["original"],
                            unreadable=example["unreadable"], slot=example["slot"])
         assert "Madame, Monsieur," in templates.render(name, ctx).text
+
+
+def test_literal_encoded_words_cannot_smuggle_a_header() -> None:
+    """A subject or name holding `=?utf-8?b?…?=` that decodes to CR/LF stays text inside its own header."""
+    smuggled = "=?utf-8?b?DQpCY2M6IHZpY3RpbUBldmlsLmV4YW1wbGU=?="  # "\r\nBcc: victim@evil.example"
+    rendered = RenderedMail(subject=f"Re: {smuggled}", text="Bonjour\n", html="<p>Bonjour</p>")
+    mail = as_mail(rendered, to=[f"{smuggled} <rh@saint-test.fr>"])
+    assert mail["Bcc"] is None
+    assert list(mail.keys()).count("Subject") == 1
+    assert "\n" not in str(mail["Subject"]) and "\n" not in str(mail["To"])
+    assert mail["To"].addresses[0].addr_spec == "rh@saint-test.fr"
+
+
+def test_accented_subjects_keep_their_spaces_when_folded() -> None:
+    """Long accented subjects are folded without losing the spaces between encoded words."""
+    for subject in (
+        "[PC-2025-0001] Proposition de projet collectif reçue après la date limite",
+        "[PC-2025-0001] Accusé de réception – proposition de projet collectif à compléter",
+        "Accusé de réception de votre message : " + "élève " * 25,
+        "Document illisible : merci de nous renvoyer votre fiche de proposition",
+    ):
+        mail = as_mail(RenderedMail(subject.strip(), "t\n", "<p>t</p>"))
+        assert str(mail["Subject"]) == subject.strip()
