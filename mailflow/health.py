@@ -52,11 +52,16 @@ def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
     from .source import make_mailbox
 
     box = settings.mailbox
-    try:
-        tokens = token_source_for(box) if box.auth == "oauth2" else None
-        if tokens is not None:
+    tokens = None
+    if box.auth == "oauth2":
+        try:
+            tokens = token_source_for(box)
             tokens()
-            yield "mailbox oauth2 token", True, "token acquired"
+        except MailflowError as exc:
+            yield "mailbox oauth2 token", False, str(exc)
+            return
+        yield "mailbox oauth2 token", True, "token acquired"
+    try:
         mailbox = make_mailbox(box, base, tokens)
         mailbox.connect()
         waiting = len(mailbox.waiting())
@@ -72,11 +77,16 @@ def _check_smtp(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
     from .send import make_transport
 
     smtp = settings.smtp
-    try:
-        tokens = token_source_for(smtp) if smtp.auth == "oauth2" else None
-        if tokens is not None:
+    tokens = None
+    if smtp.auth == "oauth2":
+        try:
+            tokens = token_source_for(smtp)
             tokens()
-            yield "smtp oauth2 token", True, "token acquired"
+        except MailflowError as exc:
+            yield "smtp oauth2 token", False, str(exc)
+            return
+        yield "smtp oauth2 token", True, "token acquired"
+    try:
         transport = make_transport(smtp, base, tokens) if tokens else make_transport(smtp, base)
         transport.check()
         where = f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.kind == "smtp" else str(base / smtp.path)

@@ -12,7 +12,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from mailflow.cli import cli
 from mailflow.errors import AuthenticationError, MailboxError, SettingsError
 from mailflow.oauth import (
     EXCHANGE_SCOPE,
@@ -381,26 +383,18 @@ def test_token_source_interface_is_a_plain_callable(idp: IdentityProvider, ledge
     assert source() == ledger.issued[0]
 
 
-@pytest.mark.usefixtures("app_env")
-def test_mailflow_check_reports_the_token_on_its_own_line(
-    idp: IdentityProvider, ledger: TokenLedger, xoauth2_smtp: XOAuth2SmtpServer, tmp_path: Path,
-) -> None:
-    """`mailflow check` shows the OAuth2 token acquisition as its own line, then the SMTP login with it."""
-    from click.testing import CliRunner
-
-    from mailflow.cli import cli
-
+def write_settings(path: Path, idp: IdentityProvider, server: XOAuth2SmtpServer) -> Path:
+    """A settings file: local Maildir and SQLite, SMTP with auth = "oauth2" through the local authority."""
     repo = Path(__file__).resolve().parents[1]
-    config = tmp_path / "settings.toml"
-    config.write_text(f"""
+    path.write_text(f"""
 [mailbox]
 kind = "maildir"
 path = "inbox"
 
 [smtp]
 kind = "smtp"
-host = "{xoauth2_smtp.host}"
-port = {xoauth2_smtp.port}
+host = "{server.host}"
+port = {server.port}
 security = "none"
 username = "{MAILBOX}"
 auth = "oauth2"
@@ -413,12 +407,21 @@ client_id_env = "MAILFLOW_CLIENT_ID"
 client_secret_env = "MAILFLOW_CLIENT_SECRET"
 
 [database]
-url = "sqlite:///{tmp_path / 'mailflow.sqlite3'}"
+url = "sqlite:///{path.parent / 'mailflow.sqlite3'}"
 
 [campaigns]
 schedules = "{repo / 'schedules'}"
 templates = "{repo / 'templates'}"
 """)
+    return path
+
+
+@pytest.mark.usefixtures("app_env")
+def test_mailflow_check_reports_the_token_on_its_own_line(
+    idp: IdentityProvider, ledger: TokenLedger, xoauth2_smtp: XOAuth2SmtpServer, tmp_path: Path,
+) -> None:
+    """`mailflow check` shows the OAuth2 token acquisition as its own line, then the SMTP login with it."""
+    config = write_settings(tmp_path / "settings.toml", idp, xoauth2_smtp)
 
     result = CliRunner().invoke(cli, ["--config", str(config), "check"])
 
@@ -426,3 +429,19 @@ templates = "{repo / 'templates'}"
     assert "OK   smtp oauth2 token: token acquired" in lines
     assert any(line.startswith("OK   smtp: smtp 127.0.0.1") for line in lines)
     assert xoauth2_smtp.attempts == [(MAILBOX, ledger.issued[0])]
+
+
+@pytest.mark.usefixtures("app_env")
+def test_mailflow_check_fails_on_the_token_line(idp: IdentityProvider, xoauth2_smtp: XOAuth2SmtpServer,
+                                                monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A refused token request fails the token line with its cause, exit status 1, and no SMTP attempt."""
+    monkeypatch.setenv("MAILFLOW_CLIENT_SECRET", "not-the-secret")
+    config = write_settings(tmp_path / "settings.toml", idp, xoauth2_smtp)
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+
+    [line] = [line for line in result.output.splitlines() if "oauth2 token" in line]
+    assert line.startswith("FAIL smtp oauth2 token: OAuth2 token from ")
+    assert "the client secret is wrong" in line
+    assert result.exit_code == 1
+    assert xoauth2_smtp.attempts == []
