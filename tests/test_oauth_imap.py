@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.errors import AuthenticationError
+from mailflow.errors import AuthenticationError, MailboxError
 from mailflow.oauth import token_source_for
 from mailflow.settings import MailboxSettings, OAuth2
 from mailflow.source import make_mailbox
-from tests.fixtures import ServerUnavailable
+from tests.fixtures import ServerUnavailable, free_port
 from tests.fixtures.dovecot import DovecotServer, start_dovecot
 from tests.fixtures.oauth import (
     IdentityProvider,
@@ -152,3 +152,19 @@ def test_wrong_token_gives_the_clear_error(settings: MailboxSettings, introspect
         mailbox.connect()
 
     assert introspection.seen[-1] == "forged-token"
+
+
+def test_unreachable_authority_is_a_mailbox_outage(
+    settings: MailboxSettings, introspection: IntrospectionServer, tmp_path: Path,
+) -> None:
+    """With the identity provider down, connecting raises a MailboxError: the daemon waits and retries."""
+    assert settings.oauth2 is not None
+    down = settings.model_copy(update={"oauth2": settings.oauth2.model_copy(
+        update={"authority": f"https://127.0.0.1:{free_port()}"})})
+    seen = len(introspection.seen)
+    mailbox = make_mailbox(down, tmp_path, token_source_for(down))
+
+    with pytest.raises(MailboxError, match="identity provider unreachable"):
+        mailbox.connect()
+
+    assert len(introspection.seen) == seen, "no login was attempted without a token"
