@@ -14,8 +14,11 @@ from tests.corpus import generate
 DEFINITION = load_form_definition()
 
 
-def mail_with(*attachments: tuple[bytes, str, str], body: str = "Bonjour,\n\nCi-joint notre fiche.\n",
-              subject: str = "Proposition de projet collectif") -> EmailMessage:
+def mail_with(
+    *attachments: tuple[bytes, str, str],
+    body: str = "Bonjour,\n\nCi-joint notre fiche.\n",
+    subject: str = "Proposition de projet collectif",
+) -> EmailMessage:
     """A mail from a collectivité with the given (bytes, filename, content type) attachments."""
     message = EmailMessage()
     message["From"] = "rh@ville.example.fr"
@@ -45,7 +48,9 @@ def filled(i: int = 3, carrier: str = "docx", layout: str = "table2", ticks: str
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def pdf_bytes(pages: int = 1, text: str = "Bonjour", image: bool = False, password: str | None = None) -> bytes:
+def pdf_bytes(
+    pages: int = 1, text: str = "Bonjour", image: bool = False, password: str | None = None
+) -> bytes:
     """A small PDF made with fpdf2: text pages, or an image-only page (a scan)."""
     from fpdf import FPDF
     from PIL import Image

@@ -13,8 +13,8 @@ from mailflow.extract import convert as convert_module
 from tests.extract_helpers import DEFINITION, DOCX, filled, mail_with, pdf_bytes
 
 
-def _only_unreadable(message, limits: ExtractionLimits = ExtractionLimits()):
-    result = extract_forms(message, DEFINITION, limits)
+def _only_unreadable(message, limits: ExtractionLimits | None = None):
+    result = extract_forms(message, DEFINITION, limits or ExtractionLimits())
     assert result.forms == ()
     assert len(result.unreadable) == 1
     return result.unreadable[0]
@@ -58,7 +58,9 @@ def test_corrupt_docx_is_reported_damaged():
 
 def test_encrypted_docx_is_reported_protected():
     """An encrypted Office file (an OLE container named .docx) is reported as password-protected."""
-    doc = _only_unreadable(mail_with((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "fiche.docx", DOCX)))
+    doc = _only_unreadable(
+        mail_with((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "fiche.docx", DOCX))
+    )
     assert doc.reason == "le fichier Word est protégé par un mot de passe"
 
 
@@ -79,8 +81,9 @@ def test_zip_bomb_ratio_is_refused_before_unzipping():
 
 def test_uncompressed_size_limit_is_refused_before_unzipping():
     """A docx that inflates past the total size limit is refused, naming the size and the limit."""
-    doc = _only_unreadable(mail_with((_bomb(2_000_000), "gros.docx", DOCX)),
-                           ExtractionLimits(max_uncompressed_bytes=1_000_000))
+    doc = _only_unreadable(
+        mail_with((_bomb(2_000_000), "gros.docx", DOCX)), ExtractionLimits(max_uncompressed_bytes=1_000_000)
+    )
     assert "se décompresse en" in doc.reason and "maximum 1,0 Mo" in doc.reason
 
 
@@ -93,7 +96,9 @@ def test_attachment_over_the_size_limit_is_not_read():
 
 def test_winmail_dat_is_unreadable_with_advice():
     """Outlook's winmail.dat is reported unreadable, asking for a Word or PDF attachment."""
-    doc = _only_unreadable(mail_with((b"\x78\x9f\x3e\x22" + b"\x00" * 100, "winmail.dat", "application/ms-tnef")))
+    doc = _only_unreadable(
+        mail_with((b"\x78\x9f\x3e\x22" + b"\x00" * 100, "winmail.dat", "application/ms-tnef"))
+    )
     assert doc.reason.startswith("pièce jointe au format winmail.dat (Outlook) illisible")
 
 
@@ -111,13 +116,18 @@ def test_time_limit_works_in_a_worker_thread():
     _, _, data = filled()
     message = mail_with((data, "fiche.docx", DOCX))
     results = []
-    worker = threading.Thread(target=lambda: results.append(
-        extract_forms(message, DEFINITION, ExtractionLimits(seconds_per_document=0.0))))
+    worker = threading.Thread(
+        target=lambda: results.append(
+            extract_forms(message, DEFINITION, ExtractionLimits(seconds_per_document=0.0))
+        )
+    )
     worker.start()
     worker.join(60)
     assert results, "the extraction did not return"
     assert results[0].forms == ()
-    assert results[0].unreadable[0].reason.startswith("lecture du document interrompue : délai de 0 s dépassé")
+    assert (
+        results[0].unreadable[0].reason.startswith("lecture du document interrompue : délai de 0 s dépassé")
+    )
 
 
 def test_blank_form_is_reported_as_not_filled():
@@ -134,8 +144,9 @@ def test_blank_form_is_reported_as_not_filled():
 def test_doc_without_libreoffice_is_an_unsupported_format(monkeypatch):
     """Without LibreOffice a .doc is reported as a format that needs a conversion."""
     monkeypatch.setattr(convert_module, "soffice_path", lambda: None)
-    doc = _only_unreadable(mail_with((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "fiche.doc",
-                                      "application/msword")))
+    doc = _only_unreadable(
+        mail_with((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "fiche.doc", "application/msword"))
+    )
     assert doc.reason.startswith("format non pris en charge sans conversion (LibreOffice absent)")
 
 
@@ -155,11 +166,24 @@ def test_doc_is_read_through_libreoffice_when_installed(tmp_path):
 
     _, expected, data = filled(carrier="docx", layout="table2")
     (tmp_path / "fiche.docx").write_bytes(data)
-    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
-                    "--convert-to", "doc", "--outdir", str(tmp_path), str(tmp_path / "fiche.docx")],
-                   check=True, capture_output=True, timeout=120)
-    result = extract_forms(mail_with(((tmp_path / "fiche.doc").read_bytes(), "fiche.doc", "application/msword")),
-                           DEFINITION)
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+            "--headless",
+            "--convert-to",
+            "doc",
+            "--outdir",
+            str(tmp_path),
+            str(tmp_path / "fiche.docx"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    result = extract_forms(
+        mail_with(((tmp_path / "fiche.doc").read_bytes(), "fiche.doc", "application/msword")), DEFINITION
+    )
     assert len(result.forms) == 1
     assert result.forms[0].source_kind == "docx"
     assert result.forms[0].filename == "fiche.doc"

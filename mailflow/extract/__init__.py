@@ -144,7 +144,11 @@ def _filled(form: ExtractedForm) -> bool:
 
 
 def _key(form: ExtractedForm) -> str:
-    return re.sub(r"\s+", " ", json.dumps(form.fields, ensure_ascii=False, sort_keys=True)).replace("’", "'")
+    """Identity of a form's content, blind to line wrapping (a .docx and its PDF export are one form)."""
+    def canon(value: Any) -> Any:
+        return re.sub(r"[\s\-–•]+", " ", value.replace("’", "'")).strip() if isinstance(value, str) else value
+    fields = {s: {k: canon(v) for k, v in f.items()} for s, f in form.fields.items()}
+    return json.dumps(fields, sort_keys=True)
 
 
 def extract_forms(message: email.message.EmailMessage, definition: FormDefinition,
