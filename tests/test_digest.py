@@ -1,4 +1,4 @@
-"""The staff digest: what arrived, what needs a human, what is coming; once per working day; .xlsx attached."""
+"""The staff digest: arrivals, what needs a human, what is coming; once per working day; .xlsx attached."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_no_digest_on_a_quiet_day_unless_staff_ask_for_it(tmp_path: Path) -> Non
 
 
 def test_digest_goes_once_per_working_day_at_its_time(tmp_path: Path) -> None:
-    """Not before 07:30 Paris, not twice a day, not on Saturday nor on 15 August; Monday covers the weekend."""
+    """Not before 07:30 Paris, not twice a day, not on Saturday nor 15 August; Monday covers the weekend."""
     app = app_at(tmp_path, datetime(2025, 8, 14, 5, 29, tzinfo=UTC))
     add_proposal(app, datetime(2025, 8, 13, 10, tzinfo=UTC))
     run_due(app)
