@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from . import db
+from .clock import SystemClock
 from .errors import MailflowError
-from .settings import load_settings
+from .settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from .app import App
@@ -18,8 +20,9 @@ if TYPE_CHECKING:
 Check = tuple[str, bool, str]
 
 
-def run_checks(config: Path | None) -> Iterator[Check]:
-    """Each check on its own: settings, database, calendars and templates, mailbox, SMTP."""
+def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Check]:
+    """Each check on its own: settings, database, the daemon's last mailbox contact, calendars and
+    templates, mailbox, SMTP. The daemon's contact is compared with `now` (default: the system clock)."""
     try:
         settings = load_settings(config)
     except MailflowError as exc:
@@ -34,6 +37,8 @@ def run_checks(config: Path | None) -> Iterator[Check]:
         yield "database", True, engine.url.render_as_string()
     except MailflowError as exc:
         yield "database", False, str(exc)
+    else:
+        yield daemon_check(engine, settings, now or SystemClock().now())
     try:
         from .answer import Templates
         from .calendars import load_calendars
@@ -45,6 +50,27 @@ def run_checks(config: Path | None) -> Iterator[Check]:
         yield "calendars", False, str(exc)
     yield from _check_mailbox(settings, base)
     yield from _check_smtp(settings, base)
+
+
+def daemon_check(engine: Engine, settings: Settings, now: datetime) -> Check:
+    """Is a daemon reaching the mailbox? Fails when its last contact is older than
+    `[staff] alert_after_minutes` (daemon stopped, hung, or mailbox unreachable), so monitoring sees it."""
+    from .alerts import read_contact_from
+
+    limit = timedelta(minutes=settings.staff.alert_after_minutes)
+    with db.session_factory(engine)() as session:
+        contact, _ = read_contact_from(session)
+    if contact.last_ok is None:
+        why = f" (last error: {contact.error})" if contact.error else ""
+        return "daemon", False, f"no daemon has reached the mailbox yet: is `mailflow run` started?{why}"
+    age = now - contact.last_ok
+    minutes = int(age.total_seconds() // 60)
+    if age > limit:
+        why = f"; last error: {contact.error}" if contact.error else "; is `mailflow run` running?"
+        limit_text = f"limit {settings.staff.alert_after_minutes} min"
+        detail = f"last mailbox contact {_utc(contact.last_ok)}, {minutes} min ago ({limit_text}){why}"
+        return "daemon", False, detail
+    return "daemon", True, f"last mailbox contact {_utc(contact.last_ok)} ({minutes} min ago)"
 
 
 def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
@@ -96,28 +122,50 @@ def _check_smtp(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
 
 
 def status_lines(app: App) -> Iterator[str]:
-    """What `mailflow status` prints."""
+    """What `mailflow status` prints: mailbox contact and mode, leader, queues, digest, next reminders."""
     from .models import OutboxMail, QuarantineEntry, ServiceState
 
     with app.sessions() as session:
         states = {s.key: s for s in session.scalars(select(ServiceState))}
-        contact = states.get("mailbox")
-        if contact:
-            mode = contact.value.get("mode", "?")
-            yield f"mailbox: last contact {contact.updated_at:%Y-%m-%d %H:%M:%S} UTC ({mode})"
-            if contact.value.get("error"):
-                yield f"mailbox: last error: {contact.value['error']}"
-        else:
-            yield "mailbox: never reached by the daemon"
-        counts = dict(session.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all())
+        yield from _mailbox_lines(states)
+        by_status = select(OutboxMail.status, func.count()).group_by(OutboxMail.status)
+        counts = dict(session.execute(by_status).all())
         yield "outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")
-        held = session.scalar(select(func.count()).select_from(QuarantineEntry).where(QuarantineEntry.released_at.is_(None)))
-        yield f"quarantine: {held} mail(s) waiting for a human"
+        held = QuarantineEntry.released_at.is_(None)
+        waiting = select(func.count()).select_from(QuarantineEntry).where(held)
+        yield f"quarantine: {session.scalar(waiting)} mail(s) waiting for a human"
         digest = states.get("digest")
-        yield f"last digest: {digest.updated_at:%Y-%m-%d %H:%M} UTC" if digest else "last digest: none yet"
+        yield f"last digest: {_utc(digest.updated_at)}" if digest else "last digest: none yet"
     from .digest import upcoming
 
     items = upcoming(app, app.clock.now(), days=14)
     yield f"next reminders ({len(items)} in 14 days):"
     for item in items[:10]:
         yield f"  {item}"
+
+
+def _mailbox_lines(states: dict) -> Iterator[str]:  # noqa: ANN001
+    contact = states.get("mailbox")
+    if contact is None:
+        yield "mailbox: never reached by the daemon"
+    else:
+        value = contact.value
+        last_ok = value.get("last_ok")
+        shown = _utc(datetime.fromisoformat(last_ok)) if last_ok else "never"
+        mode = value.get("mode", "?")
+        watching = {"idle": "IDLE", "polling": "polling", "error": "unreachable"}.get(mode, mode)
+        yield f"mailbox: last contact {shown} ({watching})"
+        if value.get("error"):
+            yield f"mailbox: last error at {_utc(contact.updated_at)}: {value['error']}"
+    leader = states.get("leader")
+    if leader is not None:
+        value = leader.value
+        since = _utc(datetime.fromisoformat(value["since"]))
+        yield f"leader: {value.get('host')} pid {value.get('pid')} since {since}"
+    alert = states.get("mailbox-alert")
+    if alert is not None and alert.value.get("open"):
+        yield f"alert: staff were told at {_utc(alert.updated_at)} that the mailbox is not reached"
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

@@ -13,7 +13,7 @@ import email
 import email.policy
 import logging
 from collections import Counter as Tally
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -67,8 +67,11 @@ class PassReport:
 # -- the mailbox pass --------------------------------------------------------------------------
 
 
-def ingest_pass(app: App) -> PassReport:
-    """Process every mail waiting in the mailbox, then move each to the folder staff expect."""
+def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> PassReport:
+    """Process every mail waiting in the mailbox, then move each to the folder staff expect.
+
+    `keep_going()` is asked after each mail: the daemon stops there on SIGTERM (and feeds its watchdog).
+    """
     report = PassReport()
     mailbox = app.mailbox
     refs = mailbox.waiting()
@@ -96,6 +99,8 @@ def ingest_pass(app: App) -> PassReport:
         report.verdicts[verdict] += 1
         _move(app, pk, incoming.ref)
         report.moved += 1
+        if not keep_going():
+            break
     return report
 
 
@@ -184,7 +189,9 @@ def process(app: App, pk: int) -> str:
             if message.state != "recorded":
                 return message.verdict or "unknown"
             verdict = _stages(app, session, message)
-            log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason)
+            filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)))
+            log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
+                     extra={"message_id": message.message_id, "outcome": verdict, "reference": filed or None})
             return verdict
     except Exception as exc:  # noqa: BLE001 - one broken mail must never stop the daemon
         log.exception("mail #%s could not be processed; quarantined", pk)

@@ -29,18 +29,32 @@ def get_state(session: Session, key: str) -> ServiceState | None:
 
 
 def note_mailbox(app: App, *, mode: str, error: str | None = None) -> None:
-    """Remember the last contact with the mailbox (or the last error), for status and stall alerts."""
+    """Remember the last contact with the mailbox (or the last error, and since when it fails),
+    for `mailflow status`, `mailflow check` and the stall alerts."""
     now = app.clock.now()
     for _ in range(2):
         try:
             with app.sessions.begin() as session:
                 previous = get_state(session, "mailbox")
-                value: dict[str, Any] = {"mode": mode, "error": error}
+                before = previous.value if previous is not None else {}
+                value: dict[str, Any] = {"mode": mode, "error": error, "last_ok": before.get("last_ok")}
                 if error is None:
                     value["last_ok"] = now.isoformat()
-                elif previous is not None:
-                    value["last_ok"] = previous.value.get("last_ok")
+                else:
+                    value["failing_since"] = before.get("failing_since") or now.isoformat()
                 put_state(session, "mailbox", value, now)
+            return
+        except IntegrityError:
+            continue
+
+
+def note_leader(app: App, identity: dict[str, Any]) -> None:
+    """Remember which daemon holds the mailbox and the scheduler (shown by `mailflow status`)."""
+    now = app.clock.now()
+    for _ in range(2):
+        try:
+            with app.sessions.begin() as session:
+                put_state(session, "leader", identity, now)
             return
         except IntegrityError:
             continue
