@@ -245,6 +245,9 @@ def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[
             if not any(items for items in placed):
                 raise ExtractionError("le fichier PDF ne contient aucun texte lisible")
     _drop_running_lines(placed, heights)
+    # Where free text stops: the right edge of the text column over the whole document (one page of
+    # short lines alone would make every line look full).
+    right = max((x.x1 for items in placed for _, x in items if isinstance(x, _Line)), default=0.0)
     blocks: list[Block] = []
     for items in placed:
         free: list[_Line] = []
@@ -252,17 +255,16 @@ def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[
             if isinstance(item, _Line):
                 free.append(item)
                 continue
-            blocks.extend(_free_paragraphs(free))
+            blocks.extend(_free_paragraphs(free, right))
             free = []
             if position == 0 and blocks and isinstance(blocks[-1], Table):
                 item = Table(item.rows, continues=True)
             blocks.append(item)
-        blocks.extend(_free_paragraphs(free))
+        blocks.extend(_free_paragraphs(free, right))
     return blocks
 
 
-def _free_paragraphs(lines: list[_Line]) -> list[Block]:
+def _free_paragraphs(lines: list[_Line], right: float) -> list[Block]:
     if not lines:
         return []
-    right = max(ln.x1 for ln in lines)
     return [Para((t,)) for t in _paragraphs(lines, right)]
