@@ -81,7 +81,7 @@ class Templates:
         self.folders: tuple[Path, ...] = tuple(folders)
         self.timezone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
+            loader=_snapshot(jinja2.FileSystemLoader([str(folder) for folder in folders])),
             undefined=jinja2.StrictUndefined,
             autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
             keep_trailing_newline=True,
@@ -183,6 +183,12 @@ class Templates:
         if first.year == last.year:
             first_text = first_text.rsplit(" ", 1)[0]
         return f"du {first_text} au {last_text}"
+
+
+def _snapshot(files: jinja2.FileSystemLoader) -> jinja2.DictLoader:
+    """The templates as they are now: an edit on disk applies at the next start or reload (SIGHUP), not
+    halfway through a running daemon, and a broken edit can be refused while the old ones stay."""
+    return jinja2.DictLoader({name: files.get_source(None, name)[0] for name in files.list_templates()})  # type: ignore[arg-type]
 
 
 def euros(amount: int | float) -> str:
