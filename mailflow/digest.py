@@ -34,6 +34,7 @@ from .schedule import (
     effective_due,
     reminder_due,
     slot_times,
+    until_end,
 )
 from .service_state import get_state, put_state
 
@@ -110,8 +111,11 @@ def upcoming(
         for calendar in app.calendars.values():
             if campaign is not None and calendar.id != campaign:
                 continue
-            current = plan(app, session, calendar, _due_by(calendar, end))
-            for reminder in calendar.reminders:
+            reminders = [r for r in calendar.reminders if _in_window(calendar, r, now, end)]
+            if not reminders:
+                continue
+            current = plan(app, session, calendar, reminders)
+            for reminder in reminders:
                 if reminder.slot and not reminder.slot_relative:
                     _tentative_slots(calendar, reminder, current.targets, current.slots)
                 rows = []
@@ -131,8 +135,12 @@ def upcoming(
     return sorted(found, key=lambda u: (u.at, u.campaign, u.reminder, u.reference or "", u.who))
 
 
-def _due_by(calendar: Calendar, end: datetime) -> list[Reminder]:
-    return [r for r in calendar.reminders if (due := reminder_due(calendar, r)) is not None and due <= end]
+def _in_window(calendar: Calendar, reminder: Reminder, now: datetime, end: datetime) -> bool:
+    """Whether a reminder may have a mail due in (now, end]: its time, up to its `until`, meets the window."""
+    due = reminder_due(calendar, reminder)
+    if due is None:
+        return True
+    return due <= end and max(due, until_end(calendar, reminder) or due) > now
 
 
 def _row(calendar: Calendar, occurrence: Occurrence, at: datetime) -> Upcoming:
@@ -313,8 +321,14 @@ def last_sent(session: Session) -> datetime | None:
     return datetime.fromisoformat(state.value["sent_at"]) if state and state.value.get("sent_at") else None
 
 
-def collect(app: App, session: Session, now: datetime, since: datetime | None) -> Digest:
-    """Gather what the digest says at `now`, about what happened after `since` (everything if None)."""
+def collect(
+    app: App, session: Session, now: datetime, since: datetime | None, *, details: bool = True
+) -> Digest:
+    """Gather what the digest says at `now`, about what happened after `since` (everything if None).
+
+    Without `details`, only what decides whether there is something to say is gathered
+    (not the incomplete list, the coming mails nor the spreadsheet): the daily check is cheap.
+    """
     from .scheduler import service_since_now
 
     lower = since or datetime.min.replace(tzinfo=now.tzinfo)
@@ -322,25 +336,19 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None) -
     first = _first_received(session)
     lines = {p.id: _line(app, p, first) for p in current}
     arrived = [p for p in current if lower < p.created_at <= now]
-    arrived_versions = list(
-        session.scalars(
-            select(Proposal).where(
-                Proposal.version > 1, Proposal.created_at > lower, Proposal.created_at <= now
-            )
-        )
+    arrived_versions = session.scalars(
+        select(Proposal).where(Proposal.version > 1, Proposal.created_at > lower, Proposal.created_at <= now)
     )
     questions = session.scalars(
         select(Message)
         .where(Message.verdict.in_(QUESTION_VERDICTS), Message.created_at > lower, Message.created_at <= now)
         .order_by(Message.received_at)
     )
-    held = list(
-        session.scalars(
-            select(QuarantineEntry)
-            .where(QuarantineEntry.released_at.is_(None))
-            .order_by(QuarantineEntry.created_at)
-        )
-    )
+    held = session.scalars(
+        select(QuarantineEntry)
+        .where(QuarantineEntry.released_at.is_(None))
+        .order_by(QuarantineEntry.created_at)
+    ).all()
     failed = session.scalars(
         select(OutboxMail).where(OutboxMail.status == "failed").order_by(OutboxMail.created_at)
     )
@@ -354,6 +362,8 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None) -
         .order_by(ReminderRow.due_at)
     )
     grace = timedelta(hours=app.settings.campaigns.grace_hours)
+    no_slot = _without_slot(app, session, current, now, grace, service_since_now(app, now))
+    ordered = sorted(current, key=_order)
     return Digest(
         now=now,
         since=since,
@@ -362,16 +372,14 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None) -
         questions=[MailLine(m.received_at, m.sender, m.subject, m.reason or "") for m in questions],
         quarantined=[_quarantine_line(q) for q in held if lower < q.created_at <= now],
         still_quarantined=sum(1 for q in held if q.created_at <= lower),
-        incomplete=sorted((lines[p.id] for p in current if p.status == "incomplete"), key=lambda x: x.since),
+        incomplete=sorted((lines[p.id] for p in current if p.status == "incomplete"), key=lambda x: x.since)
+        if details
+        else [],
         failures=[OutboxLine(o.created_at, o.recipient, o.kind, o.last_error or "") for o in failed],
         missed=[_missed_line(r) for r in missed],
-        without_slot=[
-            lines[p.id]
-            for p in sorted(current, key=_order)
-            if p.id in _without_slot(app, session, current, now, grace, service_since_now(app, now))
-        ],
-        upcoming=[u for u in upcoming(app, now, days=7, digests=False)],
-        records=[proposal_record(p) for p in sorted(current, key=_order)],
+        without_slot=[lines[p.id] for p in ordered if p.id in no_slot],
+        upcoming=upcoming(app, now, days=7, digests=False) if details else [],
+        records=[proposal_record(p) for p in ordered] if details else [],
     )
 
 
@@ -491,9 +499,11 @@ def build_digest(app: App, now: datetime, force: bool = False) -> EmailMessage |
     """The digest as it would be sent at `now`; None on a day with nothing to say (unless `force`
     or `digest_when_empty`)."""
     with app.sessions() as session:
-        digest = collect(app, session, now, last_sent(session))
-    if not (digest.has_news or force or app.settings.staff.digest_when_empty):
-        return None
+        since = last_sent(session)
+        quiet_allowed = not (force or app.settings.staff.digest_when_empty)
+        if quiet_allowed and not collect(app, session, now, since, details=False).has_news:
+            return None
+        digest = collect(app, session, now, since)
     return render_digest(app, digest, list(app.settings.staff.digest_recipients))
 
 
@@ -505,9 +515,11 @@ def queue_digest(app: App, now: datetime, cause: str, *, force: bool = False) ->
     queued = 0
     try:
         with app.sessions.begin() as session:
-            digest = collect(app, session, now, last_sent(session))
-            if not (digest.has_news or force or app.settings.staff.digest_when_empty):
+            since = last_sent(session)
+            quiet_allowed = not (force or app.settings.staff.digest_when_empty)
+            if quiet_allowed and not collect(app, session, now, since, details=False).has_news:
                 return 0
+            digest = collect(app, session, now, since)
             for recipient in recipients:
                 mail = render_digest(app, digest, [recipient])
                 row = enqueue(session, cause=cause, kind=TEMPLATE, recipient=recipient, mail=mail, now=now)

@@ -425,8 +425,11 @@ def next_due(app: App, now: datetime) -> datetime | None:
     """The next moment after `now` when a reminder or a digest is due (for the daemon's jobs)."""
     from .digest import upcoming
 
-    later = [item.at for item in upcoming(app, now, days=LOOKAHEAD.days + 1) if item.at > now]
-    return min(later) if later else None
+    for days in (LOOKAHEAD.days + 1, 31, 400):
+        later = [item.at for item in upcoming(app, now, days=days) if item.at > now]
+        if later:
+            return min(later)
+    return None
 
 
 # --- the daemon's jobs (APScheduler 3) --------------------------------------------------------------
