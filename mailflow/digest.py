@@ -182,8 +182,8 @@ def _placeholder(calendar: Calendar, reminder: Reminder, now: datetime, end: dat
         at = reminder_due(calendar, reminder)
     if at is None or not now < at <= end:
         return None
-    if not reminder.per_proposal:
-        return None  # staff and past senders are real addresses: nobody to remind is nothing to show
+    if "staff" in reminder.audience:
+        return None  # staff are real addresses, listed as such
     return Upcoming(
         at=at,
         campaign=calendar.id,

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -35,6 +36,7 @@ from .schedule import (
     invitation_ics,
     occurrences,
     reminder_due,
+    slot_times,
     until_end,
 )
 from .service_state import get_state, put_state
@@ -339,22 +341,14 @@ def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> 
     return 1 if status == "queued" else 0
 
 
-def reminder_context(
-    app: App, session: Session, occurrence: Occurrence
-) -> tuple[dict[str, Any], Proposal | None]:
-    """The template context of a reminder mail (the acknowledgements' context, plus the reminder's)."""
-    from .export import proposal_record
-
+def reminder_context(app: App, occurrence: Occurrence, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The template context of a reminder mail: the acknowledgements' context (`proposal` is the
+    export record, `campaign` the calendar, `slot` with its local `day` and `hours`), plus
+    `reminder`, `recipient`, `roles` (sender, tutor… this recipient is), `period` and `slot_rule`."""
     calendar = app.calendars[occurrence.campaign]
     reminder = occurrence.reminder
-    proposal = session.get(Proposal, occurrence.target.pk) if occurrence.target else None
     slot = slot_context(calendar, occurrence.slot) if occurrence.slot is not None else None
-    context = mail_context(
-        proposal=proposal_record(proposal) if proposal is not None else None,
-        label=app.form.label,
-        campaign=calendar,
-        slot=slot,
-    )
+    context = mail_context(proposal=record, label=app.form.label, campaign=calendar, slot=slot)
     roles = [
         a
         for a in reminder.audience
@@ -368,7 +362,7 @@ def reminder_context(
         period=calendar.period(reminder.period) if reminder.period else None,
         slot_rule=calendar.slot_rule(reminder.slot) if reminder.slot else None,
     )
-    return context, proposal
+    return context
 
 
 def slot_context(calendar: Calendar, slot: SlotTime) -> dict[str, Any]:
@@ -382,13 +376,12 @@ def slot_context(calendar: Calendar, slot: SlotTime) -> dict[str, Any]:
     }
 
 
-def reminder_mail(
-    app: App, session: Session, occurrence: Occurrence, now: datetime
-) -> tuple[Any, Proposal | None]:
-    """The composed reminder mail (with its .ics invitation when the reminder asks for one)."""
-    context, proposal = reminder_context(app, session, occurrence)
+def compose_reminder(
+    app: App, occurrence: Occurrence, record: dict[str, Any] | None, now: datetime, references: list[str]
+) -> EmailMessage:
+    """The reminder mail, rendered and composed (with its .ics invitation when the reminder asks for one)."""
     reminder = occurrence.reminder
-    rendered = app.templates.render(reminder.template, context)
+    rendered = app.templates.render(reminder.template, reminder_context(app, occurrence, record))
     attachments = []
     if reminder.ics and occurrence.slot is not None and occurrence.target is not None:
         calendar = app.calendars[occurrence.campaign]
@@ -404,8 +397,7 @@ def reminder_mail(
             now=now,
         )
         attachments.append(("invitation.ics", "text/calendar", ics))
-    references = [proposal.message.message_id] if proposal is not None and proposal.message else []
-    mail = compose(
+    return compose(
         rendered,
         sender=app.settings.smtp.sender,
         to=[occurrence.recipient],
@@ -415,7 +407,81 @@ def reminder_mail(
         now=now,
         attachments=attachments,
     )
-    return mail, proposal
+
+
+def reminder_mail(
+    app: App, session: Session, occurrence: Occurrence, now: datetime
+) -> tuple[EmailMessage, Proposal | None]:
+    """The reminder mail of an occurrence, about its proposal as it stands in the database."""
+    from .export import proposal_record
+
+    proposal = session.get(Proposal, occurrence.target.pk) if occurrence.target else None
+    record = proposal_record(proposal) if proposal is not None else None
+    references = [proposal.message.message_id] if proposal is not None and proposal.message else []
+    return compose_reminder(app, occurrence, record, now, references), proposal
+
+
+def preview_reminder(app: App, template: str, reference: str | None = None) -> EmailMessage:
+    """`mailflow templates render` for a reminder template: the mail as it would go about `reference`
+    (or about the made-up example proposal), at its slot if it has one. Nothing is queued."""
+    from .answer import specimen
+    from .export import proposal_record
+
+    found = [(c, r) for c in app.calendars.values() for r in c.reminders if r.template == template]
+    if not found:
+        raise MailflowError(f"no reminder of the calendars uses template {template}")
+    calendar, reminder = found[0]
+    now = app.clock.now()
+    if reference is not None:
+        with app.sessions() as session:
+            proposal = session.scalars(
+                select(Proposal)
+                .where(Proposal.reference == reference.strip().upper())
+                .order_by(Proposal.version.desc())
+                .limit(1)
+            ).first()
+            if proposal is None:
+                raise MailflowError(f"no proposal with reference {reference} (see `mailflow proposals list`)")
+            record, target = proposal_record(proposal), target_of(proposal)
+            slots = load_slots(session, calendar.id)
+    else:
+        record = specimen(app.templates, template)["proposal"]
+        target = _specimen_target(record) if record else None
+        slots = {}
+    slot = None
+    if reminder.slot and target is not None:
+        slot = (
+            slots.get((reminder.slot, target.reference))
+            or slot_times(calendar, calendar.slot_rule(reminder.slot))[0]
+        )
+    recipients = occurrence_recipients(reminder, target) or ["collectivite@exemple.fr"]
+    due = reminder_due(calendar, reminder) or now
+    occurrence = Occurrence(calendar.id, reminder, due, recipients[0], target, slot)
+    return compose_reminder(app, occurrence, record, now, [])
+
+
+def occurrence_recipients(reminder: Reminder, target: Target | None) -> list[str]:
+    """The addresses a reminder goes to for a proposal (none for staff or past senders)."""
+    from .schedule import recipients
+
+    return recipients(reminder, target) if target is not None and reminder.per_proposal else []
+
+
+def _specimen_target(record: dict[str, Any]) -> Target:
+    received = datetime.fromisoformat(record["received_at"])
+    return Target(
+        pk=0,
+        reference=record["reference"],
+        status=record["status"],
+        received_at=received,
+        changed_at=received,
+        addresses={
+            "sender": record.get("sender"),
+            "tutor": (record.get("tutor") or {}).get("email"),
+            "hr": (record.get("collectivity") or {}).get("hr_email"),
+            "dgs": (record.get("dgs") or {}).get("email"),
+        },
+    )
 
 
 # --- what is coming ---------------------------------------------------------------------------------

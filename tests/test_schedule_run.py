@@ -222,3 +222,50 @@ def test_daemon_jobs_follow_the_calendars(tmp_path: Path) -> None:
         assert "due:2025-08-04T07:00:00+00:00" not in {job.id for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_every_reminder_template_renders_for_a_preview(tmp_path: Path) -> None:
+    """`templates render` of each reminder template gives a French mail with its dates, slot and .ics."""
+    from mailflow.scheduler import preview_reminder
+
+    app = app_at(tmp_path, datetime(2025, 6, 1, tzinfo=UTC))
+    templates = {r.template for c in app.calendars.values() for r in c.reminders}
+    assert len(templates) == 12
+    for template in sorted(templates):
+        mail = preview_reminder(app, template)
+        text = mail.get_body(("plain",)).get_content()
+        assert text.startswith("Madame, Monsieur,"), template
+        assert "Le service des stages de l'INET" in text
+        assert mail["Auto-Submitted"] == "auto-generated"
+    teams = preview_reminder(app, "collectivite/rappel-reunion-teams")
+    assert "le mercredi 27 août 2025, de 9 h 30 à 10 h 00" in teams.get_body(("plain",)).get_content()
+    assert [p.get_filename() for p in teams.iter_attachments()] == ["invitation.ics"]
+    offers = preview_reminder(app, "collectivite/rappel-offres-stage").get_body(("plain",)).get_content()
+    assert "Dépôt des offres jusqu'au lundi 29 novembre 2021." in offers
+
+
+def test_the_daemon_scheduler_catches_up_at_start(tmp_path: Path) -> None:
+    """Started, the scheduler runs the pass once at once (catch-up after a stop), then on its jobs."""
+    import threading
+
+    from mailflow.scheduler import start_scheduler
+
+    app = app_at(tmp_path, datetime(2025, 8, 3, 10, 0, tzinfo=UTC))
+    ran = threading.Event()
+    scheduler = start_scheduler(app, job=ran.set)
+    try:
+        assert ran.wait(10), "the catch-up pass did not run"
+        assert {"digest", "resync"} <= {job.id for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_the_stage_calendar_lists_its_offer_calls_as_a_timetable(tmp_path: Path) -> None:
+    """`schedule list --now 2021-10-01` shows the 2022-2023 offer calls to earlier collectivités."""
+    app = app_at(tmp_path, datetime(2021, 10, 1, tzinfo=UTC))
+    items = upcoming(app, app.clock.now(), days=300, campaign="stages-2022-2023")
+    assert [(i.reminder, i.local.date().isoformat() if i.local else "") for i in items][0] == (
+        "offres-observation-administrateurs",
+        "2021-11-08",
+    )
+    assert all("campagnes précédentes" in i.who for i in items)
