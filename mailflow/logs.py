@@ -38,5 +38,5 @@ def setup_logging(settings: LoggingSettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
-    for noisy in ("imapclient", "apscheduler", "pdfminer", "mail.log"):
+    for noisy in ("imapclient", "apscheduler", "pdfminer", "mail.log", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -75,21 +75,18 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> Pass
     report = PassReport()
     mailbox = app.mailbox
     refs = mailbox.waiting()
-    if not refs:
-        return report
     uidvalidity = mailbox.uidvalidity()
     with app.sessions() as session:
         known = _known_locations(session, mailbox.name, uidvalidity, refs)
     to_fetch = []
     for ref in refs:
         row = known.get(ref.uid) if ref.uid is not None else None
-        if row is None:
+        if row is None or row[1] == "recorded":
             to_fetch.append(ref)
-        elif row[1] == "processed" or row[1] == "moved":
+        else:
             _move(app, row[0], ref)
             report.moved += 1
-        else:
-            to_fetch.append(ref)
+    seen: set[int] = set()
     for incoming in mailbox.fetch(to_fetch):
         checkpoint("fetched")
         pk = record(app, incoming, mailbox.name, uidvalidity)
@@ -98,10 +95,25 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> Pass
         checkpoint("processed")
         report.verdicts[verdict] += 1
         _move(app, pk, incoming.ref)
+        seen.add(pk)
         report.moved += 1
         if not keep_going():
-            break
+            return report
+    _note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)
     return report
+
+
+def _note_moved_elsewhere(app: App, mailbox: str, uidvalidity: int | None, waiting: set[int], seen: set[int]) -> None:
+    """Mails whose move was done but not noted (a crash right after it) are no longer waiting: note it."""
+    query = select(Message).where(Message.mailbox == mailbox, Message.state == "processed")
+    if uidvalidity is not None:
+        query = query.where(Message.uidvalidity == uidvalidity, Message.uid.not_in(waiting))
+    else:
+        query = query.where(Message.id.not_in(seen))
+    with app.sessions.begin() as session:
+        for message in session.scalars(query):
+            message.state = "moved"
+            _step(session, message, "moved", app.clock.now(), "déjà hors du dossier surveillé")
 
 
 def _known_locations(

