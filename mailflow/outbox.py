@@ -175,8 +175,9 @@ def drain(
     """Send every outbox row that is due now; safe to run from two processes at once.
 
     A server that cannot be reached stops the drain (the other rows wait, their attempts
-    uncounted); a mail refused for good fails at once; other errors are retried with backoff.
-    Sent mails are also stored in `archive`.
+    uncounted) and never makes a mail fail, however long the outage; a mail refused for good
+    fails at once; other errors are retried with backoff until `max_attempts`. Sent mails are
+    also stored in `archive`.
     """
     sent = retried = failed = 0
     skip: set[int] = set()
@@ -268,7 +269,8 @@ def _send_one(
         text = f"{type(error).__name__}: {error}"
         current.last_error = text
         session.add(OutboxAttempt(outbox_pk=current.id, at=now, error=text))
-        if isinstance(error, RecipientRefused) or current.attempts >= max_attempts:
+        outage = isinstance(error, ServerUnreachable)
+        if isinstance(error, RecipientRefused) or (current.attempts >= max_attempts and not outage):
             current.status = "failed"
             log.warning("outbox #%s to %s failed for good: %s", current.id, current.recipient, text)
             return "failed"

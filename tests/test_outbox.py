@@ -154,6 +154,21 @@ def test_smtp_outage_loses_nothing_and_sends_nothing_twice(
     assert max(r.attempts for r in rows(sessions)) <= 5
 
 
+def test_week_long_outage_fails_no_mail(sessions: sessionmaker[Session], smtp: SmtpServer) -> None:
+    """However many drains meet a dead server, no mail is given up; all go once it answers again."""
+    queue(sessions, 3)
+    clock = ManualClock(START)
+    smtp.stop()
+    for _ in range(7 * 24):
+        drain(sessions, smtp_transport(smtp), clock, max_attempts=2)
+        clock.advance(timedelta(hours=1))
+    assert {r.status for r in rows(sessions)} == {"pending"}
+    smtp.start()
+    clock.advance(timedelta(hours=7))
+    assert drain(sessions, smtp_transport(smtp), clock, max_attempts=2).sent == 3
+    assert len(smtp.wait_for(3)) == 3
+
+
 def test_temporary_refusal_is_retried_with_backoff(sessions: sessionmaker[Session], smtp: SmtpServer) -> None:
     """A 4xx records the error, waits about a minute, then the mail is sent on the next due drain."""
     queue(sessions, 1)
