@@ -171,9 +171,21 @@ class ImapMailbox:
             client = IMAPClient(
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout_seconds
             )
+        except NETWORK_ERRORS as exc:
+            raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
+        try:
+            self._open(client)
+        except BaseException:
+            _shutdown(client)
+            raise
+        self._client = client
+
+    def _open(self, client: IMAPClient) -> None:
+        s = self.settings
+        try:
             client.normalise_times = False
             if s.security == "starttls":
-                client.starttls(context)
+                client.starttls(ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None))
             self._login(client)
             selected = client.select_folder(s.folder)
             self._uidvalidity = int(selected[b"UIDVALIDITY"])
@@ -192,7 +204,6 @@ class ImapMailbox:
             ) from exc
         except NETWORK_ERRORS as exc:
             raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
-        self._client = client
 
     def _login(self, client: IMAPClient) -> None:
         s = self.settings
@@ -308,10 +319,7 @@ class ImapMailbox:
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
-                client.shutdown()
-            except Exception:  # noqa: BLE001 - the connection is already broken; nothing to save
-                pass
+            _shutdown(client)
 
 
 def make_mailbox(settings: MailboxSettings, base: Path, token_source: TokenSource | None = None) -> Mailbox:
@@ -320,6 +328,14 @@ def make_mailbox(settings: MailboxSettings, base: Path, token_source: TokenSourc
         return ImapMailbox(settings, token_source)
     path = settings.path if settings.path.is_absolute() else base / settings.path
     return MaildirMailbox(path, settings.max_message_bytes, poll_seconds=min(settings.poll_seconds, 5))
+
+
+def _shutdown(client: IMAPClient) -> None:
+    """Close a connection that is broken or half-open; there is nothing left to save on it."""
+    try:
+        client.shutdown()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _is_news(response: tuple) -> bool:
