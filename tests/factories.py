@@ -7,6 +7,7 @@ Everything here is invented: names, addresses (on example domains) and SIRET num
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -45,7 +46,7 @@ def write_settings(
         outgoing = f'kind = "smtp"\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\n'
     else:
         outgoing = 'kind = "directory"\npath = "outbox"\n'
-    url = database_url or f"sqlite:///{folder / 'mailflow.sqlite3'}"
+    url = database_url or database_url_for(folder)
     path = folder / "settings.toml"
     path.write_text(
         f"[mailbox]\n{mailbox}\n[smtp]\n{outgoing}sender = \"INET - Stages <stages.inet@cnfpt.fr>\"\n"
@@ -54,6 +55,33 @@ def write_settings(
         encoding="utf-8",
     )
     return path
+
+
+DATABASE_ENV = "MAILFLOW_TEST_DATABASE_URL"
+_databases: dict[Path, str] = {}
+_private_server: list[str] = []
+
+
+def database_url_for(folder: Path) -> str:
+    """The database of the test working in `folder`: a SQLite file there, or, when
+    MAILFLOW_TEST_DATABASE_URL is set, a fresh database on that PostgreSQL server
+    ("postgresql" alone: a private throwaway cluster started on first use)."""
+    server = os.environ.get(DATABASE_ENV, "").strip()
+    if not server:
+        return f"sqlite:///{folder / 'mailflow.sqlite3'}"
+    key = folder.resolve()
+    if key not in _databases:
+        from tests.fixtures import on_exit
+        from tests.fixtures.postgres import create_database, drop_database, start_postgres
+
+        if server == "postgresql":
+            if not _private_server:
+                _private_server.append(start_postgres().url)
+            server = _private_server[0]
+        url = create_database(server)
+        on_exit(lambda: drop_database(url, server))
+        _databases[key] = url
+    return _databases[key]
 
 
 def make_app(
