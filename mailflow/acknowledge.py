@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from .answer import acknowledgement_template, compose, mail_context
+from .answer import AddressError, acknowledgement_template, compose, mail_context
 from .classify import header, thread_ids
 from .export import proposal_record
-from .models import Message, OutboxMail, Proposal
+from .models import Message, MessageStep, OutboxMail, Proposal
 from .outbox import answers_today, enqueue
 
 if TYPE_CHECKING:
@@ -112,14 +112,19 @@ def _queue(
         unreadable=unreadable,
     )
     rendered = app.templates.render(template, context)
-    mail = compose(
-        rendered,
-        sender=app.settings.smtp.sender,
-        to=[recipient],
-        in_reply_to=header(original.parsed, "Message-ID") or None,
-        references=thread_ids(original.parsed),
-        auto_submitted="auto-replied",
-        message_id_domain=app.message_id_domain,
-        now=now,
-    )
+    try:
+        mail = compose(
+            rendered,
+            sender=app.settings.smtp.sender,
+            to=[recipient],
+            in_reply_to=header(original.parsed, "Message-ID") or None,
+            references=thread_ids(original.parsed),
+            auto_submitted="auto-replied",
+            message_id_domain=app.message_id_domain,
+            now=now,
+        )
+    except AddressError as exc:
+        session.add(MessageStep(message=original.message, step="not-answered", at=now,
+                                detail=f"pas de réponse automatique : adresse inutilisable ({exc})"))
+        return None
     return enqueue(session, cause=cause, kind=template, recipient=recipient, mail=mail, now=now, proposal=proposal)

@@ -30,6 +30,7 @@ from babel.numbers import format_decimal
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import MailflowError, TemplateError
+from .shipped import shipped
 
 if TYPE_CHECKING:
     from .app import App
@@ -63,8 +64,7 @@ class RenderedMail:
 
 def shipped_templates() -> Path:
     """The templates that come with mailflow: the installed copy, or `<repo>/templates` in a checkout."""
-    installed = Path(__file__).parent / "_shipped" / "templates"
-    return installed if installed.is_dir() else Path(__file__).resolve().parents[1] / "templates"
+    return shipped("templates")
 
 
 class Templates:

@@ -27,7 +27,8 @@ from .filing import Campaign
 from .forms import FormDefinition, load_form_definition
 from .oauth import token_source_for
 from .send import Transport, make_transport
-from .settings import Settings
+from .settings import CampaignSettings, Settings
+from .shipped import shipped
 from .source import Mailbox, TokenSource, make_mailbox
 
 log = logging.getLogger("mailflow")
@@ -93,8 +94,16 @@ class App:
     def reload(self) -> None:
         """Re-read calendars and templates (SIGHUP); on error keep the old ones and raise the reason."""
         templates = Templates.from_settings(self.settings)
-        calendars = load_calendars(self.settings.resolve(self.settings.campaigns.schedules), templates.names())
+        calendars = load_calendars(schedules_dir(self.settings), templates.names())
         self.templates, self.calendars = templates, calendars
+
+
+def schedules_dir(settings: Settings) -> Path:
+    """The calendars folder: as set, or the shipped calendars when the default folder is absent."""
+    folder = settings.resolve(settings.campaigns.schedules)
+    if not folder.is_dir() and settings.campaigns.schedules == CampaignSettings().schedules:
+        return shipped("schedules")
+    return folder
 
 
 def build_app(
@@ -115,7 +124,7 @@ def build_app(
     if upgrade:
         db.upgrade(engine)
     templates = Templates.from_settings(settings)
-    calendars = load_calendars(settings.resolve(settings.campaigns.schedules), templates.names())
+    calendars = load_calendars(schedules_dir(settings), templates.names())
     if mailbox is None and settings.mailbox.auth == "oauth2":
         token_source = token_source or token_source_for(settings.mailbox)
     smtp_tokens = token_source_for(settings.smtp) if transport is None and settings.smtp.auth == "oauth2" else None

@@ -41,10 +41,11 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
         yield daemon_check(engine, settings, now or SystemClock().now())
     try:
         from .answer import Templates
+        from .app import schedules_dir
         from .calendars import load_calendars
 
         templates = Templates.from_settings(settings)
-        calendars = load_calendars(settings.resolve(settings.campaigns.schedules), templates.names())
+        calendars = load_calendars(schedules_dir(settings), templates.names())
         yield "calendars", True, f"{len(calendars)} campaign(s): {', '.join(sorted(calendars)) or 'none'}"
     except MailflowError as exc:
         yield "calendars", False, str(exc)

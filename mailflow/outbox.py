@@ -108,12 +108,6 @@ def enqueue(
         proposal_pk=proposal.id if proposal is not None else None,
         created_at=now,
     )
-    if session.get_bind().dialect.name == "sqlite":
-        # pysqlite opens no transaction before a SAVEPOINT, so RELEASE would commit the caller's
-        # work; SQLite serialises writers anyway, and a lost race fails the caller's commit.
-        session.add(row)
-        session.flush()
-        return row
     try:
         with session.begin_nested():
             session.add(row)

@@ -286,8 +286,8 @@ def _file_forms(app, session, message, original, verdict: Verdict, forms, now) -
         _step(session, message, "filed", now, references[-1])
         reason = why_not_answer(app, session, original, contact, now)
         if reason is None:
-            acknowledge_proposal(app, session, proposal, original, contact, now)
-            _step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
+            if acknowledge_proposal(app, session, proposal, original, contact, now) is not None:
+                _step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
         else:
             _step(session, message, "not-answered", now, reason)
     _finish(session, message, "proposal", "proposition enregistrée : " + ", ".join(references), now)
@@ -299,8 +299,8 @@ def _answer(app, session, original: Original, verdict: Verdict, now: datetime, t
     if reason is not None:
         _step(session, original.message, "not-answered", now, reason)
         return
-    acknowledge_message(app, session, template, original, verdict.contact or "", now, **extra)
-    _step(session, original.message, "answered", now, f"{template} mis en file")
+    if acknowledge_message(app, session, template, original, verdict.contact or "", now, **extra) is not None:
+        _step(session, original.message, "answered", now, f"{template} mis en file")
 
 
 def thread_reference(session: Session, message_ids: Iterable[str], subject_refs: Iterable[str]) -> str | None:
