@@ -1,0 +1,323 @@
+"""Ingest benchmark: mailflow end to end against the limit the mail server itself sets.
+
+    .venv/bin/python benchmarks/ingest.py              # 1,000 mails, 100 for the latency
+    .venv/bin/python benchmarks/ingest.py --mails 20 --latency-mails 5 --big-mb 2    # a quick check
+
+It starts a private Dovecot and an aiosmtpd server (tests/fixtures), delivers N realistic
+proposal mails (a mix of Word, PDF and body forms, 50 to 150 KB each: the form plus a logo or a
+scanned annex, as collectivités send them), and prints in one run:
+
+(a) the raw limit: imapclient fetching the N mails in batches and `email` parsing each, nothing else;
+(b) mailflow end to end (`mailflow run`, SQLite): from its READY until every acknowledgement has
+    reached the SMTP server;
+(c) their ratio;
+(d) the latency from APPEND to the acknowledgement received, daemon waiting in IDLE, median and
+    99th percentile over mails sent one by one;
+(e) the daemon's peak resident memory (VmHWM) after the lot, and after one more mail with a 20 MB
+    attachment.
+
+Targets (docs/benchmarks.md): (b) within 3x (a); latency median under 1 s, p99 under 3 s; peak
+memory under 200 MB. Nothing here is asserted: it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from email.utils import make_msgid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from imapclient import IMAPClient  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
+
+from mailflow.models import Message, OutboxMail  # noqa: E402
+from tests.corpus.generate import build_corpus  # noqa: E402
+from tests.factories import write_settings  # noqa: E402
+from tests.fixtures.dovecot import start_dovecot  # noqa: E402
+from tests.fixtures.smtp import start_smtp  # noqa: E402
+
+JUNE = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
+CARRIERS = ("docx", "pdf", "body")
+BATCH = 50  # the same batch size as mailflow's default [mailbox] batch_size
+
+
+# -- the corpus ------------------------------------------------------------------------------------
+
+
+def corpus(count: int, folder: Path, seed: int = 2025) -> list[bytes]:
+    """`count` proposal mails of 50-150 KB: generated forms (docx, PDF, body) plus a logo or annex image."""
+    cases = [c for c in build_corpus(folder, count=45, seed=seed) if c.carrier in CARRIERS]
+    rng = random.Random(seed)
+    mails = []
+    for n in range(count):
+        case = cases[n % len(cases)]
+        message = email.message_from_bytes(case.eml.read_bytes(), policy=email.policy.default)
+        domain = f"commune-{n}.example.fr"
+        for name, value in (("From", f"Service RH <rh@{domain}>"), ("Message-ID", make_msgid(domain=domain))):
+            del message[name]
+            message[name] = value
+        size = len(bytes(message))
+        target = rng.randint(50_000, 150_000)
+        if target > size + 2_000:
+            padding = rng.randbytes(int((target - size) * 3 / 4))  # base64 grows it by a third
+            message.add_attachment(padding, maintype="image", subtype="jpeg", filename="logo-collectivite.jpg")
+        mails.append(bytes(message))
+    return mails
+
+
+def big_mail(folder: Path, megabytes: float) -> bytes:
+    """A Word proposal with a scanned annex of `megabytes` MB (random bytes, as incompressible as a scan)."""
+    case = next(c for c in build_corpus(folder / "big", count=6) if c.carrier == "docx")
+    message = email.message_from_bytes(case.eml.read_bytes(), policy=email.policy.default)
+    del message["Message-ID"]
+    message["Message-ID"] = make_msgid(domain="grande-ville.example.fr")
+    del message["From"]
+    message["From"] = "Service RH <rh@grande-ville.example.fr>"
+    annex = random.Random(7).randbytes(int(megabytes * 1_000_000))
+    message.add_attachment(annex, maintype="image", subtype="jpeg", filename="annexe-plans-scannes.jpg")
+    return bytes(message)
+
+
+# -- (a) the raw limit -----------------------------------------------------------------------------
+
+
+def raw_limit(dovecot, expected: int) -> float:  # noqa: ANN001
+    """Seconds for imapclient to fetch every mail of INBOX (batches of 50) and `email` to parse each."""
+    started = time.perf_counter()
+    client = IMAPClient(dovecot.host, port=dovecot.port, ssl=False)
+    client.login(dovecot.username, dovecot.password)
+    client.select_folder("INBOX", readonly=True)
+    uids = client.search(["UNDELETED"])
+    parsed = 0
+    for start in range(0, len(uids), BATCH):
+        data = client.fetch(uids[start:start + BATCH], ["BODY.PEEK[]", "INTERNALDATE"])
+        for entry in data.values():
+            message = email.message_from_bytes(entry[b"BODY[]"], policy=email.policy.default)
+            for part in message.walk():
+                if not part.is_multipart():
+                    part.get_payload(decode=True)
+            parsed += 1
+    client.logout()
+    took = time.perf_counter() - started
+    if parsed != expected:
+        raise RuntimeError(f"raw fetch read {parsed} mails, expected {expected}")
+    return took
+
+
+# -- the daemon ------------------------------------------------------------------------------------
+
+
+class Daemon:
+    """`mailflow run` in a subprocess, with a NOTIFY_SOCKET to learn when it is READY."""
+
+    def __init__(self, workdir: Path, password: str):
+        self.folder = Path(tempfile.mkdtemp(prefix="mf-bench-"))
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.folder / "notify"))
+        self.ready = threading.Event()
+        threading.Thread(target=self._listen, daemon=True).start()
+        env = dict(os.environ, NOTIFY_SOCKET=str(self.folder / "notify"))
+        env["MAILFLOW_TEST_IMAP_PASSWORD"] = password
+        self.log = workdir / "daemon.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mailflow", "--config", str(workdir / "settings.toml"), "run"],
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=REPO,
+        )
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                data = self.notify.recv(4096)
+            except OSError:
+                return
+            if b"READY=1" in data:
+                self.ready.set()
+
+    def peak_rss_mb(self) -> float:
+        """The daemon's peak resident memory so far (VmHWM), in MB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+        finally:
+            self.notify.close()
+
+
+def counts(database: Path) -> tuple[int, int, int]:
+    """(mails moved, outbox rows, outbox rows sent) in mailflow's database."""
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            moved = connection.execute(
+                select(func.count()).select_from(Message).where(Message.state == "moved")
+            ).scalar_one()
+            total = connection.execute(select(func.count()).select_from(OutboxMail)).scalar_one()
+            sent = connection.execute(
+                select(func.count()).select_from(OutboxMail).where(OutboxMail.status == "sent")
+            ).scalar_one()
+            return moved, total, sent
+    except Exception:  # noqa: BLE001 - the schema is not there yet
+        return 0, 0, 0
+    finally:
+        engine.dispose()
+
+
+def wait(predicate, timeout: float, what: str, log: Path) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    raise RuntimeError(f"{what} did not happen within {timeout:.0f} s\n{tail}")
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+def run(mails: int, latency_mails: int, big_mb: float, keep: bool) -> dict[str, float]:
+    """Measure (a) to (e) once; the results by name."""
+    os.environ.pop("MAILFLOW_TEST_DATABASE_URL", None)  # the benchmark reads its SQLite file directly
+    root = Path(tempfile.mkdtemp(prefix="mailflow-bench-"))
+    print(f"generating {mails + latency_mails} mails…", flush=True)
+    lot = corpus(mails + latency_mails, root / "corpus")
+    sizes = [len(m) for m in lot[:mails]]
+    big = big_mail(root / "corpus", big_mb)
+    dovecot = start_dovecot()
+    smtp = start_smtp()
+    daemon = None
+    try:
+        workdir = root / "mailflow"
+        write_settings(workdir, imap=dovecot, smtp=smtp)  # SQLite and archive in workdir
+        settings = workdir / "settings.toml"
+        text = settings.read_text().replace("poll_seconds = 3600\n",
+                                            "poll_seconds = 3600\nmax_message_bytes = 41943040\n")
+        settings.write_text(text.replace("answers_per_sender_per_day = 5", "answers_per_sender_per_day = 50"))
+
+        print(f"delivering {mails} mails to Dovecot…", flush=True)
+        for raw in lot[:mails]:
+            dovecot.append(raw, internaldate=JUNE)
+
+        raw_seconds = raw_limit(dovecot, mails)
+        print(f"(a) raw fetch+parse: {raw_seconds:.2f} s", flush=True)
+
+        daemon = Daemon(workdir, dovecot.password)
+        if not daemon.ready.wait(120):
+            tail = daemon.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError("mailflow did not say READY=1\n" + tail)
+        started = time.perf_counter()
+        database = workdir / "mailflow.sqlite3"
+        wait(lambda: counts(database)[0] == mails, 3600, f"{mails} mails filed", daemon.log)
+        wait(lambda: len(smtp.messages) >= counts(database)[1] > 0, 3600, "every answer sent", daemon.log)
+        end_to_end = time.perf_counter() - started
+        acknowledged = len(smtp.messages)
+        print(f"(b) mailflow end to end: {end_to_end:.2f} s ({acknowledged} acknowledgements)", flush=True)
+
+        latencies = []
+        time.sleep(1.0)  # the daemon is back in IDLE
+        for raw in lot[mails:]:
+            before = len(smtp.messages)
+            appended = time.perf_counter()
+            dovecot.append(raw, internaldate=JUNE)
+            smtp.wait_for(before + 1, timeout=60)
+            latencies.append(time.perf_counter() - appended)
+            time.sleep(0.2)
+        rss_lot = daemon.peak_rss_mb()
+
+        before = len(smtp.messages)
+        dovecot.append(big, internaldate=JUNE)
+        smtp.wait_for(before + 1, timeout=300)
+        rss_big = daemon.peak_rss_mb()
+        status = daemon.stop()
+        daemon = None
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        dovecot.close()
+        smtp.close()
+        if not keep:
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, max(0, round(0.99 * len(ordered)) - 1))] if ordered else float("nan")
+    return {
+        "mails": mails,
+        "mean_kb": statistics.mean(sizes) / 1000,
+        "min_kb": min(sizes) / 1000,
+        "max_kb": max(sizes) / 1000,
+        "raw_seconds": raw_seconds,
+        "raw_per_second": mails / raw_seconds,
+        "mailflow_seconds": end_to_end,
+        "mailflow_per_second": mails / end_to_end,
+        "ratio": end_to_end / raw_seconds,
+        "latency_mails": len(latencies),
+        "latency_median": statistics.median(latencies) if latencies else float("nan"),
+        "latency_p99": p99,
+        "rss_lot_mb": rss_lot,
+        "rss_big_mb": rss_big,
+        "big_mb": big_mb,
+        "exit_status": status,
+    }
+
+
+def report(r: dict[str, float]) -> str:
+    """The results as the table docs/benchmarks.md shows."""
+    return "\n".join([
+        f"mails: {r['mails']:.0f}, {r['mean_kb']:.0f} KB on average ({r['min_kb']:.0f}–{r['max_kb']:.0f} KB)",
+        f"(a) raw limit, imapclient fetch + email parse: {r['raw_seconds']:.2f} s "
+        f"({r['raw_per_second']:.0f} mails/s)",
+        f"(b) mailflow end to end, until every acknowledgement reached SMTP: {r['mailflow_seconds']:.2f} s "
+        f"({r['mailflow_per_second']:.1f} mails/s)",
+        f"(c) ratio (b)/(a): {r['ratio']:.1f}x  (target: 3x or less)",
+        f"(d) latency APPEND → acknowledgement, IDLE, {r['latency_mails']:.0f} mails one by one: "
+        f"median {r['latency_median']:.3f} s, p99 {r['latency_p99']:.3f} s  (targets: 1 s, 3 s)",
+        f"(e) peak resident memory: {r['rss_lot_mb']:.0f} MB after the lot, {r['rss_big_mb']:.0f} MB "
+        f"with one {r['big_mb']:.0f} MB attachment  (target: under 200 MB)",
+        f"daemon exit status after SIGTERM: {r['exit_status']:.0f}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mails", type=int, default=1000, help="mails in the lot (default 1000)")
+    parser.add_argument("--latency-mails", type=int, default=100, help="mails sent one by one (default 100)")
+    parser.add_argument("--big-mb", type=float, default=20, help="size of the big attachment (default 20 MB)")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
+    args = parser.parse_args(argv)
+    results = run(args.mails, args.latency_mails, args.big_mb, args.keep)
+    print()
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
