@@ -90,10 +90,8 @@ def _why_ignored(message: EmailMessage, own_addresses: Collection[str], own_doma
     content_type = message.get_content_type()
     if content_type == "multipart/report" or _has_part(message, "message/delivery-status"):
         return "avis de non-remise ou accusé de lecture (multipart/report)"
-    return_path = header(message, "Return-Path").strip()
-    if return_path in ("<>", ""):
-        if "Return-Path" in message:
-            return "avis de non-remise (Return-Path vide)"
+    if "Return-Path" in message and header(message, "Return-Path").strip() in ("<>", ""):
+        return "avis de non-remise (Return-Path vide)"
     sender = reply_address(message) or ""
     if BOUNCE_SENDERS.match(sender) or BOUNCE_SENDERS.match(from_address(message) or ""):
         return "avis de non-remise (MAILER-DAEMON)"

@@ -68,10 +68,9 @@ def file_proposal(
     else:
         reference = next_reference(session, NO_CAMPAIGN_PREFIX, received_at.year)
         version = 1
+    status = "incomplete" if (missing or problems) else "complete"
     if campaign is not None and campaign.late:
         status = "late"
-    else:
-        status = "incomplete" if (missing or problems) else "complete"
     proposal = Proposal(
         reference=reference,
         form=form,
@@ -134,7 +133,9 @@ def next_reference(session: Session, prefix: str, year: int) -> str:
     raise RuntimeError(f"could not allocate a reference in series {name}")
 
 
-def collectivity_for(session: Session, siret: str | None, name: str | None, problems: Sequence[str]) -> Collectivity | None:
+def collectivity_for(
+    session: Session, siret: str | None, name: str | None, problems: Sequence[str]
+) -> Collectivity | None:
     """The collectivité of a valid SIRET, created on first sight; None when the SIRET is absent or invalid."""
     if not siret or any(p.startswith("collectivity.siret") for p in problems):
         return None

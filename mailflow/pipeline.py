@@ -25,7 +25,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .acknowledge import Original, acknowledge_message, acknowledge_proposal, why_not_answer
-from .archive import content_hash
 from .classify import Verdict, classify_message, header
 from .errors import Discard, ExtractionError, Quarantine
 from .extract import extract_forms
@@ -162,7 +161,8 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
         ).first()
         if existing is not None:
             if (existing.mailbox, existing.uidvalidity, existing.uid) != (mailbox, uidvalidity, incoming.ref.uid):
-                _step(session, existing, "seen-again", now, f"{mailbox} uidvalidity={uidvalidity} uid={incoming.ref.uid}")
+                where = f"{mailbox} uidvalidity={uidvalidity} uid={incoming.ref.uid}"
+                _step(session, existing, "seen-again", now, where)
                 if existing.state == "recorded" and uidvalidity is not None:
                     existing.mailbox, existing.uidvalidity, existing.uid = mailbox, uidvalidity, incoming.ref.uid
             return existing.id

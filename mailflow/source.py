@@ -6,6 +6,7 @@ and tells the mailbox where to move each mail once it is safely recorded.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import logging
@@ -221,10 +222,8 @@ class ImapMailbox:
         client, self._client = self._client, None
         if client is None:
             return
-        try:
+        with contextlib.suppress(*NETWORK_ERRORS):
             client.logout()
-        except NETWORK_ERRORS:
-            pass
 
     def _connected(self) -> IMAPClient:
         if self._client is None:
@@ -332,10 +331,8 @@ def make_mailbox(settings: MailboxSettings, base: Path, token_source: TokenSourc
 
 def _shutdown(client: IMAPClient) -> None:
     """Close a connection that is broken or half-open; there is nothing left to save on it."""
-    try:
+    with contextlib.suppress(Exception):
         client.shutdown()
-    except Exception:  # noqa: BLE001
-        pass
 
 
 def _is_news(response: tuple) -> bool:

@@ -58,13 +58,13 @@ def test_auto_submitted_no_is_a_normal_mail() -> None:
 def test_delivery_status_notification_is_ignored() -> None:
     """A multipart/report DSN from MAILER-DAEMON is a bounce."""
     raw = (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.fr>\r\nTo: stages.inet@cnfpt.fr\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
-        "--b\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n"
-        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.fr\r\n\r\n"
-        "--b--\r\n"
-    ).encode()
+        b"From: Mail Delivery System <MAILER-DAEMON@mx.example.fr>\r\nTo: stages.inet@cnfpt.fr\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.fr\r\n\r\n"
+        b"--b--\r\n"
+    )
     verdict = classify(email.message_from_bytes(raw, policy=email.policy.default))
     assert verdict.kind == "ignored"
 

@@ -46,7 +46,9 @@ def deliver(imap_server, count: int, questions_every: int = 0, start: int = 0) -
     return proposals, questions
 
 
-def mailflow(workdir: Path, *args: str, crash_at: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def mailflow(
+    workdir: Path, *args: str, crash_at: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("MAILFLOW_CRASH_AT", None)
     if crash_at:
@@ -190,7 +192,8 @@ def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
 def test_uidvalidity_change_refiles_nothing(imap_server, workdir: Path) -> None:  # noqa: ANN001
     """A folder recreated with the same mails (new UIDVALIDITY) files nothing twice."""
     settings = workdir / "settings.toml"
-    settings.write_text(settings.read_text().replace('security = "none"\n', 'security = "none"\nfolder = "Propositions"\n'))
+    text = settings.read_text().replace('security = "none"\n', 'security = "none"\nfolder = "Propositions"\n')
+    settings.write_text(text)
     raws = [proposal_mail(collectivity(20_000 + n), date=JUNE).as_bytes() for n in range(3)]
     for raw in raws:
         imap_server.append(raw, folder="Propositions", internaldate=JUNE)
@@ -211,7 +214,8 @@ def test_uidvalidity_change_refiles_nothing(imap_server, workdir: Path) -> None:
 def test_mail_over_the_size_limit_is_quarantined_with_its_headers(imap_server, workdir: Path) -> None:  # noqa: ANN001
     """A mail larger than max_message_bytes is not downloaded whole: quarantined by size, headers kept."""
     settings = workdir / "settings.toml"
-    settings.write_text(settings.read_text().replace("poll_seconds = 3600\n", "poll_seconds = 3600\nmax_message_bytes = 4096\n"))
+    text = settings.read_text().replace("poll_seconds = 3600\n", "poll_seconds = 3600\nmax_message_bytes = 4096\n")
+    settings.write_text(text)
     big = proposal_mail(collectivity(30_000), date=JUNE)
     big.add_attachment(b"x" * 20_000, maintype="application", subtype="octet-stream", filename="annexe.bin")
     imap_server.append(big.as_bytes(), internaldate=JUNE)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from mailflow import pipeline
 from mailflow.export import proposal_record
 from mailflow.models import Message, OutboxMail, Proposal, QuarantineEntry
-from tests.factories import SHARED, collectivity, form_docx, make_app, mail, proposal_mail, question_mail
+from tests.factories import SHARED, collectivity, form_docx, mail, make_app, proposal_mail, question_mail
 
 SAMPLES = SHARED / "samples"
 

@@ -35,7 +35,8 @@ def test_shipped_settings_run_on_embedded_defaults() -> None:
         ('[mailbox]\nport = "imap"\n', 'settings.toml: [mailbox] port: expected an integer, got "imap"'),
         ('[mailbox]\nkind = "pop3"\n', 'settings.toml: [mailbox] kind: expected "imap" or "maildir", got "pop3"'),
         ('[mailbox]\nprot = 993\n', "settings.toml: [mailbox] prot: unknown setting"),
-        ('[staff]\ndigest_time = "sept heures"\n', 'settings.toml: [staff] digest_time: expected a time "HH:MM", got "sept heures"'),
+        ('[staff]\ndigest_time = "sept heures"\n',
+         'settings.toml: [staff] digest_time: expected a time "HH:MM", got "sept heures"'),
         ('[database]\nurl = "mysql://x"\n', "settings.toml: [database] url: expected \"sqlite:///PATH\" or"),
     ],
 )
