@@ -93,7 +93,13 @@ class Upcoming:
 
 
 def upcoming(
-    app: App, now: datetime, days: int = 7, campaign: str | None = None, *, digests: bool = True
+    app: App,
+    now: datetime,
+    days: int = 7,
+    campaign: str | None = None,
+    *,
+    digests: bool = True,
+    session: Session | None = None,
 ) -> list[Upcoming]:
     """The mails due after `now` and within `days`, in order, as the calendars and the database stand.
 
@@ -101,35 +107,37 @@ def upcoming(
     proposal is concerned by yet is shown once, with its audience in words, so that the
     list reads like the campaign's timetable. With `digests`, the next digest is included.
     """
+    if session is None:
+        with app.sessions() as own:
+            return upcoming(app, now, days, campaign, digests=digests, session=own)
     from .scheduler import mails_of, plan, service_since_now
 
     end = now + timedelta(days=days)
     grace = timedelta(hours=app.settings.campaigns.grace_hours)
-    since = service_since_now(app, now)
+    since = service_since_now(app, now, session)
     found: list[Upcoming] = []
-    with app.sessions() as session:
-        for calendar in app.calendars.values():
-            if campaign is not None and calendar.id != campaign:
-                continue
-            reminders = [r for r in calendar.reminders if _in_window(calendar, r, now, end)]
-            if not reminders:
-                continue
-            current = plan(app, session, calendar, reminders)
-            for reminder in reminders:
-                if reminder.slot and not reminder.slot_relative:
-                    _tentative_slots(calendar, reminder, current.targets, current.slots)
-                rows = []
-                for occurrence in mails_of(app, current, reminder):
-                    at = effective_due(calendar, occurrence)
-                    if at is None or decide(calendar, occurrence, max(now, at), grace, since) != "send":
-                        continue
-                    if now < at <= end:
-                        rows.append(_row(calendar, occurrence, at))
-                if not rows and not _any_target(reminder, current.targets):
-                    placeholder = _placeholder(calendar, reminder, now, end)
-                    if placeholder is not None:
-                        rows.append(placeholder)
-                found.extend(rows)
+    for calendar in app.calendars.values():
+        if campaign is not None and calendar.id != campaign:
+            continue
+        reminders = [r for r in calendar.reminders if _in_window(calendar, r, now, end)]
+        if not reminders:
+            continue
+        current = plan(app, session, calendar, reminders)
+        for reminder in reminders:
+            if reminder.slot and not reminder.slot_relative:
+                _tentative_slots(calendar, reminder, current.targets, current.slots)
+            rows = []
+            for occurrence in mails_of(app, current, reminder):
+                at = effective_due(calendar, occurrence)
+                if at is None or decide(calendar, occurrence, max(now, at), grace, since) != "send":
+                    continue
+                if now < at <= end:
+                    rows.append(_row(calendar, occurrence, at))
+            if not rows and not _any_target(reminder, current.targets):
+                placeholder = _placeholder(calendar, reminder, now, end)
+                if placeholder is not None:
+                    rows.append(placeholder)
+            found.extend(rows)
     if digests and campaign is None:
         found.extend(_next_digest(app, now, end))
     return sorted(found, key=lambda u: (u.at, u.campaign, u.reminder, u.reference or "", u.who))
@@ -159,9 +167,7 @@ def _row(calendar: Calendar, occurrence: Occurrence, at: datetime) -> Upcoming:
 
 def _tentative_slots(calendar: Calendar, reminder: Reminder, targets: Sequence[Any], slots: dict) -> None:
     assert reminder.slot is not None
-    waiting = [
-        t.reference for t in targets if concerned(reminder, t) and (reminder.slot, t.reference) not in slots
-    ]
+    waiting = [t.reference for t in targets if concerned(reminder, t) and (reminder.slot, t.reference) not in slots]
     taken = {ref: start for (kind, ref), (start, _) in slots.items() if kind == reminder.slot}
     given, _ = allocate(calendar, calendar.slot_rule(reminder.slot), waiting, taken)
     for reference, slot in given.items():
@@ -321,9 +327,7 @@ def last_sent(session: Session) -> datetime | None:
     return datetime.fromisoformat(state.value["sent_at"]) if state and state.value.get("sent_at") else None
 
 
-def collect(
-    app: App, session: Session, now: datetime, since: datetime | None, *, details: bool = True
-) -> Digest:
+def collect(app: App, session: Session, now: datetime, since: datetime | None, *, details: bool = True) -> Digest:
     """Gather what the digest says at `now`, about what happened after `since` (everything if None).
 
     Without `details`, only what decides whether there is something to say is gathered
@@ -345,13 +349,9 @@ def collect(
         .order_by(Message.received_at)
     )
     held = session.scalars(
-        select(QuarantineEntry)
-        .where(QuarantineEntry.released_at.is_(None))
-        .order_by(QuarantineEntry.created_at)
+        select(QuarantineEntry).where(QuarantineEntry.released_at.is_(None)).order_by(QuarantineEntry.created_at)
     ).all()
-    failed = session.scalars(
-        select(OutboxMail).where(OutboxMail.status == "failed").order_by(OutboxMail.created_at)
-    )
+    failed = session.scalars(select(OutboxMail).where(OutboxMail.status == "failed").order_by(OutboxMail.created_at))
     missed = session.scalars(
         select(ReminderRow)
         .where(
@@ -362,7 +362,7 @@ def collect(
         .order_by(ReminderRow.due_at)
     )
     grace = timedelta(hours=app.settings.campaigns.grace_hours)
-    no_slot = _without_slot(app, session, current, now, grace, service_since_now(app, now))
+    no_slot = _without_slot(app, session, current, now, grace, service_since_now(app, now, session))
     ordered = sorted(current, key=_order)
     return Digest(
         now=now,
@@ -378,7 +378,7 @@ def collect(
         failures=[OutboxLine(o.created_at, o.recipient, o.kind, o.last_error or "") for o in failed],
         missed=[_missed_line(r) for r in missed],
         without_slot=[lines[p.id] for p in ordered if p.id in no_slot],
-        upcoming=upcoming(app, now, days=7, digests=False) if details else [],
+        upcoming=upcoming(app, now, days=7, digests=False, session=session) if details else [],
         records=[proposal_record(p) for p in ordered] if details else [],
     )
 
@@ -388,9 +388,7 @@ def _order(proposal: Proposal) -> tuple[str, int]:
 
 
 def _first_received(session: Session) -> dict[str, datetime]:
-    rows = session.execute(
-        select(Proposal.reference, Proposal.received_at).where(Proposal.version == 1)
-    ).all()
+    rows = session.execute(select(Proposal.reference, Proposal.received_at).where(Proposal.version == 1)).all()
     return dict(rows)
 
 
@@ -555,8 +553,6 @@ def send_digest(app: App, now: datetime) -> str:
 
     cause = f"digest:{now.astimezone(app.timezone).isoformat(timespec='seconds')}:manual"
     queued = queue_digest(app, now, cause, force=True)
-    report = drain(
-        app.sessions, app.transport, app.clock, app.archive, max_attempts=app.settings.smtp.max_attempts
-    )
+    report = drain(app.sessions, app.transport, app.clock, app.archive, max_attempts=app.settings.smtp.max_attempts)
     recipients = ", ".join(app.settings.staff.digest_recipients) or "nobody (no digest_recipients)"
     return f"digest queued for {recipients} ({queued} mail(s)); outbox: {report}"

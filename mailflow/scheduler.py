@@ -58,14 +58,10 @@ LOOKAHEAD = timedelta(days=2)
 
 def load_targets(session: Session, campaign: str) -> list[Target]:
     """The current version of every proposal of a campaign, oldest first (the order slots are given in)."""
-    rows = session.scalars(
-        select(Proposal).where(Proposal.campaign == campaign, Proposal.status != "superseded")
-    ).all()
+    rows = session.scalars(select(Proposal).where(Proposal.campaign == campaign, Proposal.status != "superseded")).all()
     first_seen = dict(
         session.execute(
-            select(Proposal.reference, Proposal.received_at).where(
-                Proposal.campaign == campaign, Proposal.version == 1
-            )
+            select(Proposal.reference, Proposal.received_at).where(Proposal.campaign == campaign, Proposal.version == 1)
         ).all()
     )
     rows = sorted(rows, key=lambda p: (first_seen.get(p.reference, p.received_at), p.reference))
@@ -111,9 +107,7 @@ def past_senders(session: Session, calendar: Calendar, reminder: Reminder, befor
     )
     if reminder.statuses:
         query = query.where(Proposal.status.in_(reminder.statuses))
-    already = {
-        s.lower() for s in session.scalars(select(Proposal.sender).where(Proposal.campaign == calendar.id))
-    }
+    already = {s.lower() for s in session.scalars(select(Proposal.sender).where(Proposal.campaign == calendar.id))}
     found = dict.fromkeys(s.strip().lower() for s in session.scalars(query.order_by(Proposal.received_at)))
     return [s for s in found if s and s not in already]
 
@@ -141,10 +135,15 @@ def service_since(app: App, now: datetime) -> datetime:
     return now
 
 
-def service_since_now(app: App, now: datetime) -> datetime:
-    """When the scheduler first ran on this database, or `now` if it never did (nothing written)."""
-    with app.sessions() as session:
-        state = get_state(session, STATE_KEY)
+def service_since_now(app: App, now: datetime, session: Session | None = None) -> datetime:
+    """When the scheduler first ran on this database, or `now` if it never did (nothing written).
+
+    Pass the `session` in hand when there is one: on SQLite a second one would wait for its lock.
+    """
+    if session is None:
+        with app.sessions() as own:
+            return service_since_now(app, now, own)
+    state = get_state(session, STATE_KEY)
     if state is not None and state.value.get("first_run"):
         return datetime.fromisoformat(state.value["first_run"])
     return now
@@ -228,9 +227,7 @@ def run_campaign(app: App, calendar: Calendar, now: datetime, since: datetime, g
             if decision in ("wait", "skip"):
                 continue
             if decision == "send" and reminder.slot and occurrence.slot is None:
-                log.warning(
-                    "%s: no free %s slot for %s", occurrence.cause, reminder.slot, occurrence.recipient
-                )
+                log.warning("%s: no free %s slot for %s", occurrence.cause, reminder.slot, occurrence.recipient)
                 continue
             queued += record(app, occurrence, now, missed=decision == "missed")
     return queued
@@ -246,9 +243,7 @@ def _active(calendar: Calendar, reminder: Reminder, now: datetime, since: dateti
     return due <= now and limit + grace >= since
 
 
-def give_slots(
-    app: App, current: Plan, reminder: Reminder, now: datetime, since: datetime, grace: timedelta
-) -> None:
+def give_slots(app: App, current: Plan, reminder: Reminder, now: datetime, since: datetime, grace: timedelta) -> None:
     """Give a slot to each proposal this reminder is about to be sent for, first come first served."""
     assert reminder.slot is not None
     calendar = current.calendar
@@ -267,9 +262,7 @@ def give_slots(
     taken = {ref: start for (kind, ref), (start, _) in current.slots.items() if kind == reminder.slot}
     given, unplaced = allocate(calendar, rule, waiting, taken)
     if unplaced:
-        log.warning(
-            "%s: every %s slot is taken; without a slot: %s", calendar.id, rule.kind, ", ".join(unplaced)
-        )
+        log.warning("%s: every %s slot is taken; without a slot: %s", calendar.id, rule.kind, ", ".join(unplaced))
     pks = {t.reference: t.pk for t in current.targets}
     try:
         with app.sessions.begin() as session:
@@ -451,8 +444,7 @@ def preview_reminder(app: App, template: str, reference: str | None = None) -> E
     slot = None
     if reminder.slot and target is not None:
         slot = (
-            slots.get((reminder.slot, target.reference))
-            or slot_times(calendar, calendar.slot_rule(reminder.slot))[0]
+            slots.get((reminder.slot, target.reference)) or slot_times(calendar, calendar.slot_rule(reminder.slot))[0]
         )
     recipients = occurrence_recipients(reminder, target) or ["collectivite@exemple.fr"]
     due = reminder_due(calendar, reminder) or now

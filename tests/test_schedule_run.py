@@ -269,3 +269,38 @@ def test_the_stage_calendar_lists_its_offer_calls_as_a_timetable(tmp_path: Path)
         "2021-11-08",
     )
     assert all("campagnes précédentes" in i.who for i in items)
+
+
+def test_two_processes_at_once_never_send_a_reminder_twice(tmp_path: Path, db_url: str) -> None:
+    """Two services on one database (SQLite, PostgreSQL) racing on 4 August: one slot and one mail each."""
+    import threading
+
+    clock = ManualClock(datetime(2025, 6, 1, tzinfo=UTC))
+    first = make_app(tmp_path / "one", clock=clock, database_url=db_url)
+    second = make_app(tmp_path / "two", clock=clock, database_url=db_url)
+    run_due(first)
+    refs = [add_proposal(first, datetime(2025, 6, 2, n, tzinfo=UTC)) for n in range(8)]
+    clock.set(datetime(2025, 8, 4, 7, 0, tzinfo=UTC))
+    errors: list[BaseException] = []
+
+    def work(app: App) -> None:
+        try:
+            for _ in range(3):
+                run_due(app)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(app,)) for app in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    run_due(first)
+    assert errors == []
+    mails = outbox(first, "collectivite/rappel-reunion-teams")
+    assert len(mails) == 16 and len({(m.recipient, m.cause) for m in mails}) == 16
+    with first.sessions() as session:
+        slots = session.scalars(select(Slot)).all()
+    assert len(slots) == len(refs) == len({s.starts_at for s in slots})
+    first.engine.dispose()
+    second.engine.dispose()
