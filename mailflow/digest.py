@@ -429,7 +429,7 @@ def _missed_line(row: ReminderRow) -> OutboxLine:
     why = (
         "non envoyé : le service était arrêté au-delà du délai de rattrapage"
         if row.status == "missed"
-        else "non envoyé : adresse ou modèle invalide"
+        else "non envoyé : adresse du destinataire invalide"
     )
     return OutboxLine(row.due_at, row.recipient, f"{row.campaign} / {row.reminder}", why)
 

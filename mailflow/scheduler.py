@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from .answer import compose, mail_context
 from .calendars import Calendar, Reminder
-from .errors import MailflowError
+from .errors import MailflowError, TemplateError
 from .models import Proposal, Slot
 from .models import Reminder as ReminderRow
 from .outbox import enqueue
@@ -286,6 +286,10 @@ def give_slots(app: App, current: Plan, reminder: Reminder, now: datetime, since
         current.slots[(rule.kind, reference)] = slot
 
 
+class _FixTheTemplate(Exception):
+    """A template failed: nothing is recorded, so the reminder goes once staff fix the template."""
+
+
 def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> int:
     """Write one reminder (queued with its mail, or missed) in one transaction; 1 if a mail was queued."""
     status = "missed"
@@ -295,6 +299,8 @@ def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> 
             if not missed:
                 try:
                     mail, proposal = reminder_mail(app, session, occurrence, now)
+                except TemplateError as exc:
+                    raise _FixTheTemplate(str(exc)) from exc
                 except MailflowError as exc:
                     log.error("%s to %s: not sent: %s", occurrence.cause, occurrence.recipient, exc)
                     status = "invalid"
@@ -324,6 +330,9 @@ def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> 
             )
     except IntegrityError:
         return 0  # another process recorded it first
+    except _FixTheTemplate as exc:
+        log.error("%s to %s: template error, retried at the next pass: %s", occurrence.cause, occurrence.recipient, exc)
+        return 0
     if status == "missed":
         log.warning(
             "%s to %s: due %s, missed while the service was down",

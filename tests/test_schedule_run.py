@@ -304,3 +304,22 @@ def test_two_processes_at_once_never_send_a_reminder_twice(tmp_path: Path, db_ur
     assert len(slots) == len(refs) == len({s.starts_at for s in slots})
     first.engine.dispose()
     second.engine.dispose()
+
+
+def test_an_unusable_address_is_reported_not_retried_forever(tmp_path: Path) -> None:
+    """A tutor address that is no address: the sender still gets the mail; staff see the failure once."""
+    app = app_at(tmp_path, datetime(2025, 6, 1, tzinfo=UTC))
+    run_due(app)
+    values = collectivity(970)
+    values["tutor_email"] = "dga chez ville-test.example.fr"
+    add_proposal(app, datetime(2025, 6, 2, tzinfo=UTC), values=values)
+    app.clock.set(datetime(2025, 8, 4, 7, 0, tzinfo=UTC))
+    run_due(app)
+    run_due(app)
+    assert [m.recipient for m in outbox(app, "collectivite/rappel-reunion-teams")] == [values["sender"]]
+    with app.sessions() as session:
+        statuses = sorted(r.status for r in session.scalars(select(Reminder)))
+    assert statuses == ["invalid", "queued"]
+    [digest] = outbox(app, "staff/digest")[-1:]
+    text = message_from_bytes(digest.raw, policy=policy.default).get_body(("plain",)).get_content()
+    assert "RAPPELS NON ENVOYÉS (1)" in text and "adresse du destinataire invalide" in text
