@@ -265,16 +265,11 @@ def proposals_export(ctx: Context, fmt: str, campaign: str | None, output: Path 
 @_guard
 def proposals_set_status(ctx: Context, reference: str, status: str) -> None:
     """Record a staff decision on the current version of a proposal."""
-    from .models import Proposal
+    from .filing import set_status
 
     app = ctx.app()
     with app.sessions.begin() as session:
-        current = session.scalars(
-            select(Proposal).where(Proposal.reference == reference).order_by(Proposal.version.desc()).limit(1)
-        ).first()
-        if current is None:
-            raise MailflowError(f"no proposal {reference}")
-        previous, current.status, current.updated_at = current.status, status, app.clock.now()
+        previous, current = set_status(session, reference, status, app.clock.now())
     click.echo(f"{reference} v{current.version}: {previous} → {status}")
 
 
@@ -469,8 +464,16 @@ def templates_list(ctx: Context) -> None:
 def templates_render(ctx: Context, name: str, reference: str | None, now: str | None) -> None:
     """Print a rendered mail (headers, text, HTML) so staff can proof-read a template they edited."""
     from .answer import preview, render_for_reference
+    from .digest import build_digest
+    from .scheduler import preview_reminder
 
     app = ctx.app(now)
-    message = render_for_reference(app, name, reference)
+    reminders = {r.template for calendar in app.calendars.values() for r in calendar.reminders}
+    if name == "staff/digest":
+        message = build_digest(app, app.clock.now(), force=True)
+    elif name in reminders:
+        message = preview_reminder(app, name, reference)
+    else:
+        message = render_for_reference(app, name, reference)
     click.echo(preview(message))
 

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .errors import MailflowError
 from .models import Collectivity, Counter, Message, Proposal
 
 NO_CAMPAIGN_PREFIX = "HC"
@@ -146,3 +147,14 @@ def collectivity_for(
     elif name:
         found.name = name
     return found
+
+
+def set_status(session: Session, reference: str, status: str, now: datetime) -> tuple[str, Proposal]:
+    """Record a staff decision (accepted, rejected, withdrawn) on the current version; return the old status."""
+    current = session.scalars(
+        select(Proposal).where(Proposal.reference == reference).order_by(Proposal.version.desc()).limit(1)
+    ).first()
+    if current is None:
+        raise MailflowError(f"no proposal {reference}")
+    previous, current.status, current.updated_at = current.status, status, now
+    return previous, current

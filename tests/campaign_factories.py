@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mailflow import filing
 from mailflow.app import App
 from mailflow.models import Message, OutboxMail, Proposal
 from tests.factories import collectivity
@@ -123,10 +124,7 @@ def add_proposal(
 def set_status(app: App, reference: str, status: str) -> None:
     """A staff decision, as `mailflow proposals set-status` records it, at the app's clock time."""
     with app.sessions.begin() as session:
-        current = session.scalars(
-            select(Proposal).where(Proposal.reference == reference).order_by(Proposal.version.desc()).limit(1)
-        ).one()
-        current.status, current.updated_at = status, app.clock.now()
+        filing.set_status(session, reference, status, app.clock.now())
 
 
 def outbox(app: App, kind_prefix: str = "") -> list[OutboxMail]:
