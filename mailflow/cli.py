@@ -347,17 +347,11 @@ def outbox_list(ctx: Context, status: str | None) -> None:
 @_guard
 def outbox_retry(ctx: Context, ids: tuple[int, ...]) -> None:
     """Send failed mails again now (all failed ones, or the given ids), then drain the outbox."""
-    from sqlalchemy import update
-
-    from .models import OutboxMail
-    from .outbox import drain
+    from .outbox import drain, retry
 
     app = ctx.app()
     with app.sessions.begin() as session:
-        query = update(OutboxMail).where(OutboxMail.status.in_(["failed", "pending"]))
-        if ids:
-            query = query.where(OutboxMail.id.in_(ids))
-        changed = session.execute(query.values(status="pending", attempts=0, next_attempt_at=app.clock.now())).rowcount
+        changed = retry(session, app.clock.now(), ids)
     report = drain(app.sessions, app.transport, app.clock, app.archive, max_attempts=app.settings.smtp.max_attempts)
     click.echo(f"{changed} mail(s) queued again; sent {report.sent}, failed {report.failed}")
 

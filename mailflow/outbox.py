@@ -296,8 +296,8 @@ def envelope(raw: bytes, recipient: str) -> tuple[str, list[str]]:
 
 
 def retry(session: Session, now: datetime, ids: Sequence[int] = ()) -> int:
-    """Make failed mails (all, or those in `ids`) due again with a fresh count of attempts."""
-    query = update(OutboxMail).where(OutboxMail.status == "failed")
+    """Make failed mails, and those waiting for their next try, due now with a fresh count of attempts."""
+    query = update(OutboxMail).where(OutboxMail.status.in_(("failed", "pending")))
     if ids:
         query = query.where(OutboxMail.id.in_(list(ids)))
     result = session.execute(query.values(status="pending", attempts=0, next_attempt_at=now))
