@@ -10,6 +10,7 @@ The guarantees of DESIGN.md live here:
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import logging
 from collections import Counter as Tally
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .acknowledge import Original, acknowledge_message, acknowledge_proposal, why_not_answer
+from .archive import content_hash
 from .classify import Verdict, classify_message, header
 from .errors import Discard, ExtractionError, Quarantine
 from .extract import extract_forms
@@ -90,7 +92,7 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> Pass
         checkpoint("fetched")
         pk = record(app, incoming, mailbox.name, uidvalidity)
         checkpoint("recorded")
-        verdict = process(app, pk)
+        verdict = process(app, pk, incoming.raw)
         checkpoint("processed")
         report.verdicts[verdict] += 1
         _move(app, pk, incoming.ref)
@@ -152,7 +154,7 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
     """
     digest = app.archive.store(incoming.raw)
     checkpoint("archived")
-    parsed = parse(incoming.raw)
+    parsed = parse_headers(incoming.raw)
     message_id = header(parsed, "Message-ID").strip()[:998]
     now = app.clock.now()
     with app.sessions.begin() as session:
@@ -193,14 +195,14 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
 # -- steps 2 to 6: classify, extract, validate, file, answer (one transaction) ----------------------
 
 
-def process(app: App, pk: int) -> str:
+def process(app: App, pk: int, raw: bytes | None = None) -> str:
     """Run the stages on a recorded mail; return its verdict. Never raises for a bad mail."""
     try:
         with app.sessions.begin() as session:
             message = session.get_one(Message, pk)
             if message.state != "recorded":
                 return message.verdict or "unknown"
-            verdict = _stages(app, session, message)
+            verdict = _stages(app, session, message, raw)
             filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)))
             log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
                      extra={"message_id": message.message_id, "outcome": verdict, "reference": filed or None})
@@ -214,9 +216,10 @@ def process(app: App, pk: int) -> str:
         return "quarantined"
 
 
-def _stages(app: App, session: Session, message: Message) -> str:
+def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> str:
     now = app.clock.now()
-    raw = app.archive.load(message.content_hash)
+    if raw is None or content_hash(raw) != message.content_hash:
+        raw = app.archive.load(message.content_hash)
     parsed = parse(raw)
     original = Original(message, parsed)
     try:
@@ -387,6 +390,13 @@ def resume(app: App) -> int:
     for pk in pending:
         process(app, pk)
     return len(pending)
+
+
+def parse_headers(raw: bytes) -> EmailMessage:
+    """Only the header block of a raw mail: enough to record it, without decoding its body."""
+    message = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    return message
 
 
 def parse(raw: bytes) -> EmailMessage:

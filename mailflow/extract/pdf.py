@@ -175,10 +175,10 @@ def _page_blocks(page, deadline: Deadline) -> list[tuple[float, Block | _Line]]:
                 if bbox is None:
                     continue
                 x0, top, x1, bottom = bbox
-                inside = [w for i, w in enumerate(words) if i not in taken
-                          and x0 <= (w.x0 + w.x1) / 2 <= x1 and top <= (w.top + w.bottom) / 2 <= bottom]
-                taken.update(i for i, w in enumerate(words) if w in inside)
-                lines = _lines(inside)
+                indexes = [i for i, w in enumerate(words) if i not in taken
+                           and x0 <= (w.x0 + w.x1) / 2 <= x1 and top <= (w.top + w.bottom) / 2 <= bottom]
+                taken.update(indexes)
+                lines = _lines([words[i] for i in indexes])
                 pad = min((ln.x0 for ln in lines), default=x0 + 2) - x0
                 texts = _paragraphs(lines, x1 - min(pad, 8))
                 cells.append(Cell(tuple(Para((t,)) for t in texts)))
