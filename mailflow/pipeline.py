@@ -45,7 +45,6 @@ log = logging.getLogger("mailflow.pipeline")
 PROCESSED, ATTENTION, IGNORED = "processed", "attention", "ignored"
 FOLDER_OF_VERDICT = {
     "proposal": PROCESSED,
-    "duplicate": PROCESSED,
     "reply": ATTENTION,
     "question": ATTENTION,
     "quarantined": ATTENTION,
@@ -201,7 +200,7 @@ def process(app: App, pk: int, raw: bytes | None = None) -> str:
         with app.sessions.begin() as session:
             message = session.get_one(Message, pk)
             if message.state != "recorded":
-                return message.verdict or "unknown"
+                return "duplicate"  # the same mail (Message-ID and content) was processed before
             verdict = _stages(app, session, message, raw)
             filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)))
             log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
