@@ -14,25 +14,24 @@ import email.parser
 import email.policy
 import logging
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .acknowledge import Original, acknowledge_message, acknowledge_proposal, why_not_answer
 from .archive import content_hash
 from .classify import Verdict, classify_message, header
 from .errors import Discard, ExtractionError, Quarantine
-from .extract import extract_forms
+from .extract import ExtractedForm, extract_forms
 from .faults import checkpoint
-from .filing import Campaign, file_proposal
-from .models import Attachment, Message, MessageStep, Proposal, QuarantineEntry
+from .filing import file_proposal
+from .models import Attachment, Message, MessageStep, OutboxMail, Proposal, QuarantineEntry
 from .source import IncomingMail, MailRef, header_date
 from .validate import validate_fields
 
@@ -182,11 +181,7 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
             created_at=now,
         )
         session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            raise
+        session.flush()
         _step(session, row, "recorded", now, f"{len(incoming.raw)} octets archivés ({digest[:12]}…)")
         return row.id
 
@@ -260,7 +255,15 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
         return "quarantined"
 
 
-def _file_forms(app, session, message, original, verdict: Verdict, forms, now) -> str:
+def _file_forms(
+    app: App,
+    session: Session,
+    message: Message,
+    original: Original,
+    verdict: Verdict,
+    forms: Sequence[ExtractedForm],
+    now: datetime,
+) -> str:
     contact = verdict.contact or ""
     match = app.campaign_for(app.form.name, message.received_at)
     several = len(forms) > 1
@@ -296,7 +299,9 @@ def _file_forms(app, session, message, original, verdict: Verdict, forms, now) -
     return "proposal"
 
 
-def _answer(app, session, original: Original, verdict: Verdict, now: datetime, template: str, **extra) -> None:
+def _answer(
+    app: App, session: Session, original: Original, verdict: Verdict, now: datetime, template: str, **extra: Any
+) -> None:
     reason = why_not_answer(app, session, original, verdict.contact, now)
     if reason is not None:
         _step(session, original.message, "not-answered", now, reason)
@@ -307,8 +312,6 @@ def _answer(app, session, original: Original, verdict: Verdict, now: datetime, t
 
 def thread_reference(session: Session, message_ids: Iterable[str], subject_refs: Iterable[str]) -> str | None:
     """The proposal a reply belongs to: one of our mails it answers, or a known reference in its subject."""
-    from .models import OutboxMail
-
     ids = list(message_ids)
     if ids:
         found = session.execute(
@@ -420,5 +423,3 @@ def quarantine_release(app: App, entry_id: int) -> Message:
     with app.sessions() as session:
         return session.get_one(Message, pk)
 
-
-__all__ = ["ingest_pass", "ingest_files", "record", "process", "resume", "parse", "thread_reference", "Campaign"]
