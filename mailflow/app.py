@@ -26,6 +26,9 @@ from .extract import ExtractionLimits
 from .filing import Campaign
 from .forms import FormDefinition, load_form_definition
 from .oauth import token_source_for
+from .outbox import drain
+from .pipeline import ingest_pass, resume
+from .scheduler import run_due
 from .send import Transport, make_transport
 from .settings import CampaignSettings, Settings
 from .shipped import shipped
@@ -156,10 +159,6 @@ class OnceReport:
 
 def run_once(app: App) -> OnceReport:
     """One pass: finish interrupted mails, read new ones, queue due reminders and digests, send."""
-    from .outbox import drain
-    from .pipeline import ingest_pass, resume
-    from .scheduler import run_due
-
     resumed = resume(app)
     report = ingest_pass(app)
     queued = run_due(app)
