@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from . import db
 from .clock import SystemClock
 from .errors import MailflowError
+from .oauth import TokenSource, token_source_for
 from .settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -76,20 +77,27 @@ def daemon_check(engine: Engine, settings: Settings, now: datetime) -> Check:
     return "daemon", True, f"last mailbox contact {_utc(contact.last_ok)} ({minutes} min ago)"
 
 
+def _token_check(section, name: str) -> tuple[TokenSource | None, Check | None]:  # noqa: ANN001
+    """For auth = "oauth2": the token source and its own check line (a token acquired now)."""
+    if section.auth != "oauth2":
+        return None, None
+    try:
+        tokens = token_source_for(section)
+        tokens()
+    except MailflowError as exc:
+        return None, (f"{name} oauth2 token", False, str(exc))
+    return tokens, (f"{name} oauth2 token", True, "token acquired")
+
+
 def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
-    from .oauth import token_source_for
     from .source import make_mailbox
 
     box = settings.mailbox
-    tokens = None
-    if box.auth == "oauth2":
-        try:
-            tokens = token_source_for(box)
-            tokens()
-        except MailflowError as exc:
-            yield "mailbox oauth2 token", False, str(exc)
+    tokens, line = _token_check(box, "mailbox")
+    if line is not None:
+        yield line
+        if not line[1]:
             return
-        yield "mailbox oauth2 token", True, "token acquired"
     try:
         mailbox = make_mailbox(box, base, tokens)
         mailbox.connect()
@@ -102,21 +110,16 @@ def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
 
 
 def _check_smtp(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
-    from .oauth import token_source_for
     from .send import make_transport
 
     smtp = settings.smtp
-    tokens = None
-    if smtp.auth == "oauth2":
-        try:
-            tokens = token_source_for(smtp)
-            tokens()
-        except MailflowError as exc:
-            yield "smtp oauth2 token", False, str(exc)
+    tokens, line = _token_check(smtp, "smtp")
+    if line is not None:
+        yield line
+        if not line[1]:
             return
-        yield "smtp oauth2 token", True, "token acquired"
     try:
-        transport = make_transport(smtp, base, tokens) if tokens else make_transport(smtp, base)
+        transport = make_transport(smtp, base, tokens)
         transport.check()
         where = f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.kind == "smtp" else str(base / smtp.path)
         yield "smtp", True, f"{smtp.kind} {where}"

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from stdnum import luhn
 
 from mailflow.clock import Clock, ManualClock
@@ -219,3 +225,36 @@ def question_mail(sender: str = "elu@commune-test.example.fr", **kwargs: Any) ->
     kwargs.setdefault("subject", "Question sur les projets collectifs")
     body = "Bonjour,\n\nPouvons-nous proposer deux missions ? Merci de votre réponse.\n\nCordialement\n"
     return mail(sender=sender, body=body, **kwargs)
+
+
+def start_daemon(workdir: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`mailflow run` on `workdir/settings.toml` in the background, its output in `workdir/daemon.log`."""
+    environment = {**os.environ, **(env or {})}
+    environment.pop("MAILFLOW_CRASH_AT", None)
+    with (workdir / "daemon.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mailflow", "--config", str(workdir / "settings.toml"), "run"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment,
+        )
+
+
+def stop_daemon(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the daemon has not stopped within 15 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> float:
+    """Wait for `predicate()`; return the seconds it took, or fail saying what did not happen (and the log)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+    pytest.fail(f"{what} did not happen within {timeout} s\n{tail}")

@@ -18,7 +18,15 @@ from sqlalchemy.exc import OperationalError
 
 from mailflow.archive import content_hash
 from mailflow.models import Attachment, Message, OutboxMail, Proposal
-from tests.factories import collectivity, proposal_mail, question_mail, write_settings
+from tests.factories import (
+    collectivity,
+    proposal_mail,
+    question_mail,
+    start_daemon,
+    stop_daemon,
+    wait_until,
+    write_settings,
+)
 
 JUNE = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
 PROCESSED, ATTENTION = "mailflow/Traités", "mailflow/À traiter"
@@ -62,19 +70,9 @@ def mailflow(
 @pytest.fixture
 def daemon(workdir: Path) -> Iterator[subprocess.Popen]:
     """`mailflow run` in the background, stopped with SIGTERM at the end."""
-    log = (workdir / "daemon.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mailflow", "--config", str(workdir / "settings.toml"), "run"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
+    process = start_daemon(workdir)
     yield process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    log.close()
+    stop_daemon(process)
 
 
 def db(workdir: Path):  # noqa: ANN201
@@ -88,17 +86,6 @@ def count(workdir: Path, model, *where) -> int:  # noqa: ANN001
             return connection.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
     except OperationalError:
         return -1
-
-
-def wait_until(predicate, timeout: float, what: str, daemon_log: Path | None = None) -> float:  # noqa: ANN001
-    """Wait for `predicate()`; return the seconds it took, or fail saying what did not happen."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    tail = daemon_log.read_text(errors="replace")[-3000:] if daemon_log and daemon_log.exists() else ""
-    pytest.fail(f"{what} did not happen within {timeout} s\n{tail}")
 
 
 @pytest.mark.timeout(600)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -23,7 +22,17 @@ from sqlalchemy import func, select
 from mailflow.daemon import Daemon
 from mailflow.models import Message, Proposal
 from mailflow.settings import load_settings
-from tests.factories import REPO, collectivity, make_app, proposal_mail, question_mail, write_settings
+from tests import factories
+from tests.factories import (
+    REPO,
+    collectivity,
+    make_app,
+    proposal_mail,
+    question_mail,
+    stop_daemon,
+    wait_until,
+    write_settings,
+)
 from tests.fixtures.servers import servers_required
 
 UNIT = REPO / "contrib" / "systemd" / "mailflow.service"
@@ -70,35 +79,7 @@ class NotifySocket:
 
 
 def start_daemon(workdir: Path, notify: NotifySocket | None = None) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.pop("MAILFLOW_CRASH_AT", None)
-    if notify is not None:
-        env["NOTIFY_SOCKET"] = str(notify.path)
-    log = (workdir / "daemon.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "mailflow", "--config", str(workdir / "settings.toml"), "run"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-def wait_until(predicate, timeout: float, what: str, log: Path | None = None) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
-    pytest.fail(f"{what} did not happen within {timeout} s\n{tail}")
+    return factories.start_daemon(workdir, {"NOTIFY_SOCKET": str(notify.path)} if notify is not None else None)
 
 
 def rows(app, model, *where) -> int:  # noqa: ANN001
@@ -180,7 +161,7 @@ def test_sigterm_while_mail_flows_exits_0_within_10_s_and_loses_nothing(
         status = daemon.wait(10)
         took = time.monotonic() - asked
     finally:
-        stop(daemon)
+        stop_daemon(daemon)
         notify.close()
     assert status == 0, log.read_text(errors="replace")[-3000:]
     assert took < 10
@@ -275,7 +256,7 @@ def test_sighup_reloads_templates_and_a_broken_calendar_keeps_the_old_ones(own_c
         assert answer_subjects(workdir).count("Version rechargée : votre question est bien reçue") == 2
         assert daemon.poll() is None
     finally:
-        stop(daemon)
+        stop_daemon(daemon)
     assert daemon.returncode == 0
 
 
