@@ -67,7 +67,7 @@ class Mailbox(Protocol):
 
 def header_date(raw: bytes) -> datetime | None:
     """The `Date` header of a raw mail as an aware datetime, or None when absent or unreadable."""
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block(raw))
     value = headers.get("Date")
     if not value:
         return None
@@ -124,7 +124,7 @@ class MaildirMailbox:
                 delivered = datetime.fromtimestamp(file.stat().st_mtime, UTC)
                 with file.open("rb") as handle:
                     truncated = ref.size > self.max_message_bytes
-                    raw = _headers_only(handle.read(64 * 1024)) if truncated else handle.read()
+                    raw = header_block(handle.read(64 * 1024)) if truncated else handle.read()
             except (KeyError, FileNotFoundError):
                 continue
             yield IncomingMail(ref=ref, raw=raw, received_at=delivered, truncated=truncated)
@@ -143,11 +143,10 @@ class MaildirMailbox:
         _sleep(min(seconds, self.poll_seconds), interrupted)
 
 
-def _headers_only(head: bytes) -> bytes:
-    end = head.find(b"\r\n\r\n")
-    if end < 0:
-        end = head.find(b"\n\n")
-    return head if end < 0 else head[: end + 2]
+def header_block(head: bytes) -> bytes:
+    """The header section of a raw mail, up to and including the blank line that ends it."""
+    ends = [found for found in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if found >= 0]
+    return head[: min(ends) + 2] if ends else head
 
 
 TokenSource = Callable[[], str]
