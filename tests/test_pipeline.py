@@ -15,7 +15,16 @@ from sqlalchemy import func, select
 from mailflow import pipeline
 from mailflow.export import proposal_record
 from mailflow.models import Message, OutboxMail, Proposal, QuarantineEntry
-from tests.factories import SHARED, collectivity, form_docx, mail, make_app, proposal_mail, question_mail
+from tests.factories import (
+    SHARED,
+    collectivity,
+    form_docx,
+    mail,
+    make_app,
+    proposal_body,
+    proposal_mail,
+    question_mail,
+)
 
 SAMPLES = SHARED / "samples"
 
@@ -252,3 +261,33 @@ def test_mail_journey_is_recorded_step_by_step(tmp_path: Path) -> None:
         assert re.search(rf"\s{step}\s", result.stdout), step
     with app.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_forwarded_proposal_is_filed_for_the_original_sender(tmp_path: Path) -> None:
+    """A colleague forwards a collectivité's mail as an attachment: filed, and answered to the collectivité."""
+    app = make_app(tmp_path)
+    values = collectivity(10)
+    forwarded = mail(sender="Agent INET <agent.inet@cnfpt.fr>", subject="TR: Proposition de projet collectif",
+                     body="Bonjour,\nje vous transfère cette proposition reçue sur ma boîte.\n")
+    forwarded.add_attachment(proposal_mail(values))
+    assert pipeline.ingest_files(app, [write_eml(tmp_path, "fwd", forwarded)])[0][1] == "proposal"
+    (record,) = records(app)
+    assert record["sender"] == values["sender"]
+    assert record["collectivity"]["name"] == values["name"]
+    assert [(m.kind, m.recipient) for m in outbox(app)] == [("collectivite/accuse-reception", values["sender"])]
+
+
+def test_inline_forward_is_filed_for_the_original_sender(tmp_path: Path) -> None:
+    """A `TR:` with the collectivité's mail quoted inline (Outlook's French header block): filed for its author."""
+    app = make_app(tmp_path)
+    values = collectivity(11)
+    body = (
+        "Pour suite à donner.\n\n-----Message d'origine-----\n"
+        f"De : Claire Martin <{values['sender']}>\nEnvoyé : lundi 2 juin 2025 10:12\n"
+        "À : agent.inet@cnfpt.fr\nObjet : Proposition de projet collectif\n\n" + proposal_body(values)
+    )
+    forwarded = mail(sender="agent.inet@cnfpt.fr", subject="TR: Proposition de projet collectif", body=body)
+    assert pipeline.ingest_files(app, [write_eml(tmp_path, "tr", forwarded)])[0][1] == "proposal"
+    (record,) = records(app)
+    assert record["sender"] == values["sender"]
+    assert record["collectivity"]["siret"] == values["siret"]

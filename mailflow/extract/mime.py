@@ -59,13 +59,13 @@ def collect(message: EmailMessage) -> tuple[list[Attachment], list[EmailMessage]
     attachments: list[Attachment] = []
     bodies: list[EmailMessage] = [message]
     for part in message.walk():
-        if part.is_multipart():
-            continue
-        if part.get_content_type() == "message/rfc822":
+        if part.get_content_type() == "message/rfc822":  # a forwarded mail: its body may be the form
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None
             if isinstance(inner, EmailMessage):
                 bodies.append(inner)
+            continue
+        if part.is_multipart():
             continue
         if _is_body_text(part):
             continue
