@@ -291,3 +291,34 @@ def test_inline_forward_is_filed_for_the_original_sender(tmp_path: Path) -> None
     (record,) = records(app)
     assert record["sender"] == values["sender"]
     assert record["collectivity"]["siret"] == values["siret"]
+
+
+@pytest.mark.parametrize(("charset", "cte"), [("windows-1252", "quoted-printable"), ("iso-8859-1", "8bit"),
+                                             ("utf-8", "base64")])
+def test_body_forms_in_the_charsets_french_mail_uses(tmp_path: Path, charset: str, cte: str) -> None:
+    """A form typed in a windows-1252, iso-8859-1 or utf-8 body is read with its accents intact."""
+    app = make_app(tmp_path)
+    values = collectivity(12)
+    values["context"] = "Élaboration d’un schéma « cœur de ville » : réunions à Besançon, coût 4 000 €."
+    if charset == "iso-8859-1":
+        values["context"] = values["context"].replace("’", "'").replace("œ", "oe").replace("€", "euros")
+    message = mail(sender=values["sender"], subject="Proposition", body="x")
+    message.set_content(proposal_body(values), charset=charset, cte=cte)
+    assert pipeline.ingest_files(app, [write_eml(tmp_path, charset, message)])[0][1] == "proposal"
+    (record,) = records(app)
+    assert record["mission"]["context"] == values["context"]
+    assert record["collectivity"]["address"] == values["address"]
+
+
+def test_html_only_body_form_is_read(tmp_path: Path) -> None:
+    """A form pasted in an HTML-only mail (no text part) is read from the HTML."""
+    app = make_app(tmp_path)
+    values = collectivity(13)
+    paragraphs = "".join(f"<p>{line}</p>" if line else "<br>" for line in proposal_body(values).split("\n"))
+    message = mail(sender=values["sender"], subject="Proposition", body="x")
+    message.set_content(f"<html><body>{paragraphs}</body></html>", subtype="html")
+    assert pipeline.ingest_files(app, [write_eml(tmp_path, "html", message)])[0][1] == "proposal"
+    (record,) = records(app)
+    assert record["collectivity"]["name"] == values["name"]
+    assert record["tutor"]["email"] == values["tutor_email"]
+    assert record["status"] == "complete"
