@@ -107,12 +107,14 @@ def _why_ignored(message: EmailMessage, own_addresses: Collection[str], own_doma
 
 
 def header(message: Message, name: str) -> str:
-    """A header as text, '' when absent or unreadable (a broken header never stops classification)."""
+    """A header as text, '' when absent; a header the parser chokes on is returned as written."""
     try:
         value = message.get(name)
-    except (ValueError, IndexError, TypeError):
-        value = message.get_all(name, failobj=[None])[0] if hasattr(message, "get_all") else None
-    return "" if value is None else str(value)
+        return "" if value is None else str(value)
+    except Exception:  # noqa: BLE001 - email's header parser raises many kinds of errors on hostile input
+        wanted = name.lower()
+        raw = next((v for k, v in message.raw_items() if k.lower() == wanted), "")
+        return " ".join(str(raw).split())
 
 
 def from_address(message: Message) -> str | None:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from mailflow import pipeline
@@ -322,3 +324,25 @@ def test_html_only_body_form_is_read(tmp_path: Path) -> None:
     assert record["collectivity"]["name"] == values["name"]
     assert record["tutor"]["email"] == values["tutor_email"]
     assert record["status"] == "complete"
+
+
+_HEADERISH = st.sampled_from([
+    b"", b"From: =?utf-8?b?//8=?= <x@example.fr>\r\n", b"Subject: =?bogus?q?=ZZ?=\r\n", b"Message-ID: <>\r\n",
+    b"Content-Type: multipart/mixed; boundary=\"\"\r\n", b"Content-Transfer-Encoding: base64\r\n",
+    b"Date: not a date\r\n", b"To: \x00\xff\r\n", b"Content-Type: message/rfc822\r\n", b"Auto-Submitted: no\r\n",
+])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(headers=st.lists(_HEADERISH, max_size=6), body=st.binary(max_size=2000))
+def test_no_bytes_stop_the_pipeline(tmp_path: Path, headers: list[bytes], body: bytes) -> None:
+    """Whatever bytes arrive, the pipeline records the mail and gives a verdict; it never raises."""
+    app = make_app(tmp_path / "hyp")
+    path = tmp_path / "mail.eml"
+    path.write_bytes(b"".join(headers) + b"\r\n" + body)
+    (_, verdict), = pipeline.ingest_files(app, [path])
+    assert verdict in {"proposal", "question", "ignored", "quarantined", "reply", "duplicate"}
+    with app.sessions() as session:
+        reasons = list(session.scalars(select(QuarantineEntry.reason)))
+    assert not any("erreur interne" in reason for reason in reasons), reasons
