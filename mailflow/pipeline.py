@@ -153,7 +153,7 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
     digest = app.archive.store(incoming.raw)
     checkpoint("archived")
     parsed = parse_headers(incoming.raw)
-    message_id = header(parsed, "Message-ID").strip()[:998]
+    message_id = storable(header(parsed, "Message-ID")).strip()[:998]
     now = app.clock.now()
     with app.sessions.begin() as session:
         existing = session.scalars(
@@ -173,8 +173,8 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
             message_id=message_id,
             content_hash=digest,
             received_at=incoming.received_at,
-            sender=header(parsed, "From")[:998],
-            subject=header(parsed, "Subject"),
+            sender=storable(header(parsed, "From"))[:998],
+            subject=storable(header(parsed, "Subject")),
             size=incoming.ref.size,
             truncated=incoming.truncated,
             state="recorded",
@@ -342,28 +342,40 @@ def _keep_attachments(app: App, session: Session, message: Message, parsed: Emai
             data = b""
         session.add(Attachment(
             message=message,
-            filename=(part.get_filename() or None),
+            filename=storable(_filename(part)) or None,
             content_type=part.get_content_type(),
             size=len(data),
             content_hash=app.archive.store(data),
         ))
 
 
+def storable(text: str) -> str:
+    """Text from a sender made safe for any database: no NUL character, no lone surrogate."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _filename(part: EmailMessage) -> str:
+    try:
+        return part.get_filename() or ""
+    except Exception:  # noqa: BLE001 - a broken Content-Disposition only loses the display name
+        return ""
+
+
 def _quarantine(app: App, session: Session, message: Message, reason: str) -> None:
     now = app.clock.now()
-    session.add(QuarantineEntry(message=message, reason=reason, created_at=now))
+    session.add(QuarantineEntry(message=message, reason=storable(reason), created_at=now))
     _finish(session, message, "quarantined", reason, now)
 
 
 def _finish(session: Session, message: Message, verdict: str, reason: str, now: datetime) -> None:
     message.verdict = verdict
-    message.reason = reason
+    message.reason = storable(reason)
     message.state = "processed"
     _step(session, message, verdict, now, reason)
 
 
 def _step(session: Session, message: Message, step: str, at: datetime, detail: str | None = None) -> None:
-    session.add(MessageStep(message=message, step=step, at=at, detail=detail))
+    session.add(MessageStep(message=message, step=step, at=at, detail=None if detail is None else storable(detail)))
 
 
 # -- step 7: move ----------------------------------------------------------------------------------

@@ -330,10 +330,12 @@ _HEADERISH = st.sampled_from([
     b"", b"From: =?utf-8?b?//8=?= <x@example.fr>\r\n", b"Subject: =?bogus?q?=ZZ?=\r\n", b"Message-ID: <>\r\n",
     b"Content-Type: multipart/mixed; boundary=\"\"\r\n", b"Content-Transfer-Encoding: base64\r\n",
     b"Date: not a date\r\n", b"To: \x00\xff\r\n", b"Content-Type: message/rfc822\r\n", b"Auto-Submitted: no\r\n",
+    b"Subject: caf\xe9 \x00 \xff\r\n", b"From: \xe9\x00 <a\xff@b.example.fr>\r\n", b"Message-ID: <\xff\x00@x>\r\n",
+    b"Auto-Submitted: auto\x00\xff\r\n", b"Content-Disposition: attachment; filename=\"a\x00\xff.docx\"\r\n",
 ])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(headers=st.lists(_HEADERISH, max_size=6), body=st.binary(max_size=2000))
 def test_no_bytes_stop_the_pipeline(tmp_path: Path, headers: list[bytes], body: bytes) -> None:
