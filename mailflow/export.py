@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
 from .models import Proposal
@@ -80,7 +81,7 @@ def xlsx_bytes(records: Iterable[dict[str, Any]], title: str = "Propositions") -
     sheet.title = title[:31]
     sheet.append(columns)
     for row in rows:
-        sheet.append([row.get(c) for c in columns])
+        sheet.append([_cell(row.get(c)) for c in columns])
     for line in sheet.iter_rows(min_row=2):
         for cell in line:
             if isinstance(cell.value, str) and cell.value.startswith("="):
@@ -91,6 +92,11 @@ def xlsx_bytes(records: Iterable[dict[str, Any]], title: str = "Propositions") -
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """Control characters a sender typed are dropped: Excel cannot store them."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
