@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from .answer import AddressError, acknowledgement_template, compose, mail_context
+from .answer import AddressError, acknowledgement_template, compose, mail_context, original_context
 from .classify import header, thread_ids
 from .export import proposal_record
 from .models import Message, MessageStep, OutboxMail, Proposal
@@ -36,20 +36,15 @@ class Original:
     parsed: EmailMessage
 
     def context(self) -> dict[str, Any]:
-        return {
-            "subject": self.message.subject,
-            "message_id": self.message.message_id,
-            "sender": self.message.sender,
-            "received_at": self.message.received_at,
-        }
+        return original_context(self.message)
 
 
 def why_not_answer(app: App, session: Session, original: Original, recipient: str | None, now: datetime) -> str | None:
     """The reason (French, for staff) not to answer automatically, or None when an answer is fine."""
     if not recipient:
         return "pas d'adresse de réponse utilisable"
-    results = " ".join(original.parsed.get_all("Authentication-Results", failobj=[]) or [])
-    failure = AUTH_FAILURE.search(str(results))
+    results = " ".join(str(value) for value in original.parsed.get_all("Authentication-Results", failobj=[]))
+    failure = AUTH_FAILURE.search(results)
     if failure:
         return (
             f"pas de réponse automatique : l'authentification de l'expéditeur a échoué "

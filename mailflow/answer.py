@@ -34,6 +34,7 @@ from .shipped import shipped
 
 if TYPE_CHECKING:
     from .app import App
+    from .models import Message
     from .settings import Settings
 
 LOCALE = "fr_FR"
@@ -472,6 +473,16 @@ def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
+def original_context(message: Message) -> dict[str, Any]:
+    """The received mail an answer is about, as templates see it (`original`)."""
+    return {
+        "subject": message.subject,
+        "message_id": message.message_id,
+        "sender": message.sender,
+        "received_at": message.received_at,
+    }
+
+
 def render_for_reference(app: App, name: str, reference: str | None) -> EmailMessage:
     """Template `name` rendered and composed as it would be sent about proposal `reference`.
 
@@ -507,11 +518,7 @@ def render_for_reference(app: App, name: str, reference: str | None) -> EmailMes
         if proposal is None:
             raise MailflowError(f"no proposal with reference {reference} (see `mailflow proposals list`)")
         record = proposal_record(proposal)
-        message = proposal.message
-        original = {
-            "subject": message.subject, "message_id": message.message_id,
-            "sender": message.sender, "received_at": message.received_at,
-        }
+        original = original_context(proposal.message)
         first_slot = select(Slot).where(Slot.proposal_pk == proposal.id).order_by(Slot.starts_at)
         slot_row = session.scalar(first_slot)
         slot = {"starts_at": slot_row.starts_at, "ends_at": slot_row.ends_at} if slot_row else None

@@ -185,7 +185,7 @@ def proposals() -> None:
     """What was filed."""
 
 
-def _current_proposals(session, campaign: str | None, every_version: bool = True):  # noqa: ANN001, ANN202
+def _current_proposals(session, campaign: str | None):  # noqa: ANN001, ANN202
     from .models import Proposal
 
     query = select(Proposal).order_by(Proposal.reference, Proposal.version)

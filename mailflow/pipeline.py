@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .acknowledge import Original, acknowledge_message, acknowledge_proposal, why_not_answer
-from .archive import content_hash
 from .classify import Verdict, classify_message, header
 from .errors import Discard, ExtractionError, Quarantine
 from .extract import ExtractedForm, extract_forms
@@ -190,7 +189,11 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
 
 
 def process(app: App, pk: int, raw: bytes | None = None) -> str:
-    """Run the stages on a recorded mail; return its verdict. Never raises for a bad mail."""
+    """Run the stages on a recorded mail; return its verdict. Never raises for a bad mail.
+
+    `raw` is the mail's bytes when the caller has them in hand (those `record` just archived);
+    otherwise they are read back from the archive.
+    """
     try:
         with app.sessions.begin() as session:
             message = session.get_one(Message, pk)
@@ -212,7 +215,7 @@ def process(app: App, pk: int, raw: bytes | None = None) -> str:
 
 def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> str:
     now = app.clock.now()
-    if raw is None or content_hash(raw) != message.content_hash:
+    if raw is None:
         raw = app.archive.load(message.content_hash)
     parsed = parse(raw)
     original = Original(message, parsed)
