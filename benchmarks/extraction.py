@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mailflow.extract import extract_forms  # noqa: E402
-from mailflow.forms import load_form_definition  # noqa: E402
+from mailflow.pipeline.extract import extract_forms  # noqa: E402
+from mailflow.pipeline.forms.definition import load_form_definition  # noqa: E402
 from tests.corpus.generate import build_corpus  # noqa: E402
 from tests.corpus.scoring import PATHS, wrong_fields  # noqa: E402
 

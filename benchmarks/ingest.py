@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 from imapclient import IMAPClient  # noqa: E402
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
-from mailflow.models import Message, OutboxMail  # noqa: E402
+from mailflow.db.models import Message, OutboxMail  # noqa: E402
 from tests.corpus.generate import build_corpus  # noqa: E402
 from tests.factories import write_settings  # noqa: E402
 from tests.fixtures.dovecot import start_dovecot  # noqa: E402

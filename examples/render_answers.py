@@ -17,9 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mailflow.answer import ACKNOWLEDGEMENTS, Templates, compose, mail_context, preview, specimen  # noqa: E402
-from mailflow.calendars import load_calendar  # noqa: E402
-from mailflow.forms import load_form_definition  # noqa: E402
+from mailflow.campaign.calendars import load_calendar  # noqa: E402
+from mailflow.mail.templates import ACKNOWLEDGEMENTS, Templates, compose, mail_context, preview, specimen  # noqa: E402
+from mailflow.pipeline.forms.definition import load_form_definition  # noqa: E402
 
 OUT = REPO / "examples" / "answers"
 CALENDAR = REPO / "schedules" / "projet-collectif-2025-2026.toml"

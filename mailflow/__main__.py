@@ -1,5 +1,5 @@
 """`python -m mailflow` is the `mailflow` command."""
 
-from .cli import main
+from mailflow.cli import main
 
 main()

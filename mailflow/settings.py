@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import SettingsError
+from mailflow.errors import SettingsError
 
 DEFAULT_CONFIG = Path("settings.toml")
 SECRET_KEYS = ("password", "client_secret", "secret", "token")

@@ -8,7 +8,7 @@ import io
 import random
 from email.message import EmailMessage
 
-from mailflow.forms import load_form_definition
+from mailflow.pipeline.forms.definition import load_form_definition
 from tests.corpus import generate
 
 DEFINITION = load_form_definition()

@@ -100,7 +100,7 @@ def make_app(
     monkeypatch: Any = None,
 ) -> Any:
     """An App on a fresh database in `folder`, wired to the given test servers."""
-    from mailflow.app import build_app
+    from mailflow.service.app import build_app
 
     if imap is not None and monkeypatch is not None:
         monkeypatch.setenv("MAILFLOW_TEST_IMAP_PASSWORD", imap.password)

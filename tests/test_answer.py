@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from mailflow.answer import (
+from mailflow.errors import TemplateError
+from mailflow.mail.templates import (
     ACKNOWLEDGEMENTS,
     AddressError,
     RenderedMail,
@@ -22,7 +23,6 @@ from mailflow.answer import (
     mail_context,
     specimen,
 )
-from mailflow.errors import TemplateError
 
 NOW = datetime(2025, 6, 10, 7, 45, tzinfo=UTC)
 LABELS = {

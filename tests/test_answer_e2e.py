@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailflow.answer import render_for_reference
 from mailflow.cli import cli
-from mailflow.models import OutboxMail, Proposal
-from mailflow.outbox import drain
-from mailflow.pipeline import ingest_pass
+from mailflow.db.models import OutboxMail, Proposal
+from mailflow.mail.outbox import drain
+from mailflow.mail.templates import render_for_reference
+from mailflow.pipeline.run import ingest_pass
 from tests.factories import SHARED, collectivity, mail, make_app, proposal_mail, question_mail
 from tests.fixtures.smtp import ReceivedMail, SmtpServer
 

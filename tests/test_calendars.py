@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.answer import Templates
-from mailflow.calendars import find_campaign, load_calendar, load_calendars
+from mailflow.campaign.calendars import find_campaign, load_calendar, load_calendars
 from mailflow.errors import CalendarError
+from mailflow.mail.templates import Templates
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEDULES = REPO / "schedules"

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from mailflow.classify import classify_message
+from mailflow.pipeline.classify import classify_message
 from tests.factories import SHARED, mail
 
 OWN = {"own_addresses": ("stages.inet@cnfpt.fr",), "own_domains": ("stages.inet.cnfpt.fr",)}

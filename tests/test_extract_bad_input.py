@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from mailflow.extract import ExtractionLimits, extract_forms
-from mailflow.extract import convert as convert_module
+from mailflow.pipeline.extract import ExtractionLimits, extract_forms
+from mailflow.pipeline.extract import convert as convert_module
 from tests.extract_helpers import DEFINITION, DOCX, filled, mail_with, pdf_bytes
 
 

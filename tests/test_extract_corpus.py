@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from mailflow.extract import extract_forms
-from mailflow.forms import load_form_definition
+from mailflow.pipeline.extract import extract_forms
+from mailflow.pipeline.forms.definition import load_form_definition
 from tests.corpus.generate import build_corpus
 from tests.corpus.scoring import PATHS, wrong_fields
 

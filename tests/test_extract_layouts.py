@@ -8,8 +8,8 @@ from email.message import EmailMessage
 import docx
 import pytest
 
-from mailflow.extract import extract_forms
-from mailflow.extract.normalize import parse_checkbox, parse_phone
+from mailflow.pipeline.extract import extract_forms
+from mailflow.pipeline.extract.normalize import parse_checkbox, parse_phone
 from tests.corpus.generate import render_pdf
 from tests.corpus.scoring import wrong_fields
 from tests.extract_helpers import DEFINITION, DOCX, filled, mail_with, reparse

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailflow.errors import ExtractionError
-from mailflow.extract import Extraction, UnreadableDocument, convert, extract_document, extract_forms
+from mailflow.pipeline.extract import Extraction, UnreadableDocument, convert, extract_document, extract_forms
 from tests.extract_helpers import DEFINITION, DOCX, filled, mail_with, pdf_bytes
 
 _DOCX = filled(i=2)[2]

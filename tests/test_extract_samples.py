@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.extract import extract_forms
-from mailflow.forms import load_form_definition
-from mailflow.validate import validate_fields
+from mailflow.pipeline.extract import extract_forms
+from mailflow.pipeline.forms.definition import load_form_definition
+from mailflow.pipeline.validate import validate_fields
 from tests.corpus.scoring import PATHS, canonical, same
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -12,8 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from mailflow import db
-from mailflow.models import Base
+from mailflow.db import engine as db
+from mailflow.db.models import Base
 from tests.factories import REPO, write_settings
 
 

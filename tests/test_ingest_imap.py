@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from mailflow.archive import content_hash
-from mailflow.models import Attachment, Message, OutboxMail, Proposal
+from mailflow.db.models import Attachment, Message, OutboxMail, Proposal
+from mailflow.pipeline.archive import content_hash
 from tests.factories import (
     collectivity,
     proposal_mail,

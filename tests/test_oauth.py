@@ -16,14 +16,14 @@ from click.testing import CliRunner
 
 from mailflow.cli import cli
 from mailflow.errors import AuthenticationError, MailboxError, SettingsError
-from mailflow.oauth import (
+from mailflow.mail.oauth import (
     EXCHANGE_SCOPE,
     IdentityProviderUnreachable,
     MsalTokenSource,
     read_credentials,
     token_source_for,
 )
-from mailflow.send import ServerUnreachable, SmtpAuthenticationError, make_transport
+from mailflow.mail.transport import ServerUnreachable, SmtpAuthenticationError, make_transport
 from mailflow.settings import MailboxSettings, OAuth2, SmtpSettings
 from tests.fixtures import Certificate, free_port, make_self_signed_cert
 from tests.fixtures.oauth import (
@@ -373,7 +373,7 @@ def test_token_renewed_before_expiry(idp: IdentityProvider, ledger: TokenLedger,
 
 def test_token_source_interface_is_a_plain_callable(idp: IdentityProvider, ledger: TokenLedger) -> None:
     """MsalTokenSource can be built directly from credentials, e.g. to point it at another authority."""
-    from mailflow.oauth import ClientCredentials
+    from mailflow.mail.oauth import ClientCredentials
 
     source = MsalTokenSource(
         ClientCredentials(tenant_id=idp.tenant_id, client_id=idp.client_id, secret=idp.client_secret),

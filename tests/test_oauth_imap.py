@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from mailflow.errors import AuthenticationError, MailboxError
-from mailflow.oauth import token_source_for
+from mailflow.mail.mailbox import make_mailbox
+from mailflow.mail.oauth import token_source_for
 from mailflow.settings import MailboxSettings, OAuth2
-from mailflow.source import make_mailbox
 from tests.fixtures import ServerUnavailable, free_port
 from tests.fixtures.dovecot import DovecotServer, start_dovecot
 from tests.fixtures.oauth import (

@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow import db
-from mailflow.answer import RenderedMail, compose
-from mailflow.archive import Archive, content_hash
 from mailflow.clock import ManualClock
+from mailflow.db import engine as db
+from mailflow.db.models import OutboxAttempt, OutboxMail
 from mailflow.errors import TransportError
-from mailflow.models import OutboxAttempt, OutboxMail
-from mailflow.outbox import answers_today, backoff, drain, enqueue, envelope, retry
-from mailflow.send import SmtpTransport
+from mailflow.mail.outbox import answers_today, backoff, drain, enqueue, envelope, retry
+from mailflow.mail.templates import RenderedMail, compose
+from mailflow.mail.transport import SmtpTransport
+from mailflow.pipeline.archive import Archive, content_hash
 from tests.fixtures.smtp import SmtpServer
 
 START = datetime(2025, 6, 10, 7, 45, tzinfo=UTC)

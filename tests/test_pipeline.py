@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from mailflow import pipeline
-from mailflow.export import proposal_record
-from mailflow.models import Message, OutboxMail, Proposal, QuarantineEntry
+from mailflow.campaign.export import proposal_record
+from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
+from mailflow.pipeline import run as pipeline
 from tests.factories import (
     SHARED,
     collectivity,
@@ -354,7 +354,7 @@ def test_xlsx_export_survives_control_characters_and_formulas(tmp_path: Path) ->
     """A field with control characters or a leading '=' still exports to xlsx, as text."""
     from openpyxl import load_workbook
 
-    from mailflow.export import xlsx_bytes
+    from mailflow.campaign.export import xlsx_bytes
 
     data = xlsx_bytes([{"reference": "PC-2025-0001", "mission": {"title": "=HYPERLINK(\"x\")\x01\x02 titre"}}])
     (tmp_path / "p.xlsx").write_bytes(data)

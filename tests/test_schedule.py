@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar as ICalendar
 
-from mailflow.calendars import Calendar, load_calendar
-from mailflow.schedule import (
+from mailflow.campaign.calendars import Calendar, load_calendar
+from mailflow.campaign.rules import (
     Occurrence,
     Target,
     allocate,

@@ -10,11 +10,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from icalendar import Calendar as ICalendar
 from sqlalchemy import select
 
-from mailflow.app import App, build_app
+from mailflow.campaign.digest import upcoming
+from mailflow.campaign.reminders import reschedule, run_due
 from mailflow.clock import ManualClock
-from mailflow.digest import upcoming
-from mailflow.models import Reminder, Slot
-from mailflow.scheduler import reschedule, run_due
+from mailflow.db.models import Reminder, Slot
+from mailflow.service.app import App, build_app
 from tests.campaign_factories import add_proposal, outbox, set_status
 from tests.factories import collectivity, make_app
 
@@ -226,7 +226,7 @@ def test_daemon_jobs_follow_the_calendars(tmp_path: Path) -> None:
 
 def test_every_reminder_template_renders_for_a_preview(tmp_path: Path) -> None:
     """`templates render` of each reminder template gives a French mail with its dates, slot and .ics."""
-    from mailflow.scheduler import preview_reminder
+    from mailflow.campaign.reminders import preview_reminder
 
     app = app_at(tmp_path, datetime(2025, 6, 1, tzinfo=UTC))
     templates = {r.template for c in app.calendars.values() for r in c.reminders}
@@ -248,7 +248,7 @@ def test_the_daemon_scheduler_catches_up_at_start(tmp_path: Path) -> None:
     """Started, the scheduler runs the pass once at once (catch-up after a stop), then on its jobs."""
     import threading
 
-    from mailflow.scheduler import start_scheduler
+    from mailflow.campaign.reminders import start_scheduler
 
     app = app_at(tmp_path, datetime(2025, 8, 3, 10, 0, tzinfo=UTC))
     ran = threading.Event()

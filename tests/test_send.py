@@ -12,7 +12,7 @@ import pytest
 
 from mailflow.clock import ManualClock
 from mailflow.errors import AuthenticationError, SettingsError, TransportError
-from mailflow.send import (
+from mailflow.mail.transport import (
     DirectoryTransport,
     RecipientRefused,
     ServerUnreachable,

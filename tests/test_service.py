@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailflow.daemon import Daemon
-from mailflow.models import Message, Proposal
+from mailflow.db.models import Message, Proposal
+from mailflow.service.daemon import Daemon
 from mailflow.settings import load_settings
 from tests import factories
 from tests.factories import (

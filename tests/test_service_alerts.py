@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailflow.alerts import Contact, OpenAlert, assess, duration_fr, review
 from mailflow.clock import ManualClock
-from mailflow.daemon import Daemon
-from mailflow.health import daemon_check
-from mailflow.service_state import get_state, note_mailbox
+from mailflow.db.state import get_state, note_mailbox
+from mailflow.service.alerts import Contact, OpenAlert, assess, duration_fr, review
+from mailflow.service.daemon import Daemon
+from mailflow.service.health import daemon_check
 from tests.factories import make_app
 
 T0 = datetime(2025, 6, 10, 8, 0, tzinfo=UTC)
@@ -66,8 +66,8 @@ def test_durations_read_as_staff_write_them() -> None:
 
 def test_two_reviewers_queue_one_alert_and_one_back_to_normal(tmp_path: Path) -> None:
     """Reviews from two apps on one database, repeated: one alert and one back-to-normal in the outbox."""
-    from mailflow.app import build_app
-    from mailflow.models import OutboxMail
+    from mailflow.db.models import OutboxMail
+    from mailflow.service.app import build_app
 
     clock = ManualClock(T0)
     app = make_app(tmp_path, clock=clock)

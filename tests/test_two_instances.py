@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailflow.app import App, build_app
+from mailflow.campaign.reminders import run_due
 from mailflow.clock import ManualClock
-from mailflow.models import Message, OutboxAttempt, OutboxMail, Proposal, Reminder, ServiceState, Slot
-from mailflow.outbox import drain
-from mailflow.scheduler import run_due
+from mailflow.db.models import Message, OutboxAttempt, OutboxMail, Proposal, Reminder, ServiceState, Slot
+from mailflow.mail.outbox import drain
+from mailflow.service.app import App, build_app
 from tests.campaign_factories import add_proposal
 from tests.factories import collectivity, make_app, proposal_mail
 from tests.fixtures.postgres import create_database, drop_database

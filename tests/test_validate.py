@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from mailflow.validate import ROLE_PROBLEM, is_dgs_or_dga, validate_fields
+from mailflow.pipeline.validate import ROLE_PROBLEM, is_dgs_or_dga, validate_fields
 from tests.extract_helpers import DEFINITION
 
 COMPLETE = {

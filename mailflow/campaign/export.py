@@ -1,0 +1,107 @@
+"""Proposals as records: JSON per proposal.schema.json, and flat rows for CSV and xlsx."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
+
+from mailflow.db.models import Proposal
+
+SECTIONS = ("collectivity", "dgs", "tutor", "mission", "logistics")
+
+
+def proposal_record(proposal: Proposal) -> dict[str, Any]:
+    """One proposal exactly as `mailflow proposals export --format json` prints it."""
+    fields = proposal.fields or {}
+    record: dict[str, Any] = {
+        "reference": proposal.reference,
+        "form": proposal.form,
+        "campaign": proposal.campaign,
+        "status": proposal.status,
+        "version": proposal.version,
+        "supersedes": proposal.supersedes.reference if proposal.supersedes is not None else None,
+        "missing": list(proposal.missing or []),
+        "problems": list(proposal.problems or []),
+        "flags": list(proposal.flags or []),
+        "received_at": proposal.received_at.isoformat(),
+        "sender": proposal.sender,
+    }
+    for section in SECTIONS:
+        record[section] = dict(fields.get(section) or {})
+    record["source"] = {
+        "kind": proposal.source_kind,
+        "filename": proposal.source_filename,
+        "message_id": proposal.message.message_id or None,
+    }
+    return record
+
+
+def flat_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as one row of dotted columns (collectivity.name, …) for spreadsheets."""
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                row[f"{key}.{sub}"] = inner
+        elif isinstance(value, list):
+            row[key] = "; ".join(str(v) for v in value)
+        else:
+            row[key] = value
+    return row
+
+
+def write_json(records: Sequence[dict[str, Any]], out: IO[str]) -> None:
+    """The JSON array of records."""
+    json.dump(list(records), out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
+    """CSV with a header row of dotted column names."""
+    rows = [flat_row(r) for r in records]
+    columns = _columns(rows)
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def xlsx_bytes(records: Iterable[dict[str, Any]], title: str = "Propositions") -> bytes:
+    """An .xlsx workbook with one proposal per row, header frozen and filterable."""
+    rows = [flat_row(r) for r in records]
+    columns = _columns(rows)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([_cell(row.get(c)) for c in columns])
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text a sender wrote is never a formula
+    sheet.freeze_panes = "A2"
+    if columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """Control characters a sender typed are dropped: Excel cannot store them."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns)
+

@@ -1,0 +1,582 @@
+"""Reminders and digests: queue what is due into the outbox, and the APScheduler jobs of the daemon.
+
+`run_due(app)` is the whole behaviour: it reads the calendars and the database, decides
+with `mailflow.campaign.rules` which reminder mails are due now, and writes each one (its
+`reminders` row and its outbox row) in one transaction, so a reminder goes at most once to
+each recipient whatever restarts, crashes or second daemons happen. Tests call it with a
+`ManualClock`; the daemon's APScheduler jobs call it at the times the calendars give.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailflow.campaign.calendars import Calendar, Reminder
+from mailflow.campaign.rules import (
+    Occurrence,
+    SlotTime,
+    Target,
+    allocate,
+    concerned,
+    decide,
+    invitation_ics,
+    occurrences,
+    reminder_due,
+    slot_times,
+    until_end,
+)
+from mailflow.db.models import Proposal, Slot
+from mailflow.db.models import Reminder as ReminderRow
+from mailflow.db.state import get_state, put_state
+from mailflow.errors import MailflowError, TemplateError
+from mailflow.mail.outbox import enqueue
+from mailflow.mail.templates import compose, mail_context
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from mailflow.service.app import App
+
+log = logging.getLogger("mailflow.campaign.reminders")
+
+STATE_KEY = "scheduler"
+RESYNC_MINUTES = 10
+LOOKAHEAD = timedelta(days=2)
+
+
+# --- reading the database ---------------------------------------------------------------------------
+
+
+def load_targets(session: Session, campaign: str) -> list[Target]:
+    """The current version of every proposal of a campaign, oldest first (the order slots are given in)."""
+    rows = session.scalars(select(Proposal).where(Proposal.campaign == campaign, Proposal.status != "superseded")).all()
+    first_seen = dict(
+        session.execute(
+            select(Proposal.reference, Proposal.received_at).where(Proposal.campaign == campaign, Proposal.version == 1)
+        ).all()
+    )
+    rows = sorted(rows, key=lambda p: (first_seen.get(p.reference, p.received_at), p.reference))
+    return [target_of(p) for p in rows]
+
+
+def target_of(proposal: Proposal) -> Target:
+    """A proposal row as reminders see it: its status, since when, and its contacts' addresses."""
+    fields = proposal.fields or {}
+    changed = proposal.received_at if proposal.updated_at <= proposal.created_at else proposal.updated_at
+    return Target(
+        pk=proposal.id,
+        reference=proposal.reference,
+        status=proposal.status,
+        received_at=proposal.received_at,
+        changed_at=max(changed, proposal.received_at),
+        addresses={
+            "sender": proposal.sender,
+            "tutor": (fields.get("tutor") or {}).get("email"),
+            "hr": (fields.get("collectivity") or {}).get("hr_email"),
+            "dgs": (fields.get("dgs") or {}).get("email"),
+        },
+    )
+
+
+def load_slots(session: Session, campaign: str) -> dict[tuple[str, str], SlotTime]:
+    """The slots already given in a campaign, by (slot kind, proposal reference)."""
+    rows = session.execute(
+        select(Slot.kind, Proposal.reference, Slot.starts_at, Slot.ends_at)
+        .join(Proposal, Slot.proposal_pk == Proposal.id)
+        .where(Slot.campaign == campaign)
+    ).all()
+    return {(kind, reference): (start, end) for kind, reference, start, end in rows}
+
+
+def past_senders(session: Session, calendar: Calendar, reminder: Reminder, before: datetime) -> list[str]:
+    """Who sent a proposal in another campaign before `before` (of the reminder's statuses, if any),
+    and has not sent one in this campaign."""
+    query = select(Proposal.sender).where(
+        Proposal.received_at < before,
+        (Proposal.campaign != calendar.id) | Proposal.campaign.is_(None),
+        Proposal.status != "superseded",
+    )
+    if reminder.statuses:
+        query = query.where(Proposal.status.in_(reminder.statuses))
+    already = {s.lower() for s in session.scalars(select(Proposal.sender).where(Proposal.campaign == calendar.id))}
+    found = dict.fromkeys(s.strip().lower() for s in session.scalars(query.order_by(Proposal.received_at)))
+    return [s for s in found if s and s not in already]
+
+
+def done_keys(session: Session, campaign: str) -> set[tuple[str, str]]:
+    """(reminder key, recipient) of every reminder already queued, missed or refused in a campaign."""
+    rows = session.execute(
+        select(ReminderRow.reminder, ReminderRow.recipient).where(ReminderRow.campaign == campaign)
+    ).all()
+    return {(key, recipient) for key, recipient in rows}
+
+
+def service_since(app: App, now: datetime) -> datetime:
+    """When the scheduler first ran on this database (recorded on the first call)."""
+    for _ in range(2):
+        try:
+            with app.sessions.begin() as session:
+                state = get_state(session, STATE_KEY)
+                if state is not None and state.value.get("first_run"):
+                    return datetime.fromisoformat(state.value["first_run"])
+                put_state(session, STATE_KEY, {"first_run": now.isoformat()}, now)
+            return now
+        except IntegrityError:
+            continue
+    return now
+
+
+def service_since_now(app: App, now: datetime, session: Session | None = None) -> datetime:
+    """When the scheduler first ran on this database, or `now` if it never did (nothing written).
+
+    Pass the `session` in hand when there is one: on SQLite a second one would wait for its lock.
+    """
+    if session is None:
+        with app.sessions() as own:
+            return service_since_now(app, now, own)
+    state = get_state(session, STATE_KEY)
+    if state is not None and state.value.get("first_run"):
+        return datetime.fromisoformat(state.value["first_run"])
+    return now
+
+
+# --- deciding and queueing --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the scheduler knows about one campaign at one moment."""
+
+    calendar: Calendar
+    targets: list[Target]
+    slots: dict[tuple[str, str], SlotTime]
+    done: set[tuple[str, str]]
+    past: dict[str, list[str]]
+
+
+def plan(app: App, session: Session, calendar: Calendar, reminders: Iterable[Reminder]) -> Plan:
+    """Read a campaign's proposals, slots and the reminders already handled; past senders are
+    looked up for the given `reminders` only (they cost a query each)."""
+    past = {}
+    for reminder in reminders:
+        due = reminder_due(calendar, reminder)
+        if "past_senders" in reminder.audience and due is not None:
+            past[reminder.id] = past_senders(session, calendar, reminder, due)
+    return Plan(
+        calendar=calendar,
+        targets=load_targets(session, calendar.id),
+        slots=load_slots(session, calendar.id),
+        done=done_keys(session, calendar.id),
+        past=past,
+    )
+
+
+def mails_of(app: App, plan: Plan, reminder: Reminder) -> list[Occurrence]:
+    """Every mail of a reminder given what `plan` knows, those already handled left out."""
+    found = occurrences(
+        plan.calendar,
+        reminder,
+        plan.targets,
+        plan.slots,
+        staff=app.settings.staff.digest_recipients,
+        past_senders=plan.past.get(reminder.id, ()),
+    )
+    return [o for o in found if (o.key, o.recipient) not in plan.done]
+
+
+def run_due(app: App) -> int:
+    """Queue every reminder and digest due now into the outbox; return how many mails were queued.
+
+    Safe to call as often as wanted, by several processes at once: what was queued, missed or
+    refused is recorded in `reminders` and never done twice.
+    """
+    from mailflow.campaign.digest import queue_digest_if_due
+
+    now = app.clock.now()
+    since = service_since(app, now)
+    grace = timedelta(hours=app.settings.campaigns.grace_hours)
+    queued = 0
+    for calendar in app.calendars.values():
+        queued += run_campaign(app, calendar, now, since, grace)
+    queued += queue_digest_if_due(app, now)
+    return queued
+
+
+def run_campaign(app: App, calendar: Calendar, now: datetime, since: datetime, grace: timedelta) -> int:
+    """Queue the due reminders of one campaign; record the missed ones for the digest."""
+    active = [r for r in calendar.reminders if _active(calendar, r, now, since, grace)]
+    if not active:
+        return 0
+    with app.sessions() as session:
+        current = plan(app, session, calendar, active)
+    queued = 0
+    for reminder in active:
+        if reminder.slot and not reminder.slot_relative:
+            give_slots(app, current, reminder, now, since, grace)
+        for occurrence in mails_of(app, current, reminder):
+            decision = decide(calendar, occurrence, now, grace, since)
+            if decision in ("wait", "skip"):
+                continue
+            if decision == "send" and reminder.slot and occurrence.slot is None:
+                log.warning("%s: no free %s slot for %s", occurrence.cause, reminder.slot, occurrence.recipient)
+                continue
+            queued += record(app, occurrence, now, missed=decision == "missed")
+    return queued
+
+
+def _active(calendar: Calendar, reminder: Reminder, now: datetime, since: datetime, grace: timedelta) -> bool:
+    """False for a reminder not due yet, or whose time (and catch-up period) ended before the
+    service first ran; True otherwise (and always for reminders relative to each slot)."""
+    due = reminder_due(calendar, reminder)
+    if due is None:
+        return True
+    limit = max(until_end(calendar, reminder) or due, due)
+    return due <= now and limit + grace >= since
+
+
+def give_slots(app: App, current: Plan, reminder: Reminder, now: datetime, since: datetime, grace: timedelta) -> None:
+    """Give a slot to each proposal this reminder is about to be sent for, first come first served."""
+    assert reminder.slot is not None
+    calendar = current.calendar
+    due = reminder_due(calendar, reminder)
+    assert due is not None
+    waiting = [
+        t.reference
+        for t in current.targets
+        if concerned(reminder, t)
+        and (reminder.slot, t.reference) not in current.slots
+        and decide(calendar, Occurrence(calendar.id, reminder, due, "", t), now, grace, since) == "send"
+    ]
+    if not waiting:
+        return
+    rule = calendar.slot_rule(reminder.slot)
+    taken = {ref: start for (kind, ref), (start, _) in current.slots.items() if kind == reminder.slot}
+    given, unplaced = allocate(calendar, rule, waiting, taken)
+    if unplaced:
+        log.warning("%s: every %s slot is taken; without a slot: %s", calendar.id, rule.kind, ", ".join(unplaced))
+    pks = {t.reference: t.pk for t in current.targets}
+    try:
+        with app.sessions.begin() as session:
+            for reference, (start, end) in given.items():
+                session.add(
+                    Slot(
+                        campaign=calendar.id,
+                        kind=rule.kind,
+                        starts_at=start,
+                        ends_at=end,
+                        proposal_pk=pks[reference],
+                    )
+                )
+    except IntegrityError:
+        log.info("%s: slots given by another process meanwhile; taking theirs", calendar.id)
+        with app.sessions() as session:
+            current.slots.clear()
+            current.slots.update(load_slots(session, calendar.id))
+        return
+    for reference, slot in given.items():
+        current.slots[(rule.kind, reference)] = slot
+
+
+class _FixTheTemplate(Exception):
+    """A template failed: nothing is recorded, so the reminder goes once staff fix the template."""
+
+
+def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> int:
+    """Write one reminder (queued with its mail, or missed) in one transaction; 1 if a mail was queued."""
+    status = "missed"
+    try:
+        with app.sessions.begin() as session:
+            outbox_pk = None
+            if not missed:
+                try:
+                    mail, proposal = reminder_mail(app, session, occurrence, now)
+                except TemplateError as exc:
+                    raise _FixTheTemplate(str(exc)) from exc
+                except MailflowError as exc:
+                    log.error("%s to %s: not sent: %s", occurrence.cause, occurrence.recipient, exc)
+                    status = "invalid"
+                else:
+                    row = enqueue(
+                        session,
+                        cause=occurrence.cause,
+                        kind=occurrence.reminder.template,
+                        recipient=occurrence.recipient,
+                        mail=mail,
+                        now=now,
+                        proposal=proposal,
+                    )
+                    outbox_pk = row.id if row is not None else None
+                    status = "queued"
+            session.add(
+                ReminderRow(
+                    campaign=occurrence.campaign,
+                    reminder=occurrence.key,
+                    recipient=occurrence.recipient,
+                    proposal_pk=occurrence.target.pk if occurrence.target else None,
+                    due_at=occurrence.due_at,
+                    status=status,
+                    outbox_pk=outbox_pk,
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        return 0  # another process recorded it first
+    except _FixTheTemplate as exc:
+        log.error("%s to %s: template error, retried at the next pass: %s", occurrence.cause, occurrence.recipient, exc)
+        return 0
+    if status == "missed":
+        log.warning(
+            "%s to %s: due %s, missed while the service was down",
+            occurrence.cause,
+            occurrence.recipient,
+            occurrence.due_at.isoformat(),
+        )
+    return 1 if status == "queued" else 0
+
+
+def reminder_context(app: App, occurrence: Occurrence, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The template context of a reminder mail: the acknowledgements' context (`proposal` is the
+    export record, `campaign` the calendar, `slot` with its local `day` and `hours`), plus
+    `reminder`, `recipient`, `roles` (sender, tutor… this recipient is), `period` and `slot_rule`."""
+    calendar = app.calendars[occurrence.campaign]
+    reminder = occurrence.reminder
+    slot = slot_context(calendar, occurrence.slot) if occurrence.slot is not None else None
+    context = mail_context(proposal=record, label=app.form.label, campaign=calendar, slot=slot)
+    roles = [
+        a
+        for a in reminder.audience
+        if occurrence.target is None
+        or (occurrence.target.addresses.get(a) or "").strip().lower() == occurrence.recipient
+    ]
+    context.update(
+        reminder={"id": reminder.id, "description": reminder.description, "due_at": occurrence.due_at},
+        recipient=occurrence.recipient,
+        roles=roles,
+        period=calendar.period(reminder.period) if reminder.period else None,
+        slot_rule=calendar.slot_rule(reminder.slot) if reminder.slot else None,
+    )
+    return context
+
+
+def slot_context(calendar: Calendar, slot: SlotTime) -> dict[str, Any]:
+    """A slot for templates: `starts_at`, `ends_at`, its local `day` and `hours` ("de 9 h 30 à 10 h 00")."""
+    start, end = (moment.astimezone(calendar.timezone) for moment in slot)
+    return {
+        "starts_at": slot[0],
+        "ends_at": slot[1],
+        "day": start.date(),
+        "hours": f"de {start.hour} h {start.minute:02d} à {end.hour} h {end.minute:02d}",
+    }
+
+
+def compose_reminder(
+    app: App, occurrence: Occurrence, record: dict[str, Any] | None, now: datetime, references: list[str]
+) -> EmailMessage:
+    """The reminder mail, rendered and composed (with its .ics invitation when the reminder asks for one)."""
+    reminder = occurrence.reminder
+    rendered = app.templates.render(reminder.template, reminder_context(app, occurrence, record))
+    attachments = []
+    if reminder.ics and occurrence.slot is not None and occurrence.target is not None:
+        calendar = app.calendars[occurrence.campaign]
+        rule = calendar.slot_rule(reminder.slot or "")
+        ics = invitation_ics(
+            calendar,
+            rule,
+            occurrence.slot,
+            uid=f"{calendar.id}.{rule.kind}.{occurrence.target.reference}@{app.message_id_domain}",
+            organizer=app.sender_address,
+            attendee=occurrence.recipient,
+            summary=f"{rule.title} – {occurrence.target.reference}",
+            now=now,
+        )
+        attachments.append(("invitation.ics", "text/calendar", ics))
+    return compose(
+        rendered,
+        sender=app.settings.smtp.sender,
+        to=[occurrence.recipient],
+        references=references,
+        auto_submitted="auto-generated",
+        message_id_domain=app.message_id_domain,
+        now=now,
+        attachments=attachments,
+    )
+
+
+def reminder_mail(
+    app: App, session: Session, occurrence: Occurrence, now: datetime
+) -> tuple[EmailMessage, Proposal | None]:
+    """The reminder mail of an occurrence, about its proposal as it stands in the database."""
+    from mailflow.campaign.export import proposal_record
+
+    proposal = session.get(Proposal, occurrence.target.pk) if occurrence.target else None
+    record = proposal_record(proposal) if proposal is not None else None
+    references = [proposal.message.message_id] if proposal is not None and proposal.message else []
+    return compose_reminder(app, occurrence, record, now, references), proposal
+
+
+def preview_reminder(app: App, template: str, reference: str | None = None) -> EmailMessage:
+    """`mailflow templates render` for a reminder template: the mail as it would go about `reference`
+    (or about the made-up example proposal), at its slot if it has one. Nothing is queued."""
+    from mailflow.campaign.export import proposal_record
+    from mailflow.mail.templates import specimen
+
+    found = [(c, r) for c in app.calendars.values() for r in c.reminders if r.template == template]
+    if not found:
+        raise MailflowError(f"no reminder of the calendars uses template {template}")
+    calendar, reminder = found[0]
+    now = app.clock.now()
+    if reference is not None:
+        with app.sessions() as session:
+            proposal = session.scalars(
+                select(Proposal)
+                .where(Proposal.reference == reference.strip().upper())
+                .order_by(Proposal.version.desc())
+                .limit(1)
+            ).first()
+            if proposal is None:
+                raise MailflowError(f"no proposal with reference {reference} (see `mailflow proposals list`)")
+            record, target = proposal_record(proposal), target_of(proposal)
+            slots = load_slots(session, calendar.id)
+    else:
+        record = specimen(app.templates, template)["proposal"]
+        target = _specimen_target(record) if record else None
+        slots = {}
+    slot = None
+    if reminder.slot and target is not None:
+        slot = (
+            slots.get((reminder.slot, target.reference)) or slot_times(calendar, calendar.slot_rule(reminder.slot))[0]
+        )
+    recipients = occurrence_recipients(reminder, target) or ["collectivite@exemple.fr"]
+    due = reminder_due(calendar, reminder) or now
+    occurrence = Occurrence(calendar.id, reminder, due, recipients[0], target, slot)
+    return compose_reminder(app, occurrence, record, now, [])
+
+
+def occurrence_recipients(reminder: Reminder, target: Target | None) -> list[str]:
+    """The addresses a reminder goes to for a proposal (none for staff or past senders)."""
+    from mailflow.campaign.rules import recipients
+
+    return recipients(reminder, target) if target is not None and reminder.per_proposal else []
+
+
+def _specimen_target(record: dict[str, Any]) -> Target:
+    received = datetime.fromisoformat(record["received_at"])
+    return Target(
+        pk=0,
+        reference=record["reference"],
+        status=record["status"],
+        received_at=received,
+        changed_at=received,
+        addresses={
+            "sender": record.get("sender"),
+            "tutor": (record.get("tutor") or {}).get("email"),
+            "hr": (record.get("collectivity") or {}).get("hr_email"),
+            "dgs": (record.get("dgs") or {}).get("email"),
+        },
+    )
+
+
+# --- what is coming ---------------------------------------------------------------------------------
+
+
+def next_due(app: App, now: datetime) -> datetime | None:
+    """The next moment after `now` when a reminder or a digest is due (for the daemon's jobs)."""
+    from mailflow.campaign.digest import upcoming
+
+    for days in (LOOKAHEAD.days + 1, 31, 400):
+        later = [item.at for item in upcoming(app, now, days=days) if item.at > now]
+        if later:
+            return min(later)
+    return None
+
+
+# --- the daemon's jobs (APScheduler 3) --------------------------------------------------------------
+
+
+def start_scheduler(app: App, job: Callable[[], object] | None = None) -> BackgroundScheduler:
+    """Start the daemon's scheduler: `job` (default `run_due` then drain) at each due time,
+    at each digest time, every few minutes to catch up, and once now."""
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=app.timezone,
+    )
+    scheduler.mailflow_job = job or _default_job(app)  # type: ignore[attr-defined]
+    scheduler.start()
+    reschedule(app, scheduler)
+    scheduler.add_job(scheduler.mailflow_job, id="catch-up", name="catch up after start")  # type: ignore[attr-defined]
+    return scheduler
+
+
+def reschedule(app: App, scheduler: BackgroundScheduler) -> None:
+    """Replace the jobs with those the calendars and the database give now (after a reload…)."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.date import DateTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    job = getattr(scheduler, "mailflow_job", None) or _default_job(app)
+    now = app.clock.now()
+    wanted = {f"due:{at.isoformat()}": at for at in _due_times(app, now, now + LOOKAHEAD)}
+    for existing in scheduler.get_jobs():
+        if existing.id.startswith("due:") and existing.id not in wanted:
+            existing.remove()
+    for job_id, at in wanted.items():
+        scheduler.add_job(job, DateTrigger(run_date=at), id=job_id, name=job_id, replace_existing=True)
+    staff = app.settings.staff
+    scheduler.add_job(
+        job,
+        CronTrigger(
+            day_of_week="mon-fri",
+            hour=staff.digest_time.hour,
+            minute=staff.digest_time.minute,
+            timezone=app.timezone,
+        ),
+        id="digest",
+        name="staff digest",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        lambda: (job(), reschedule(app, scheduler)),
+        IntervalTrigger(minutes=RESYNC_MINUTES, timezone=app.timezone),
+        id="resync",
+        name="catch up and re-read the calendars' due times",
+        replace_existing=True,
+    )
+
+
+def _due_times(app: App, start: datetime, end: datetime) -> Iterable[datetime]:
+    from mailflow.campaign.digest import upcoming
+
+    days = max(1, (end - start).days + 1)
+    return sorted({item.at for item in upcoming(app, start, days=days) if start < item.at <= end})
+
+
+def _default_job(app: App) -> Callable[[], None]:
+    def job() -> None:
+        from mailflow.mail.outbox import drain
+
+        try:
+            run_due(app)
+            drain(
+                app.sessions,
+                app.transport,
+                app.clock,
+                app.archive,
+                max_attempts=app.settings.smtp.max_attempts,
+            )
+        except Exception:  # a failed pass is retried by the next job; the daemon must go on
+            log.exception("scheduled pass failed")
+
+    return job

@@ -1,0 +1,358 @@
+"""Where mail comes from: the `Mailbox` protocol, with an IMAP and a Maildir implementation.
+
+The pipeline never talks IMAP itself; it lists what is waiting, fetches it in batches,
+and tells the mailbox where to move each mail once it is safely recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import email.policy
+import logging
+import mailbox as stdlib_mailbox
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Protocol
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from mailflow.errors import AuthenticationError, MailboxError
+from mailflow.settings import MailboxSettings
+
+log = logging.getLogger(__name__)
+
+NETWORK_ERRORS = (IMAPClientError, OSError, socket.timeout, ssl.SSLError)
+
+
+@dataclass(frozen=True)
+class MailRef:
+    """A mail waiting in the watched folder, before its body is fetched."""
+
+    key: str
+    size: int
+    uid: int | None = None
+
+
+@dataclass(frozen=True)
+class IncomingMail:
+    """A fetched mail. `raw` holds only the headers when the mail is over the size limit."""
+
+    ref: MailRef
+    raw: bytes
+    received_at: datetime
+    truncated: bool = False
+
+
+class Mailbox(Protocol):
+    """A folder that mailflow watches and files mail out of."""
+
+    name: str
+
+    def connect(self) -> None: ...
+    def close(self) -> None: ...
+    def uidvalidity(self) -> int | None: ...
+    def waiting(self) -> list[MailRef]: ...
+    def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]: ...
+    def move(self, ref: MailRef, folder: str) -> None: ...
+    def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None: ...
+
+
+def header_date(raw: bytes) -> datetime | None:
+    """The `Date` header of a raw mail as an aware datetime, or None when absent or unreadable."""
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block(raw))
+    value = headers.get("Date")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class MaildirMailbox:
+    """A local Maildir: the embedded default and the demo. Received time is the file's delivery time."""
+
+    def __init__(self, path: Path, max_message_bytes: int, poll_seconds: float = 5.0):
+        self.path = path
+        self.name = f"maildir:{path.resolve()}"
+        self.max_message_bytes = max_message_bytes
+        self.poll_seconds = poll_seconds
+        self._box: stdlib_mailbox.Maildir | None = None
+
+    def connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._box = stdlib_mailbox.Maildir(self.path, factory=None, create=True)
+
+    def close(self) -> None:
+        self._box = None
+
+    def uidvalidity(self) -> int | None:
+        return None
+
+    def _opened(self) -> stdlib_mailbox.Maildir:
+        if self._box is None:
+            self.connect()
+        assert self._box is not None
+        return self._box
+
+    def waiting(self) -> list[MailRef]:
+        box = self._opened()
+        box.clean()
+        refs = []
+        for key in sorted(box.iterkeys()):
+            try:
+                size = Path(self.path, box._lookup(key)).stat().st_size  # noqa: SLF001
+            except (KeyError, FileNotFoundError):
+                continue
+            refs.append(MailRef(key=key, size=size))
+        return refs
+
+    def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]:
+        box = self._opened()
+        for ref in refs:
+            try:
+                file = Path(self.path, box._lookup(ref.key))  # noqa: SLF001
+                delivered = datetime.fromtimestamp(file.stat().st_mtime, UTC)
+                with file.open("rb") as handle:
+                    truncated = ref.size > self.max_message_bytes
+                    raw = header_block(handle.read(64 * 1024)) if truncated else handle.read()
+            except (KeyError, FileNotFoundError):
+                continue
+            yield IncomingMail(ref=ref, raw=raw, received_at=delivered, truncated=truncated)
+
+    def move(self, ref: MailRef, folder: str) -> None:
+        box = self._opened()
+        target = box.add_folder(folder.replace("/", "."))
+        try:
+            message = box.get_message(ref.key)
+        except KeyError:
+            return
+        target.add(message)
+        box.discard(ref.key)
+
+    def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
+        _sleep(min(seconds, self.poll_seconds), interrupted)
+
+
+def header_block(head: bytes) -> bytes:
+    """The header section of a raw mail, up to and including the blank line that ends it."""
+    ends = [found for found in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if found >= 0]
+    return head[: min(ends) + 2] if ends else head
+
+
+TokenSource = Callable[[], str]
+
+
+class ImapMailbox:
+    """An IMAP folder, watched with IDLE where the server has it, polled otherwise."""
+
+    def __init__(self, settings: MailboxSettings, token_source: TokenSource | None = None):
+        self.settings = settings
+        self.token_source = token_source
+        self.name = f"imap://{settings.username}@{settings.host}:{settings.port}/{settings.folder}"
+        self._client: IMAPClient | None = None
+        self._uidvalidity: int | None = None
+        self.idle_supported = False
+
+    # -- connection -------------------------------------------------------------------------
+    def connect(self) -> None:
+        s = self.settings
+        context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        try:
+            client = IMAPClient(
+                s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout_seconds
+            )
+        except NETWORK_ERRORS as exc:
+            raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
+        try:
+            self._open(client)
+        except BaseException:
+            _shutdown(client)
+            raise
+        self._client = client
+
+    def _open(self, client: IMAPClient) -> None:
+        s = self.settings
+        try:
+            client.normalise_times = False
+            if s.security == "starttls":
+                client.starttls(ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None))
+            self._login(client)
+            selected = client.select_folder(s.folder)
+            self._uidvalidity = int(selected[b"UIDVALIDITY"])
+            for folder in (s.processed_folder, s.attention_folder, s.ignored_folder):
+                if not client.folder_exists(folder):
+                    client.create_folder(folder)
+            self.idle_supported = s.idle and client.has_capability("IDLE")
+        except LoginError as exc:
+            hint = ""
+            if s.auth == "oauth2":
+                from mailflow.mail.oauth import IMAP_REFUSED_HINT
+
+                hint = f"; {IMAP_REFUSED_HINT}"
+            raise AuthenticationError(
+                f"IMAP {s.host}:{s.port}: login refused for {s.username} ({_text(exc)}){hint}"
+            ) from exc
+        except NETWORK_ERRORS as exc:
+            raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
+
+    def _login(self, client: IMAPClient) -> None:
+        s = self.settings
+        if s.auth == "oauth2":
+            if self.token_source is None:
+                raise AuthenticationError("IMAP: auth = \"oauth2\" but no token source is configured")
+            client.oauth2_login(s.username, self.token_source())
+            return
+        password = s.password()
+        if password is None:
+            raise AuthenticationError(f"IMAP {s.host}: no password configured (password_env or password_file)")
+        client.login(s.username, password)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        with contextlib.suppress(*NETWORK_ERRORS):
+            client.logout()
+
+    def _connected(self) -> IMAPClient:
+        if self._client is None:
+            self.connect()
+        assert self._client is not None
+        return self._client
+
+    def uidvalidity(self) -> int | None:
+        self._connected()
+        return self._uidvalidity
+
+    # -- reading ----------------------------------------------------------------------------
+    def waiting(self) -> list[MailRef]:
+        try:
+            client = self._connected()
+            uids = client.search(["UNDELETED"])
+            if not uids:
+                return []
+            sizes = client.fetch(uids, ["RFC822.SIZE"])
+        except NETWORK_ERRORS as exc:
+            self._drop()
+            raise MailboxError(f"IMAP {self.settings.host}: {_text(exc)}") from exc
+        return [
+            MailRef(key=str(uid), uid=uid, size=int(data.get(b"RFC822.SIZE", 0)))
+            for uid, data in sorted(sizes.items())
+        ]
+
+    def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]:
+        limit = self.settings.max_message_bytes
+        whole = [r for r in refs if r.size <= limit]
+        large = [r for r in refs if r.size > limit]
+        yield from self._fetch_batches(whole, b"BODY[]", "BODY.PEEK[]", truncated=False)
+        yield from self._fetch_batches(large, b"BODY[HEADER]", "BODY.PEEK[HEADER]", truncated=True)
+
+    def _fetch_batches(
+        self, refs: Sequence[MailRef], key: bytes, item: str, *, truncated: bool
+    ) -> Iterator[IncomingMail]:
+        by_uid = {r.uid: r for r in refs}
+        for batch in _chunks(list(by_uid), self.settings.batch_size):
+            try:
+                data = self._connected().fetch(batch, [item, "INTERNALDATE"])
+            except NETWORK_ERRORS as exc:
+                self._drop()
+                raise MailboxError(f"IMAP {self.settings.host}: {_text(exc)}") from exc
+            for uid in batch:
+                entry = data.get(uid)
+                if not entry or key not in entry:
+                    continue
+                internal = entry.get(b"INTERNALDATE")
+                received = _aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
+                yield IncomingMail(ref=by_uid[uid], raw=entry[key], received_at=received, truncated=truncated)
+
+    # -- filing -----------------------------------------------------------------------------
+    def move(self, ref: MailRef, folder: str) -> None:
+        try:
+            client = self._connected()
+            if client.has_capability("MOVE"):
+                client.move([ref.uid], folder)
+            else:
+                client.copy([ref.uid], folder)
+                client.delete_messages([ref.uid])
+                client.uid_expunge([ref.uid])
+        except NETWORK_ERRORS as exc:
+            self._drop()
+            raise MailboxError(f"IMAP {self.settings.host}: move to {folder}: {_text(exc)}") from exc
+
+    # -- waiting ----------------------------------------------------------------------------
+    def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
+        """Return when the server reports new mail, after `seconds`, or soon after `interrupted()`.
+
+        With IDLE the server tells us at once; without it we poll every `poll_seconds`.
+        IDLE is re-issued at least every `idle_renew_seconds` (under RFC 2177's 29 minutes).
+        """
+        client = self._connected()
+        if not self.idle_supported:
+            _sleep(min(seconds, self.settings.poll_seconds), interrupted)
+            return
+        deadline = time.monotonic() + min(seconds, self.settings.idle_renew_seconds)
+        try:
+            client.idle()
+            try:
+                while time.monotonic() < deadline and not interrupted():
+                    responses = client.idle_check(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
+                    if any(_is_news(r) for r in responses):
+                        break
+            finally:
+                client.idle_done()
+        except NETWORK_ERRORS as exc:
+            self._drop()
+            raise MailboxError(f"IMAP {self.settings.host}: IDLE: {_text(exc)}") from exc
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            _shutdown(client)
+
+
+def make_mailbox(settings: MailboxSettings, base: Path, token_source: TokenSource | None = None) -> Mailbox:
+    """The mailbox the settings describe (paths relative to `base`)."""
+    if settings.kind == "imap":
+        return ImapMailbox(settings, token_source)
+    path = settings.path if settings.path.is_absolute() else base / settings.path
+    return MaildirMailbox(path, settings.max_message_bytes, poll_seconds=min(settings.poll_seconds, 5))
+
+
+def _shutdown(client: IMAPClient) -> None:
+    """Close a connection that is broken or half-open; there is nothing left to save on it."""
+    with contextlib.suppress(Exception):
+        client.shutdown()
+
+
+def _is_news(response: tuple) -> bool:
+    return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def _sleep(seconds: float, interrupted: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not interrupted() and time.monotonic() < deadline:
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text.decode() if isinstance(text, bytes) else text

@@ -1,0 +1,304 @@
+"""The outbox: outgoing mails as rows, written with their cause, sent later with retries.
+
+`enqueue` adds a row inside the caller's transaction, so a filing and its acknowledgement
+are committed together or not at all; the (cause, kind, recipient) key makes a second
+enqueue of the same answer a no-op. `drain` sends what is due: each row is first claimed
+by a conditional UPDATE (one daemon wins, also with two daemons on one PostgreSQL), then
+handed to the transport; every attempt is recorded, failures are retried with exponential
+backoff and jitter, and after `max_attempts` the row is `failed` and shown to staff.
+
+States: pending → sending (claimed) → sent | pending (retry later) | failed.
+A row left in `sending` by a crash is claimed again once its lease has passed: the mail may
+then reach its recipient twice, with the same Message-ID (clients show it once); the
+alternative would be to lose it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses, parseaddr
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.clock import Clock
+from mailflow.db.models import OutboxAttempt, OutboxMail, Proposal
+from mailflow.errors import MailflowError
+from mailflow.mail.templates import one_line
+from mailflow.mail.transport import RecipientRefused, ServerUnreachable, Transport
+from mailflow.pipeline.archive import Archive
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=15)
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_WAIT = timedelta(hours=6)
+BATCH = 50
+ANSWER_CAUSES = ("message:", "proposal:")
+_RNG = random.Random()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An outbox row this process has leased and is about to send."""
+
+    id: int
+    kind: str
+    recipient: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    """What one drain did: mails sent, mails to retry later, mails given up, and why it stopped early."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    stopped: str | None = None
+
+    def __str__(self) -> str:
+        text = f"sent {self.sent}, to retry {self.retried}, failed {self.failed}"
+        return f"{text} (stopped: {self.stopped})" if self.stopped else text
+
+
+def normalise_recipient(recipient: str) -> str:
+    """The bare, lower-cased address the outbox keys and counts on (`Name <A@B.fr>` → `a@b.fr`)."""
+    return (parseaddr(recipient)[1] or recipient).strip().lower()
+
+
+def enqueue(
+    session: Session,
+    *,
+    cause: str,
+    kind: str,
+    recipient: str,
+    mail: EmailMessage,
+    now: datetime,
+    proposal: Proposal | None = None,
+) -> OutboxMail | None:
+    """Add `mail` to the outbox in the caller's transaction; None (nothing added) if that key exists.
+
+    The key is (cause, kind, recipient): `cause` names what made the mail necessary
+    (`message:12`, `reminder:projet-collectif-2025-2026:rappel-date-limite`, `digest:2025-06-21`),
+    so replaying the cause never queues a second mail. Nothing is committed here.
+    """
+    address = normalise_recipient(recipient)
+    if _exists(session, cause, kind, address):
+        return None
+    row = OutboxMail(
+        cause=cause[:200],
+        kind=kind[:100],
+        recipient=address[:320],
+        subject=one_line(str(mail.get("Subject", "")), 998),
+        message_id=str(mail.get("Message-ID", "")).strip(),
+        raw=mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        proposal_pk=proposal.id if proposal is not None else None,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        if _exists(session, cause, kind, address):
+            return None
+        raise
+    return row
+
+
+def _exists(session: Session, cause: str, kind: str, recipient: str) -> bool:
+    query = select(OutboxMail.id).where(
+        OutboxMail.cause == cause[:200],
+        OutboxMail.kind == kind[:100],
+        OutboxMail.recipient == recipient[:320],
+    )
+    return session.scalar(query) is not None
+
+
+def answers_today(
+    session: Session,
+    recipient: str,
+    now: datetime,
+    tz: str | tzinfo,
+    causes: Sequence[str] = ANSWER_CAUSES,
+) -> int:
+    """How many automatic answers (mails caused by a received mail) `recipient` was given today.
+
+    "Today" is the local calendar day of `now` in `tz`; reminders and digests do not count.
+    """
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    local = now.astimezone(zone)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=1)
+    query = select(func.count()).select_from(OutboxMail).where(
+        OutboxMail.recipient == normalise_recipient(recipient),
+        OutboxMail.created_at >= start,
+        OutboxMail.created_at < end,
+        or_(*(OutboxMail.cause.startswith(prefix) for prefix in causes)),
+    )
+    return int(session.scalar(query) or 0)
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Wait before try number `attempts + 1`: 1 min, 2, 4… capped at 6 h, with ±20 % jitter."""
+    base = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_WAIT)
+    return base * (rng or _RNG).uniform(0.8, 1.2)
+
+
+def drain(
+    sessions: sessionmaker[Session],
+    transport: Transport,
+    clock: Clock,
+    archive: Archive | None = None,
+    *,
+    max_attempts: int = 12,
+    rng: random.Random | None = None,
+) -> DrainReport:
+    """Send every outbox row that is due now; safe to run from two processes at once.
+
+    A server that cannot be reached stops the drain (the other rows wait, their attempts
+    uncounted) and never makes a mail fail, however long the outage; a mail refused for good
+    fails at once; other errors are retried with backoff until `max_attempts`. Sent mails are
+    also stored in `archive`.
+    """
+    sent = retried = failed = 0
+    skip: set[int] = set()
+    try:
+        while True:
+            due = _due(sessions, clock.now(), skip)
+            if not due:
+                return DrainReport(sent, retried, failed)
+            for row_id in due:
+                skip.add(row_id)
+                row = _claim(sessions, row_id, clock.now())
+                if row is None:
+                    continue
+                outcome = _send_one(sessions, transport, clock, archive, row, max_attempts, rng)
+                if outcome == "sent":
+                    sent += 1
+                elif outcome == "failed":
+                    failed += 1
+                else:
+                    retried += 1
+                if isinstance(outcome, ServerUnreachable):
+                    return DrainReport(sent, retried, failed, stopped=str(outcome))
+    finally:
+        close = getattr(transport, "close", None)
+        if callable(close):
+            close()
+
+
+def _due(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list[int]:
+    with sessions() as session:
+        query = (
+            select(OutboxMail.id)
+            .where(OutboxMail.status.in_(("pending", "sending")), OutboxMail.next_attempt_at <= now)
+            .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+            .limit(BATCH + len(skip))
+        )
+        return [row_id for row_id in session.scalars(query) if row_id not in skip][:BATCH]
+
+
+def _claim(sessions: sessionmaker[Session], row_id: int, now: datetime) -> Claimed | None:
+    """Take the row for this process: only one UPDATE can move it from due to leased."""
+    with sessions.begin() as session:
+        claimed = session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.id == row_id,
+                OutboxMail.status.in_(("pending", "sending")),
+                OutboxMail.next_attempt_at <= now,
+            )
+            .values(status="sending", next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            return None
+        row = session.get(OutboxMail, row_id)
+        return None if row is None else Claimed(row.id, row.kind, row.recipient, row.raw)
+
+
+def _send_one(
+    sessions: sessionmaker[Session],
+    transport: Transport,
+    clock: Clock,
+    archive: Archive | None,
+    row: Claimed,
+    max_attempts: int,
+    rng: random.Random | None,
+) -> str | ServerUnreachable:
+    sender, recipients = envelope(row.raw, row.recipient)
+    error: Exception | None = None
+    try:
+        transport.send(row.raw, sender, recipients)
+    except MailflowError as exc:
+        error = exc
+    except Exception as exc:  # a bug in a transport must not stop the service or lose the mail
+        log.exception("outbox #%s: unexpected error from the transport", row.id)
+        error = exc
+    now = clock.now()
+    with sessions.begin() as session:
+        current = session.get(OutboxMail, row.id)
+        if current is None:
+            return "failed"
+        current.attempts += 1
+        if error is None:
+            _keep(archive, row)
+            current.status, current.sent_at, current.last_error = "sent", now, None
+            session.add(OutboxAttempt(outbox_pk=current.id, at=now, error=None))
+            log.info("outbox #%s sent to %s (%s)", current.id, current.recipient, current.kind)
+            return "sent"
+        text = f"{type(error).__name__}: {error}"
+        current.last_error = text
+        session.add(OutboxAttempt(outbox_pk=current.id, at=now, error=text))
+        outage = isinstance(error, ServerUnreachable)
+        if isinstance(error, RecipientRefused) or (current.attempts >= max_attempts and not outage):
+            current.status = "failed"
+            log.warning("outbox #%s to %s failed for good: %s", current.id, current.recipient, text)
+            return "failed"
+        current.status = "pending"
+        current.next_attempt_at = now + backoff(current.attempts, rng)
+        log.info("outbox #%s to %s: %s; next try %s", current.id, current.recipient, text,
+                 current.next_attempt_at.isoformat(timespec="seconds"))
+    return error if isinstance(error, ServerUnreachable) else "retried"
+
+
+def _keep(archive: Archive | None, row: Claimed) -> None:
+    if archive is None:
+        return
+    try:
+        archive.store(row.raw)
+    except OSError as exc:
+        log.error("outbox #%s was sent but could not be archived: %s", row.id, exc)
+
+
+def envelope(raw: bytes, recipient: str) -> tuple[str, list[str]]:
+    """SMTP envelope of a stored mail: the From address, and the outbox recipient plus To and Cc."""
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+    sender = parseaddr(str(headers.get("From", "")))[1]
+    recipients = [recipient]
+    for _, address in getaddresses([str(v) for v in headers.get_all("To", []) + headers.get_all("Cc", [])]):
+        if address and address.lower() not in (r.lower() for r in recipients):
+            recipients.append(address)
+    return sender, recipients
+
+
+def retry(session: Session, now: datetime, ids: Sequence[int] = ()) -> int:
+    """Make failed mails, and those waiting for their next try, due now with a fresh count of attempts."""
+    query = update(OutboxMail).where(OutboxMail.status.in_(("failed", "pending")))
+    if ids:
+        query = query.where(OutboxMail.id.in_(list(ids)))
+    result = session.execute(query.values(status="pending", attempts=0, next_attempt_at=now))
+    return int(result.rowcount or 0)

@@ -1,0 +1,1 @@
+"""One received mail, in order: record, classify, extract, validate, file, acknowledge, move."""

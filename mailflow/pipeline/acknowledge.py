@@ -1,0 +1,125 @@
+"""The answer stage: which acknowledgement a mail gets, if any, queued in the outbox.
+
+Nothing is sent from here: the mail is rendered, composed and written to the outbox in
+the same transaction as the filing that caused it. Loops and backscatter are prevented
+here: no answer to what failed SPF/DMARC, and at most N answers per sender and day.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from mailflow.campaign.export import proposal_record
+from mailflow.db.models import Message, MessageStep, OutboxMail, Proposal
+from mailflow.mail.outbox import answers_today, enqueue
+from mailflow.mail.templates import AddressError, acknowledgement_template, compose, mail_context, original_context
+from mailflow.pipeline.classify import header, thread_ids
+
+if TYPE_CHECKING:
+    from mailflow.service.app import App
+
+AUTH_FAILURE = re.compile(r"\b(dmarc|spf)\s*=\s*(fail|softfail|permerror)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Original:
+    """The mail being answered, as the templates and threading need it."""
+
+    message: Message
+    parsed: EmailMessage
+
+    def context(self) -> dict[str, Any]:
+        return original_context(self.message)
+
+
+def why_not_answer(app: App, session: Session, original: Original, recipient: str | None, now: datetime) -> str | None:
+    """The reason (French, for staff) not to answer automatically, or None when an answer is fine."""
+    if not recipient:
+        return "pas d'adresse de réponse utilisable"
+    results = " ".join(str(value) for value in original.parsed.get_all("Authentication-Results", failobj=[]))
+    failure = AUTH_FAILURE.search(results)
+    if failure:
+        return (
+            f"pas de réponse automatique : l'authentification de l'expéditeur a échoué "
+            f"({failure.group(1).upper()}={failure.group(2).lower()})"
+        )
+    limit = app.settings.smtp.answers_per_sender_per_day
+    if answers_today(session, recipient, now, app.timezone) >= limit:
+        return f"pas de réponse automatique : limite de {limit} réponses par jour atteinte pour {recipient}"
+    return None
+
+
+def acknowledge_proposal(
+    app: App, session: Session, proposal: Proposal, original: Original, recipient: str, now: datetime
+) -> OutboxMail | None:
+    """Queue the acknowledgement of a filed proposal (complete, incomplete, new version or late)."""
+    record = proposal_record(proposal)
+    template = acknowledgement_template(record, late=proposal.late)
+    return _queue(
+        app, session, template, original, recipient, now,
+        proposal=proposal, record=record, cause=f"message:{original.message.id}:{proposal.reference}",
+    )
+
+
+def acknowledge_message(
+    app: App,
+    session: Session,
+    template: str,
+    original: Original,
+    recipient: str,
+    now: datetime,
+    *,
+    unreadable: Sequence[dict[str, str]] = (),
+) -> OutboxMail | None:
+    """Queue an answer about a mail that filed nothing (question received, document unreadable)."""
+    return _queue(app, session, template, original, recipient, now, unreadable=unreadable,
+                  cause=f"message:{original.message.id}")
+
+
+def _queue(
+    app: App,
+    session: Session,
+    template: str,
+    original: Original,
+    recipient: str,
+    now: datetime,
+    *,
+    cause: str,
+    proposal: Proposal | None = None,
+    record: dict[str, Any] | None = None,
+    unreadable: Sequence[dict[str, str]] = (),
+) -> OutboxMail | None:
+    calendar = app.calendars.get(proposal.campaign) if proposal is not None and proposal.campaign else None
+    if calendar is None and proposal is None:
+        calendar = app.current_calendar(original.message.received_at)
+    context = mail_context(
+        proposal=record,
+        label=app.form.label,
+        campaign=calendar,
+        original=original.context(),
+        unreadable=unreadable,
+    )
+    rendered = app.templates.render(template, context)
+    try:
+        mail = compose(
+            rendered,
+            sender=app.settings.smtp.sender,
+            to=[recipient],
+            in_reply_to=header(original.parsed, "Message-ID") or None,
+            references=thread_ids(original.parsed),
+            auto_submitted="auto-replied",
+            message_id_domain=app.message_id_domain,
+            now=now,
+        )
+    except AddressError as exc:
+        session.add(MessageStep(message=original.message, step="not-answered", at=now,
+                                detail=f"pas de réponse automatique : adresse inutilisable ({exc})"))
+        return None
+    return enqueue(session, cause=cause, kind=template, recipient=recipient, mail=mail, now=now, proposal=proposal)

@@ -1,0 +1,194 @@
+"""Read the filled form(s) out of a mail: attachments (docx, PDF, odt, doc/rtf via LibreOffice) or body.
+
+`extract_forms` never raises for a bad document: anything that cannot be read comes back as an
+`UnreadableDocument` with a French reason for staff and for the sender. Documents converted from
+.doc/.rtf report `source_kind` "docx" (the schema has no "doc" kind; the filename keeps the original).
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from mailflow.errors import ExtractionError
+from mailflow.pipeline.extract.body import body_blocks
+from mailflow.pipeline.extract.convert import convert_to_docx
+from mailflow.pipeline.extract.docx import read_docx
+from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits, check_size
+from mailflow.pipeline.extract.matching import LabelIndex, RawForm, match_forms, units
+from mailflow.pipeline.extract.mime import Attachment, collect, kind_name, sniff
+from mailflow.pipeline.extract.model import Block
+from mailflow.pipeline.extract.normalize import normalise
+from mailflow.pipeline.extract.odt import read_odt
+from mailflow.pipeline.extract.pdf import read_pdf
+from mailflow.pipeline.forms.definition import FormDefinition
+
+__all__ = ["ExtractedForm", "Extraction", "ExtractionLimits", "UnreadableDocument", "extract_forms",
+           "extract_document"]
+
+log = logging.getLogger(__name__)
+
+_READERS = {"docx": read_docx, "pdf": read_pdf, "odt": read_odt}
+DEFAULT_LIMITS = ExtractionLimits()
+
+
+@dataclass(frozen=True)
+class ExtractedForm:
+    """One filled form: the schema's five objects (every key present, None when absent), and its source."""
+
+    fields: dict[str, dict[str, Any]]
+    source_kind: str
+    filename: str | None
+
+
+@dataclass(frozen=True)
+class UnreadableDocument:
+    """An attachment (or the body) that could not be read as a form, with the reason in French."""
+
+    filename: str | None
+    source_kind: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Everything found in one mail: the forms read and the documents that could not be read."""
+
+    forms: tuple[ExtractedForm, ...]
+    unreadable: tuple[UnreadableDocument, ...]
+
+
+@lru_cache(maxsize=8)
+def _index(definition: FormDefinition) -> LabelIndex:
+    return LabelIndex(definition)
+
+
+def _forms_from_blocks(blocks: list[Block], definition: FormDefinition, deadline: Deadline, *, body: bool,
+                       ) -> list[RawForm]:
+    index = _index(definition)
+    minimum = definition.min_fields_body if body else definition.min_fields_attachment
+    found = match_forms(units(blocks, index, deadline), index, deadline, body=body)
+    return [f for f in found if len(f.seen) >= minimum]
+
+
+def extract_document(data: bytes, filename: str | None, definition: FormDefinition,
+                     limits: ExtractionLimits = DEFAULT_LIMITS,
+                     content_type: str = "application/octet-stream",
+                     ) -> list[ExtractedForm] | UnreadableDocument | None:
+    """Read one attached file: its forms, an UnreadableDocument, or None when it is not a form at all."""
+    attachment = Attachment(filename, content_type, data)
+    kind = sniff(attachment)
+    if kind is None:
+        return None
+    reported = kind if kind in ("docx", "pdf", "odt") else None
+    try:
+        return _read(attachment, kind, definition, limits)
+    except ExtractionError as exc:
+        return UnreadableDocument(filename, exc.source_kind or reported, exc.reason)
+    except Exception:
+        log.exception("unexpected error while reading attachment %r", filename)
+        return UnreadableDocument(filename, reported, "erreur inattendue à la lecture du fichier : "
+                                                      "il doit être lu par une personne")
+
+
+def _read(attachment: Attachment, kind: str, definition: FormDefinition, limits: ExtractionLimits,
+          ) -> list[ExtractedForm] | UnreadableDocument | None:
+    filename = attachment.filename
+    if kind == "winmail":
+        return UnreadableDocument(filename, None, "pièce jointe au format winmail.dat (Outlook) illisible : "
+                                  "merci de renvoyer le formulaire en pièce jointe Word ou PDF "
+                                  "(envoi en HTML et non en texte enrichi)")
+    if kind == "zip":
+        return UnreadableDocument(filename, None, "archive compressée (.zip) non ouverte : merci d'envoyer "
+                                  "le formulaire directement en pièce jointe Word ou PDF")
+    if kind == "encrypted":
+        return UnreadableDocument(filename, "docx", "le fichier Word est protégé par un mot de passe")
+    if kind.startswith("corrupt:"):
+        claimed = kind.split(":", 1)[1]
+        return UnreadableDocument(filename, claimed if claimed in _READERS else None,
+                                  f"le fichier {kind_name(claimed)} est endommagé ou illisible")
+    check_size(attachment.data, limits)
+    deadline = Deadline(limits.seconds_per_document)
+    data = attachment.data
+    if kind in ("doc", "rtf"):
+        data = convert_to_docx(data, kind, deadline)
+        kind = "docx"
+    blocks = _READERS[kind](data, limits, deadline)
+    raws = _forms_from_blocks(blocks, definition, deadline, body=False)
+    if not raws:
+        return None
+    forms = [ExtractedForm(normalise(raw.values, definition), kind, filename) for raw in raws]
+    forms = [f for f in forms if _filled(f)]
+    if not forms:
+        return UnreadableDocument(filename, kind,
+                                  "le formulaire joint n'est pas rempli (aucune réponse saisie)")
+    return forms
+
+
+def _body_forms(message: email.message.EmailMessage, definition: FormDefinition, limits: ExtractionLimits,
+                ) -> list[ExtractedForm]:
+    deadline = Deadline(limits.seconds_per_document)
+    blocks = body_blocks(message, deadline)
+    raws = _forms_from_blocks(blocks, definition, deadline, body=True)
+    forms = [ExtractedForm(normalise(raw.values, definition), "body", None) for raw in raws]
+    return [f for f in forms if _filled(f)]
+
+
+def _filled(form: ExtractedForm) -> bool:
+    return any(v is not None for section in form.fields.values() for v in section.values())
+
+
+def _key(form: ExtractedForm) -> str:
+    """Identity of a form's content, blind to line wrapping (a .docx and its PDF export are one form)."""
+    def canon(value: Any) -> Any:
+        return re.sub(r"[\s\-–•]+", " ", value.replace("’", "'")).strip() if isinstance(value, str) else value
+    fields = {s: {k: canon(v) for k, v in f.items()} for s, f in form.fields.items()}
+    return json.dumps(fields, sort_keys=True)
+
+
+def extract_forms(message: email.message.EmailMessage, definition: FormDefinition,
+                  limits: ExtractionLimits = DEFAULT_LIMITS) -> Extraction:
+    """Every form in a mail (parsed with email.policy.default), attachments first, then the body.
+
+    The body is read as a form only when no attachment gave one and enough of the form's labels are
+    in it. The same form sent twice (a .docx and its PDF export) counts once.
+    """
+    forms: list[ExtractedForm] = []
+    unreadable: list[UnreadableDocument] = []
+    try:
+        attachments, bodies = collect(message)
+    except Exception:
+        log.exception("cannot walk the MIME tree")
+        return Extraction((), (UnreadableDocument(None, None, "structure MIME du message illisible"),))
+    for attachment in attachments:
+        result = extract_document(attachment.data, attachment.filename, definition, limits,
+                                  attachment.content_type)
+        if isinstance(result, UnreadableDocument):
+            unreadable.append(result)
+        elif result:
+            forms.extend(result)
+    if not forms:
+        for body in bodies:
+            try:
+                forms.extend(_body_forms(body, definition, limits))
+            except ExtractionError as exc:
+                unreadable.append(UnreadableDocument(None, "body", exc.reason))
+            except Exception:
+                log.exception("unexpected error while reading a mail body")
+                unreadable.append(UnreadableDocument(None, "body", "erreur inattendue à la lecture du corps "
+                                                     "du message : il doit être lu par une personne"))
+            if forms:
+                break
+    unique: list[ExtractedForm] = []
+    seen: set[str] = set()
+    for form in forms:
+        key = _key(form)
+        if key not in seen:
+            seen.add(key)
+            unique.append(form)
+    return Extraction(tuple(unique), tuple(unreadable))

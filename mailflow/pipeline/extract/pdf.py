@@ -1,0 +1,270 @@
+"""PDF reader: the text layer (pdfplumber), ruled tables as cells, AcroForm field values, tick glyphs.
+
+PDF text has no paragraphs: lines are rebuilt from word positions and a line is joined to the next
+one when the next line's first word would not have fitted (a wrap), kept apart otherwise (a break
+the writer typed). Page headers and footers repeated on every page are dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import pdfplumber
+from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+from pdfminer.pdftypes import resolve1
+
+from mailflow.errors import ExtractionError
+from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits
+from mailflow.pipeline.extract.model import CHECKED, UNCHECKED, Block, Cell, Para, Table
+
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
+
+_DINGBATS = {"zapfdingbats": {"4": CHECKED, "3": CHECKED, "8": CHECKED, "n": CHECKED, "o": UNCHECKED,
+                              "q": UNCHECKED, "p": UNCHECKED},
+             "wingdings": {"þ": CHECKED, "ý": CHECKED, "x": CHECKED, "ü": CHECKED, "¨": UNCHECKED,
+                           "o": UNCHECKED, "q": UNCHECKED, "\uf0fe": CHECKED, "\uf0fd": CHECKED,
+                           "\uf078": CHECKED, "\uf0a8": UNCHECKED, "\uf06f": UNCHECKED}}
+
+
+class ScannedDocument(ExtractionError):
+    """A PDF whose pages are images without a text layer."""
+
+
+@dataclass
+class _Word:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+
+
+@dataclass
+class _Line:
+    words: list[_Word]
+
+    @property
+    def x0(self) -> float:
+        return self.words[0].x0
+
+    @property
+    def x1(self) -> float:
+        return self.words[-1].x1
+
+    @property
+    def top(self) -> float:
+        return min(w.top for w in self.words)
+
+    @property
+    def bottom(self) -> float:
+        return max(w.bottom for w in self.words)
+
+    @property
+    def text(self) -> str:
+        out = self.words[0].text
+        for prev, word in zip(self.words, self.words[1:], strict=False):
+            gap = word.x0 - prev.x1
+            height = max(prev.bottom - prev.top, 1.0)
+            out += ("\t" if gap > 1.5 * height else " ") + word.text
+        return out
+
+
+def _glyphs(word: dict) -> str:
+    font = str(word.get("fontname", "")).lower()
+    for name, table in _DINGBATS.items():
+        if name in font:
+            return "".join(table.get(c, c) for c in word["text"])
+    text = word["text"]
+    return "".join(_DINGBATS["wingdings"].get(c, c) if "\uf000" <= c <= "\uf0ff" else c for c in text)
+
+
+def _lines(words: list[_Word]) -> list[_Line]:
+    lines: list[_Line] = []
+    for word in sorted(words, key=lambda w: (round(w.top), w.x0)):
+        middle = (word.top + word.bottom) / 2
+        for line in reversed(lines[-3:]):
+            if line.top - 0.5 <= middle <= line.bottom + 0.5:
+                line.words.append(word)
+                break
+        else:
+            lines.append(_Line([word]))
+    for line in lines:
+        line.words.sort(key=lambda w: w.x0)
+    return sorted(lines, key=lambda ln: (ln.top, ln.x0))
+
+
+def _paragraphs(lines: list[_Line], right: float) -> list[str]:
+    """Join wrapped lines; keep typed breaks. `right` is where text stops in this region.
+
+    A line wrapped when the next line's first word would not have fitted after it, and the next line
+    follows at the region's tightest line pitch (a wider gap means a new paragraph or field).
+    """
+    out: list[str] = []
+    pitches = [b.top - a.top for a, b in zip(lines, lines[1:], strict=False) if b.top > a.top]
+    pitch = min(pitches, default=0.0)
+    for i, line in enumerate(lines):
+        text = line.text
+        if i == 0:
+            out.append(text)
+            continue
+        prev = lines[i - 1]
+        height = max(prev.bottom - prev.top, 1.0)
+        gap = line.top - prev.bottom
+        first = line.words[0]
+        space = 0.3 * height
+        tight = line.top - prev.top <= pitch + max(1.0, 0.12 * height)
+        wrapped = (tight and gap < 0.9 * height
+                   and prev.x1 + space + (first.x1 - first.x0) > right - 0.5 * height)
+        if wrapped:
+            joiner = "" if re.search(r"\w-$", out[-1]) else " "
+            out[-1] = out[-1] + joiner + text
+        else:
+            out.append(text)
+    return out
+
+
+def _acroform_words(page) -> list[_Word]:
+    """Values of fillable-form fields, placed where their widgets are on the page."""
+    words: list[_Word] = []
+    for annot in page.annots or []:
+        data = annot.get("data") or {}
+        if str(resolve1(data.get("Subtype"))) != "/'Widget'":
+            continue
+        node, ftype, value = data, None, None
+        for _ in range(8):
+            ftype = ftype or resolve1(node.get("FT"))
+            value = value if value is not None else resolve1(node.get("V"))
+            parent = resolve1(node.get("Parent"))
+            if not isinstance(parent, dict):
+                break
+            node = parent
+        x0, top, x1, bottom = annot["x0"], annot["top"], annot["x1"], annot["bottom"]
+        kind = str(ftype)
+        if "Btn" in kind:
+            state = str(resolve1(data.get("AS")) or "")
+            mark = UNCHECKED if state in ("", "/'Off'") else CHECKED
+            words.append(_Word(mark, x0, x1, top, bottom))
+        elif value is not None:
+            if isinstance(value, bytes):
+                value = value.decode("utf-16") if value.startswith(b"\xfe\xff") else value.decode("latin-1")
+            lines = str(value).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            height = max(8.0, min(12.0, bottom - top))
+            for i, text in enumerate(lines):
+                if text.strip():
+                    words.append(_Word(text.strip(), x0 + 2, x1, top + i * height * 1.2,
+                                       top + i * height * 1.2 + height))
+    return words
+
+
+def _page_blocks(page, deadline: Deadline) -> list[tuple[float, Block | _Line]]:
+    raw = page.extract_words(extra_attrs=["fontname"], keep_blank_chars=False)
+    words = [_Word(_glyphs(w), w["x0"], w["x1"], w["top"], w["bottom"]) for w in raw]
+    words.extend(_acroform_words(page))
+    placed: list[tuple[float, Block | _Line]] = []
+    taken: set[int] = set()
+    for table in page.find_tables():
+        deadline.check()
+        rows = []
+        for row in table.rows:
+            cells = []
+            for bbox in row.cells:
+                if bbox is None:
+                    continue
+                x0, top, x1, bottom = bbox
+                indexes = [i for i, w in enumerate(words) if i not in taken
+                           and x0 <= (w.x0 + w.x1) / 2 <= x1 and top <= (w.top + w.bottom) / 2 <= bottom]
+                taken.update(indexes)
+                lines = _lines([words[i] for i in indexes])
+                pad = min((ln.x0 for ln in lines), default=x0 + 2) - x0
+                texts = _paragraphs(lines, x1 - min(pad, 8))
+                cells.append(Cell(tuple(Para((t,)) for t in texts)))
+            if cells:
+                rows.append(tuple(cells))
+        placed.append((table.bbox[1], Table(tuple(rows))))
+    free = [w for i, w in enumerate(words) if i not in taken]
+    for line in _lines(free):
+        placed.append((line.top, line))
+    placed.sort(key=lambda item: item[0])
+    return placed
+
+
+def _drop_running_lines(pages: list[list[tuple[float, Block | _Line]]], heights: list[float]) -> None:
+    """Remove headers and footers: lines near the page edges repeated on most pages."""
+    if len(pages) < 2:
+        return
+    def key(line: _Line) -> str:
+        return re.sub(r"\d+", "#", line.text.strip())
+    counts: Counter[str] = Counter()
+    for items, height in zip(pages, heights, strict=True):
+        counts.update({key(x) for _, x in items if isinstance(x, _Line) and _edge(x, height)})
+    threshold = max(2, (len(pages) + 1) // 2)
+    for items, height in zip(pages, heights, strict=True):
+        items[:] = [(y, x) for y, x in items
+                    if not (isinstance(x, _Line) and _edge(x, height) and counts[key(x)] >= threshold)]
+
+
+def _edge(line: _Line, height: float) -> bool:
+    return line.top < 0.1 * height or line.bottom > 0.9 * height
+
+
+def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[Block]:
+    """The blocks of a PDF's text layer; ScannedDocument when it has images but no text."""
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data))
+        pages = pdf.pages
+    except (PDFPasswordIncorrect, PDFEncryptionError):
+        raise ExtractionError("le fichier PDF est protégé par un mot de passe") from None
+    except ExtractionError:
+        raise
+    except Exception as exc:
+        causes = [exc, *exc.args, exc.__cause__, exc.__context__]
+        if any(isinstance(c, PDFPasswordIncorrect | PDFEncryptionError) for c in causes):
+            raise ExtractionError("le fichier PDF est protégé par un mot de passe") from None
+        raise ExtractionError("le fichier PDF est endommagé ou illisible") from None
+    with pdf:
+        if len(pages) > limits.max_pages:
+            raise ExtractionError(f"le fichier PDF compte {len(pages)} pages (maximum {limits.max_pages}) : "
+                                  "non lu automatiquement")
+        if not pages:
+            raise ExtractionError("le fichier PDF ne contient aucune page")
+        placed, heights, chars, images = [], [], 0, 0
+        for page in pages:
+            deadline.check()
+            chars += len(page.chars)
+            images += len(page.images)
+            placed.append(_page_blocks(page, deadline))
+            heights.append(float(page.height))
+        if chars < 20 and not any(isinstance(x, Table) for items in placed for _, x in items):
+            if images:
+                raise ScannedDocument("document numérisé (image sans texte) : le formulaire doit être "
+                                      "ressaisi ou lu par une personne", source_kind="scan")
+            if not any(items for items in placed):
+                raise ExtractionError("le fichier PDF ne contient aucun texte lisible")
+    _drop_running_lines(placed, heights)
+    # Where free text stops: the right edge of the text column over the whole document (one page of
+    # short lines alone would make every line look full).
+    right = max((x.x1 for items in placed for _, x in items if isinstance(x, _Line)), default=0.0)
+    blocks: list[Block] = []
+    for items in placed:
+        free: list[_Line] = []
+        for position, (_, item) in enumerate(items):
+            if isinstance(item, _Line):
+                free.append(item)
+                continue
+            blocks.extend(_free_paragraphs(free, right))
+            free = []
+            if position == 0 and blocks and isinstance(blocks[-1], Table):
+                item = Table(item.rows, continues=True)
+            blocks.append(item)
+        blocks.extend(_free_paragraphs(free, right))
+    return blocks
+
+
+def _free_paragraphs(lines: list[_Line], right: float) -> list[Block]:
+    if not lines:
+        return []
+    return [Para((t,)) for t in _paragraphs(lines, right)]

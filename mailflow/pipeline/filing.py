@@ -1,0 +1,160 @@
+"""File a proposal: give it its reference, its version and its status, and supersede the old one.
+
+A collectivité has one proposal per campaign: a new form from it (same SIRET, or sent in
+the thread of its reference) becomes the next version under the same reference, and the
+previous version is marked `superseded`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailflow.db.models import Collectivity, Counter, Message, Proposal
+from mailflow.errors import MailflowError
+
+NO_CAMPAIGN_PREFIX = "HC"
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """The campaign a proposal belongs to, as filing needs it."""
+
+    id: str
+    reference_prefix: str
+    reference_year: int
+    late: bool
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A proposal just filed, and the version it replaced, if any."""
+
+    proposal: Proposal
+    previous: Proposal | None
+
+
+def file_proposal(
+    session: Session,
+    *,
+    form: str,
+    fields: dict,
+    missing: Sequence[str],
+    problems: Sequence[str],
+    source_kind: str,
+    source_filename: str | None,
+    message: Message,
+    sender: str,
+    received_at: datetime,
+    campaign: Campaign | None,
+    thread_reference: str | None,
+    now: datetime,
+    flags: Sequence[str] = (),
+) -> Filed:
+    """Write the proposal (not committed: the caller commits it with the answers it queues)."""
+    siret = (fields.get("collectivity") or {}).get("siret")
+    previous = find_previous(session, thread_reference, campaign, siret, message)
+    if previous is not None:
+        reference, version = previous.reference, previous.version + 1
+        previous.status = "superseded"
+        previous.updated_at = now
+    elif campaign is not None:
+        reference = next_reference(session, campaign.reference_prefix, campaign.reference_year)
+        version = 1
+    else:
+        reference = next_reference(session, NO_CAMPAIGN_PREFIX, received_at.year)
+        version = 1
+    status = "incomplete" if (missing or problems) else "complete"
+    if campaign is not None and campaign.late:
+        status = "late"
+    proposal = Proposal(
+        reference=reference,
+        form=form,
+        campaign=campaign.id if campaign else (previous.campaign if previous else None),
+        status=status,
+        version=version,
+        late=bool(campaign and campaign.late),
+        collectivity=collectivity_for(session, siret, (fields.get("collectivity") or {}).get("name"), problems),
+        siret=siret,
+        sender=sender,
+        received_at=received_at,
+        message=message,
+        source_kind=source_kind,
+        source_filename=source_filename,
+        fields=fields,
+        missing=list(missing),
+        problems=list(problems),
+        flags=list(flags),
+        supersedes=previous,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(proposal)
+    session.flush()
+    return Filed(proposal, previous)
+
+
+def find_previous(
+    session: Session, thread_reference: str | None, campaign: Campaign | None, siret: str | None, message: Message
+) -> Proposal | None:
+    """The current version this new form replaces: by thread reference first, then by SIRET."""
+    query = select(Proposal).where(Proposal.message_pk != message.id).order_by(Proposal.version.desc())
+    if thread_reference:
+        found = session.scalars(query.where(Proposal.reference == thread_reference).limit(1)).first()
+        if found is not None:
+            return found
+    if campaign is not None and siret:
+        return session.scalars(
+            query.where(Proposal.campaign == campaign.id, Proposal.siret == siret, Proposal.status != "superseded")
+            .order_by(Proposal.received_at.desc())
+            .limit(1)
+        ).first()
+    return None
+
+
+def next_reference(session: Session, prefix: str, year: int) -> str:
+    """The next reference of a series, e.g. PC-2025-0007 (atomic on SQLite and PostgreSQL)."""
+    name = f"{prefix}-{year}"
+    for _ in range(3):
+        value = session.execute(
+            update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+        ).scalar_one_or_none()
+        if value is not None:
+            return f"{name}-{value:04d}"
+        try:
+            with session.begin_nested():
+                session.add(Counter(name=name, value=0))
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not allocate a reference in series {name}")
+
+
+def collectivity_for(
+    session: Session, siret: str | None, name: str | None, problems: Sequence[str]
+) -> Collectivity | None:
+    """The collectivité of a valid SIRET, created on first sight; None when the SIRET is absent or invalid."""
+    if not siret or any(p.startswith("collectivity.siret") for p in problems):
+        return None
+    found = session.scalars(select(Collectivity).where(Collectivity.siret == siret)).first()
+    if found is None:
+        found = Collectivity(siret=siret, name=name)
+        session.add(found)
+    elif name:
+        found.name = name
+    return found
+
+
+def set_status(session: Session, reference: str, status: str, now: datetime) -> tuple[str, Proposal]:
+    """Record a staff decision (accepted, rejected, withdrawn) on the current version; return the old status."""
+    current = session.scalars(
+        select(Proposal).where(Proposal.reference == reference).order_by(Proposal.version.desc()).limit(1)
+    ).first()
+    if current is None:
+        raise MailflowError(f"no proposal {reference}")
+    previous, current.status, current.updated_at = current.status, status, now
+    return previous, current

@@ -1,0 +1,137 @@
+"""Form definitions: the fields of a form, their labels and types, loaded from a TOML file staff can read.
+
+The extractor and the validator work from a `FormDefinition` only, so a new form (next year's, or
+another form of the institute) is a new TOML file, not new code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailflow.errors import MailflowError
+
+DEFAULT_FORM_PATH = Path(__file__).with_name("projet_collectif.toml")
+FIELD_TYPES = frozenset({"text", "multiline", "address", "email", "phone", "siret", "contact", "checkbox"})
+
+
+class FormDefinitionError(MailflowError):
+    """A form definition file is missing, malformed or names an unknown field type."""
+
+
+@dataclass(frozen=True)
+class FieldDefinition:
+    """One field: its dotted path, its type, the labels that announce it and the label quoted in mails."""
+
+    section: str
+    key: str
+    type: str
+    required: bool
+    mail_label: str
+    labels: tuple[str, ...]
+    check: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The dotted path used in records, `missing` and `problems`, e.g. "collectivity.hr_email"."""
+        return f"{self.section}.{self.key}"
+
+
+@dataclass(frozen=True)
+class SectionDefinition:
+    """A block of the form (collectivity, DGS, tutor...), announced by one of its headings."""
+
+    key: str
+    headings: tuple[str, ...]
+    fields: tuple[FieldDefinition, ...]
+
+
+@dataclass(frozen=True)
+class FormDefinition:
+    """A whole form: its sections in order, plus the markers and fillers the extractor needs."""
+
+    name: str
+    title: str
+    sections: tuple[SectionDefinition, ...]
+    start_markers: tuple[str, ...]
+    end_markers: tuple[str, ...]
+    placeholders: tuple[str, ...]
+    min_fields_attachment: int
+    min_fields_body: int
+
+    @property
+    def fields(self) -> tuple[FieldDefinition, ...]:
+        """Every field in form order."""
+        return tuple(f for s in self.sections for f in s.fields)
+
+    @property
+    def required_paths(self) -> tuple[str, ...]:
+        """Dotted paths of the required fields, in form order."""
+        return tuple(f.path for f in self.fields if f.required)
+
+    def field(self, path: str) -> FieldDefinition:
+        """The field at a dotted path; KeyError names the path when it does not exist."""
+        for f in self.fields:
+            if f.path == path:
+                return f
+        raise KeyError(f"no field {path!r} in form {self.name!r}")
+
+    def label(self, path: str) -> str:
+        """The French label mails use for a field, e.g. "Courriel du contact RH (impératif)"."""
+        return self.field(path).mail_label
+
+    def empty_record(self) -> dict[str, dict[str, None]]:
+        """A record with every section and field of the form, all values None."""
+        return {s.key: {f.key: None for f in s.fields} for s in self.sections}
+
+
+def _strings(raw: object, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
+        raise FormDefinitionError(f"{where} must be a list of non-empty strings")
+    return tuple(raw)
+
+
+def _field(section: str, raw: dict, where: str) -> FieldDefinition:
+    try:
+        key, ftype, mail_label = raw["key"], raw["type"], raw["mail_label"]
+    except KeyError as exc:
+        raise FormDefinitionError(f"{where}: missing key {exc.args[0]!r}") from None
+    if ftype not in FIELD_TYPES:
+        raise FormDefinitionError(f"{where} ({key}): unknown type {ftype!r}, "
+                                  f"expected one of {sorted(FIELD_TYPES)}")
+    labels = _strings(raw.get("labels"), f"{where} ({key}).labels")
+    return FieldDefinition(section=section, key=key, type=ftype, required=bool(raw.get("required", False)),
+                           mail_label=mail_label, labels=labels, check=raw.get("check"))
+
+
+def load_form_definition(path: Path | None = None) -> FormDefinition:
+    """Load a form definition TOML file (default: the packaged projet_collectif.toml)."""
+    path = Path(path) if path is not None else DEFAULT_FORM_PATH
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FormDefinitionError(f"cannot read form definition {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FormDefinitionError(f"form definition {path} is not valid TOML: {exc}") from None
+    sections = []
+    for i, sec in enumerate(data.get("sections", [])):
+        where = f"{path.name}: sections[{i}]"
+        if "key" not in sec:
+            raise FormDefinitionError(f"{where}: missing key 'key'")
+        fields = tuple(_field(sec["key"], f, f"{where}.fields[{j}]")
+                       for j, f in enumerate(sec.get("fields", [])))
+        headings = _strings(sec.get("headings"), f"{where}.headings")
+        sections.append(SectionDefinition(key=sec["key"], headings=headings, fields=fields))
+    if not sections:
+        raise FormDefinitionError(f"form definition {path} has no [[sections]]")
+    return FormDefinition(
+        name=data.get("name", path.stem),
+        title=data.get("title", path.stem),
+        sections=tuple(sections),
+        start_markers=tuple(data.get("start_markers", [])),
+        end_markers=tuple(data.get("end_markers", [])),
+        placeholders=tuple(data.get("placeholders", [])),
+        min_fields_attachment=int(data.get("min_fields_attachment", 6)),
+        min_fields_body=int(data.get("min_fields_body", 8)),
+    )

@@ -1,0 +1,451 @@
+"""A mail's path through mailflow, in order: record, classify, extract, validate, file, answer, move.
+
+The guarantees of DESIGN.md live here:
+- a mail is archived and its row committed before the server is told anything;
+- classification, extraction, filing and the answers it queues are one transaction;
+- a mail that breaks a stage is quarantined with a French reason, and the next mail goes on;
+- a step that did not finish (crash, restart) is resumed from the archive, never redone twice.
+"""
+
+from __future__ import annotations
+
+import email.feedparser
+import email.parser
+import email.policy
+import logging
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailflow.db.models import Attachment, Message, MessageStep, OutboxMail, Proposal, QuarantineEntry
+from mailflow.errors import Discard, ExtractionError, Quarantine
+from mailflow.faults import checkpoint
+from mailflow.mail.mailbox import IncomingMail, MailRef, header_block, header_date
+from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, why_not_answer
+from mailflow.pipeline.classify import Verdict, classify_message, header
+from mailflow.pipeline.extract import ExtractedForm, extract_forms
+from mailflow.pipeline.filing import file_proposal
+from mailflow.pipeline.validate import validate_fields
+
+if TYPE_CHECKING:
+    from mailflow.service.app import App
+
+log = logging.getLogger("mailflow.pipeline.run")
+
+# Which folder staff find a mail in, by verdict.
+PROCESSED, ATTENTION, IGNORED = "processed", "attention", "ignored"
+FOLDER_OF_VERDICT = {
+    "proposal": PROCESSED,
+    "reply": ATTENTION,
+    "question": ATTENTION,
+    "quarantined": ATTENTION,
+    "ignored": IGNORED,
+}
+
+
+@dataclass
+class PassReport:
+    """What one pass over the mailbox did."""
+
+    verdicts: Tally[str] = field(default_factory=Tally)
+    moved: int = 0
+
+    def __str__(self) -> str:
+        parts = [f"{count} {verdict}" for verdict, count in sorted(self.verdicts.items())]
+        return ", ".join(parts) or "nothing new"
+
+
+# -- the mailbox pass --------------------------------------------------------------------------
+
+
+def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> PassReport:
+    """Process every mail waiting in the mailbox, then move each to the folder staff expect.
+
+    `keep_going()` is asked after each mail: the daemon stops there on SIGTERM (and feeds its watchdog).
+    """
+    report = PassReport()
+    mailbox = app.mailbox
+    refs = mailbox.waiting()
+    uidvalidity = mailbox.uidvalidity()
+    with app.sessions() as session:
+        known = _known_locations(session, mailbox.name, uidvalidity, refs)
+    to_fetch = []
+    for ref in refs:
+        row = known.get(ref.uid) if ref.uid is not None else None
+        if row is None or row[1] == "recorded":
+            to_fetch.append(ref)
+        else:
+            _move(app, row[0], ref)
+            report.moved += 1
+    seen: set[int] = set()
+    for incoming in mailbox.fetch(to_fetch):
+        checkpoint("fetched")
+        pk = record(app, incoming, mailbox.name, uidvalidity)
+        checkpoint("recorded")
+        verdict = process(app, pk, incoming.raw)
+        checkpoint("processed")
+        report.verdicts[verdict] += 1
+        _move(app, pk, incoming.ref)
+        seen.add(pk)
+        report.moved += 1
+        if not keep_going():
+            return report
+    _note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)
+    return report
+
+
+def _note_moved_elsewhere(app: App, mailbox: str, uidvalidity: int | None, waiting: set[int], seen: set[int]) -> None:
+    """Mails whose move was done but not noted (a crash right after it) are no longer waiting: note it."""
+    query = select(Message).where(Message.mailbox == mailbox, Message.state == "processed")
+    if uidvalidity is not None:
+        query = query.where(Message.uidvalidity == uidvalidity, Message.uid.not_in(waiting))
+    else:
+        query = query.where(Message.id.not_in(seen))
+    with app.sessions.begin() as session:
+        for message in session.scalars(query):
+            message.state = "moved"
+            _step(session, message, "moved", app.clock.now(), "déjà hors du dossier surveillé")
+
+
+def _known_locations(
+    session: Session, mailbox: str, uidvalidity: int | None, refs: list[MailRef]
+) -> dict[int, tuple[int, str]]:
+    uids = [r.uid for r in refs if r.uid is not None]
+    if not uids or uidvalidity is None:
+        return {}
+    rows = session.execute(
+        select(Message.uid, Message.id, Message.state).where(
+            Message.mailbox == mailbox, Message.uidvalidity == uidvalidity, Message.uid.in_(uids)
+        )
+    )
+    return {uid: (pk, state) for uid, pk, state in rows}
+
+
+def ingest_files(app: App, paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """`mailflow ingest`: the same pipeline on .eml files; received time from their Date header."""
+    results = []
+    for path in paths:
+        raw = path.read_bytes()
+        received = header_date(raw) or app.clock.now()
+        incoming = IncomingMail(ref=MailRef(key=str(path), size=len(raw)), raw=raw, received_at=received)
+        pk = record(app, incoming, "file", None)
+        results.append((path, process(app, pk)))
+    return results
+
+
+# -- step 1: record ------------------------------------------------------------------------------
+
+
+def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | None) -> int:
+    """Archive the raw bytes, then commit the mail's row; return its id. Idempotent.
+
+    A mail already known by Message-ID and content (seen again after a UIDVALIDITY change,
+    or delivered twice) keeps its first row; its new location is noted.
+    """
+    digest = app.archive.store(incoming.raw)
+    checkpoint("archived")
+    parsed = parse_headers(incoming.raw)
+    message_id = storable(header(parsed, "Message-ID")).strip()[:998]
+    now = app.clock.now()
+    with app.sessions.begin() as session:
+        existing = session.scalars(
+            select(Message).where(Message.message_id == message_id, Message.content_hash == digest)
+        ).first()
+        if existing is not None:
+            if (existing.mailbox, existing.uidvalidity, existing.uid) != (mailbox, uidvalidity, incoming.ref.uid):
+                where = f"{mailbox} uidvalidity={uidvalidity} uid={incoming.ref.uid}"
+                _step(session, existing, "seen-again", now, where)
+                if existing.state == "recorded" and uidvalidity is not None:
+                    existing.mailbox, existing.uidvalidity, existing.uid = mailbox, uidvalidity, incoming.ref.uid
+            return existing.id
+        row = Message(
+            mailbox=mailbox,
+            uidvalidity=uidvalidity,
+            uid=incoming.ref.uid,
+            message_id=message_id,
+            content_hash=digest,
+            received_at=incoming.received_at,
+            sender=storable(header(parsed, "From"))[:998],
+            subject=storable(header(parsed, "Subject")),
+            size=incoming.ref.size,
+            truncated=incoming.truncated,
+            state="recorded",
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        _step(session, row, "recorded", now, f"{len(incoming.raw)} octets archivés ({digest[:12]}…)")
+        return row.id
+
+
+# -- steps 2 to 6: classify, extract, validate, file, answer (one transaction) ----------------------
+
+
+def process(app: App, pk: int, raw: bytes | None = None) -> str:
+    """Run the stages on a recorded mail; return its verdict. Never raises for a bad mail.
+
+    `raw` is the mail's bytes when the caller has them in hand (those `record` just archived);
+    otherwise they are read back from the archive.
+    """
+    try:
+        with app.sessions.begin() as session:
+            message = session.get_one(Message, pk)
+            if message.state != "recorded":
+                return "duplicate"  # the same mail (Message-ID and content) was processed before
+            verdict = _stages(app, session, message, raw)
+            filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)))
+            log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
+                     extra={"message_id": message.message_id, "outcome": verdict, "reference": filed or None})
+            return verdict
+    except Exception as exc:  # noqa: BLE001 - one broken mail must never stop the daemon
+        log.exception("mail #%s could not be processed; quarantined", pk)
+        with app.sessions.begin() as session:
+            message = session.get_one(Message, pk)
+            _quarantine(app, session, message, f"erreur interne lors du traitement ({exc.__class__.__name__}) : "
+                        "le message est conservé pour un traitement manuel")
+        return "quarantined"
+
+
+def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> str:
+    now = app.clock.now()
+    if raw is None:
+        raw = app.archive.load(message.content_hash)
+    parsed = parse(raw)
+    original = Original(message, parsed)
+    try:
+        if message.truncated:
+            size_mb = message.size / 1_000_000
+            raise Quarantine(f"message trop volumineux ({size_mb:.1f} Mo) : seuls ses en-têtes ont été conservés")
+        verdict = classify_message(
+            parsed,
+            own_addresses=app.own_addresses,
+            own_domains=(app.message_id_domain,),
+            thread_of=lambda ids, refs: thread_reference(session, ids, refs),
+        )
+        _step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")
+        if verdict.kind == "ignored":
+            raise Discard(verdict.reason)
+        _keep_attachments(app, session, message, parsed)
+        extraction = extract_forms(parsed, app.form, app.limits)
+        _step(session, message, "extracted", now,
+              f"{len(extraction.forms)} formulaire(s), {len(extraction.unreadable)} document(s) illisible(s)")
+        if extraction.forms:
+            return _file_forms(app, session, message, original, verdict, extraction.forms, now)
+        if extraction.unreadable:
+            items = [{"filename": u.filename or "(sans nom)", "reason": u.reason} for u in extraction.unreadable]
+            reasons = " ; ".join(f"{i['filename']} : {i['reason']}" for i in items)
+            _quarantine(app, session, message, f"document illisible — {reasons}")
+            _answer(app, session, original, verdict, now, "collectivite/document-illisible", unreadable=items)
+            return "quarantined"
+        if verdict.kind == "reply":
+            _finish(session, message, "reply", f"réponse sans formulaire dans le fil de {verdict.reference}", now)
+            return "reply"
+        _finish(session, message, "question", "question sans formulaire : à traiter par le service des stages", now)
+        _answer(app, session, original, verdict, now, "collectivite/question-recue")
+        return "question"
+    except Discard as stop:
+        _finish(session, message, "ignored", stop.reason, now)
+        return "ignored"
+    except (Quarantine, ExtractionError) as stop:
+        _quarantine(app, session, message, stop.reason)
+        return "quarantined"
+
+
+def _file_forms(
+    app: App,
+    session: Session,
+    message: Message,
+    original: Original,
+    verdict: Verdict,
+    forms: Sequence[ExtractedForm],
+    now: datetime,
+) -> str:
+    contact = verdict.contact or ""
+    match = app.campaign_for(app.form.name, message.received_at)
+    several = len(forms) > 1
+    references = []
+    for form in forms:
+        validation = validate_fields(form.fields, app.form)
+        filed = file_proposal(
+            session,
+            form=app.form.name,
+            fields=form.fields,
+            missing=validation.missing,
+            problems=validation.problems,
+            source_kind=form.source_kind,
+            source_filename=form.filename,
+            message=message,
+            sender=contact,
+            received_at=message.received_at,
+            campaign=match,
+            thread_reference=verdict.reference,
+            now=now,
+            flags=["plusieurs missions proposées dans le même envoi"] if several else [],
+        )
+        proposal = filed.proposal
+        references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")
+        _step(session, message, "filed", now, references[-1])
+        reason = why_not_answer(app, session, original, contact, now)
+        if reason is None:
+            if acknowledge_proposal(app, session, proposal, original, contact, now) is not None:
+                _step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
+        else:
+            _step(session, message, "not-answered", now, reason)
+    _finish(session, message, "proposal", "proposition enregistrée : " + ", ".join(references), now)
+    return "proposal"
+
+
+def _answer(
+    app: App, session: Session, original: Original, verdict: Verdict, now: datetime, template: str, **extra: Any
+) -> None:
+    reason = why_not_answer(app, session, original, verdict.contact, now)
+    if reason is not None:
+        _step(session, original.message, "not-answered", now, reason)
+        return
+    if acknowledge_message(app, session, template, original, verdict.contact or "", now, **extra) is not None:
+        _step(session, original.message, "answered", now, f"{template} mis en file")
+
+
+def thread_reference(session: Session, message_ids: Iterable[str], subject_refs: Iterable[str]) -> str | None:
+    """The proposal a reply belongs to: one of our mails it answers, or a known reference in its subject."""
+    ids = list(message_ids)
+    if ids:
+        found = session.execute(
+            select(Proposal.reference)
+            .join(OutboxMail, OutboxMail.proposal_pk == Proposal.id)
+            .where(OutboxMail.message_id.in_(ids))
+            .limit(1)
+        ).scalar()
+        if found:
+            return found
+    for reference in subject_refs:
+        if session.scalars(select(Proposal.id).where(Proposal.reference == reference).limit(1)).first():
+            return reference
+    return None
+
+
+def _keep_attachments(app: App, session: Session, message: Message, parsed: EmailMessage) -> None:
+    if message.attachments:
+        return
+    for part in parsed.walk():
+        if part.is_multipart() or part.get_content_disposition() not in ("attachment", "inline"):
+            continue
+        if part.get_content_maintype() == "text" and not part.get_filename():
+            continue
+        try:
+            data = part.get_payload(decode=True) or b""
+        except (ValueError, LookupError):
+            data = b""
+        session.add(Attachment(
+            message=message,
+            filename=storable(_filename(part)) or None,
+            content_type=part.get_content_type(),
+            size=len(data),
+            content_hash=app.archive.store(data),
+        ))
+
+
+def storable(text: str) -> str:
+    """Text from a sender made safe for any database: no NUL character, no lone surrogate."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _filename(part: EmailMessage) -> str:
+    try:
+        return part.get_filename() or ""
+    except Exception:  # noqa: BLE001 - a broken Content-Disposition only loses the display name
+        return ""
+
+
+def _quarantine(app: App, session: Session, message: Message, reason: str) -> None:
+    now = app.clock.now()
+    session.add(QuarantineEntry(message=message, reason=storable(reason), created_at=now))
+    _finish(session, message, "quarantined", reason, now)
+
+
+def _finish(session: Session, message: Message, verdict: str, reason: str, now: datetime) -> None:
+    message.verdict = verdict
+    message.reason = storable(reason)
+    message.state = "processed"
+    _step(session, message, verdict, now, reason)
+
+
+def _step(session: Session, message: Message, step: str, at: datetime, detail: str | None = None) -> None:
+    session.add(MessageStep(message=message, step=step, at=at, detail=None if detail is None else storable(detail)))
+
+
+# -- step 7: move ----------------------------------------------------------------------------------
+
+
+def _move(app: App, pk: int, ref: MailRef) -> None:
+    """Tell the server: move the mail to the folder of its verdict, then note it (after the commit)."""
+    with app.sessions() as session:
+        message = session.get_one(Message, pk)
+        if message.state == "recorded":
+            return
+        folder = app.folders[FOLDER_OF_VERDICT.get(message.verdict or "", ATTENTION)]
+    app.mailbox.move(ref, folder)
+    checkpoint("moved")
+    with app.sessions.begin() as session:
+        message = session.get_one(Message, pk)
+        if message.state != "moved":
+            message.state = "moved"
+            _step(session, message, "moved", app.clock.now(), folder)
+
+
+def resume(app: App) -> int:
+    """Process mails recorded but not processed (after a crash); they are in the archive already."""
+    with app.sessions() as session:
+        pending = list(session.scalars(select(Message.id).where(Message.state == "recorded")))
+    for pk in pending:
+        process(app, pk)
+    return len(pending)
+
+
+def parse_headers(raw: bytes) -> EmailMessage:
+    """Only the header block of a raw mail: enough to record it, without decoding its body."""
+    message = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(header_block(raw))
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+PARSE_CHUNK = 1 << 20
+
+
+def parse(raw: bytes) -> EmailMessage:
+    """Parse raw bytes into an EmailMessage (modern policy); malformed parts are recorded as defects.
+
+    The bytes are fed in 1 MB chunks: parsing a 27 MB mail in one piece peaks at about 7 times its
+    size, in chunks at about 3 times.
+    """
+    parser = email.feedparser.BytesFeedParser(policy=email.policy.default)
+    view = memoryview(raw)
+    for start in range(0, len(raw), PARSE_CHUNK):
+        parser.feed(bytes(view[start : start + PARSE_CHUNK]))
+    message = parser.close()
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def quarantine_release(app: App, entry_id: int) -> Message:
+    """`mailflow quarantine release ID`: run the mail through the pipeline again, as new."""
+    with app.sessions.begin() as session:
+        entry = session.get_one(QuarantineEntry, entry_id)
+        if entry.released_at is not None:
+            return entry.message
+        entry.released_at = app.clock.now()
+        message = entry.message
+        message.state = "recorded"
+        _step(session, message, "released", app.clock.now(), f"sortie de quarantaine #{entry_id}")
+        pk = message.id
+    process(app, pk)
+    with app.sessions() as session:
+        return session.get_one(Message, pk)
+

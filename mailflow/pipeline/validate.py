@@ -1,0 +1,102 @@
+"""Check the fields read from a form: required ones present, SIRET, e-mails, phones, the tutor's role.
+
+Pure: no clock, no IO. Lateness depends on the campaign and is decided by the pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from stdnum.fr import siret as stdnum_siret
+
+from mailflow.pipeline.extract.folding import fold
+from mailflow.pipeline.forms.definition import FormDefinition
+
+ROLE_PROBLEM = "le projet doit être porté par le/la DGS ou un/une DGA"
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What is missing (required and absent) and what is wrong (present but invalid), as dotted paths."""
+
+    missing: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing is missing and nothing is wrong."""
+        return not self.missing and not self.problems
+
+
+def _siret_problem(value: str) -> str | None:
+    if not re.fullmatch(r"\d{14}", value):
+        return "numéro SIRET invalide (14 chiffres attendus)"
+    if not stdnum_siret.is_valid(value):
+        return "numéro SIRET invalide (clé de contrôle)"
+    return None
+
+
+def _email_problem(value: str) -> str | None:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return "adresse électronique invalide"
+    return None
+
+
+def _phone_problem(value: str) -> str | None:
+    try:
+        number = phonenumbers.parse(value, "FR")
+    except phonenumbers.NumberParseException:
+        return "numéro de téléphone invalide"
+    if not value.startswith("+") or not phonenumbers.is_valid_number(number):
+        return "numéro de téléphone invalide"
+    return None
+
+
+def is_dgs_or_dga(role: str) -> bool:
+    """Whether a tutor's "Fonction" names the DGS or a DGA (any gender, accents or not, abbreviated or not).
+
+    "Directeur général des services techniques" (DGST) heads the technical services, not the
+    administration: it is not accepted, nor is any director below the general management.
+    """
+    key = " " + fold(role) + " "
+    for feminine, masculine in (("directrice", "directeur"), ("generale", "general"), ("adjointe", "adjoint"),
+                                ("deleguee", "delegue")):
+        key = key.replace(f" {feminine} ", f" {masculine} ")
+    key = re.sub(r" (trice|e|rice) ", " ", key)
+    key = re.sub(r" directeur directeur ", " directeur ", key)
+    if re.search(r" dgst | services techniques ", key):
+        return False
+    if re.search(r" (dgs|dga|dgas|dgd|dgsa|dgaa) ", key):
+        return True
+    return bool(re.search(r" directeur general( adjoint| delegue)?( des services)? ", key)
+                or re.search(r" adjoint au directeur general ", key))
+
+
+def validate_fields(fields: dict[str, dict[str, Any]], definition: FormDefinition) -> Validation:
+    """The missing required fields (in form order) and the problems of the present ones."""
+    missing: list[str] = []
+    problems: list[str] = []
+    for f in definition.fields:
+        value = (fields.get(f.section) or {}).get(f.key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if f.required:
+                missing.append(f.path)
+            continue
+        problem = None
+        if f.type == "siret":
+            problem = _siret_problem(str(value))
+        elif f.type == "email":
+            problem = _email_problem(str(value))
+        elif f.type == "phone":
+            problem = _phone_problem(str(value))
+        elif f.check == "dgs_or_dga" and not is_dgs_or_dga(str(value)):
+            problem = ROLE_PROBLEM
+        if problem:
+            problems.append(f"{f.path}: {problem}")
+    return Validation(tuple(missing), tuple(problems))

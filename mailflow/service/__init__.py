@@ -1,0 +1,1 @@
+"""The running service: the daemon loop, leadership, alerts, health, logging, and the composition root (`app`)."""

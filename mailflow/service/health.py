@@ -1,0 +1,177 @@
+"""`mailflow check` and `mailflow status`: is everything reachable, and where does the service stand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, func, select
+
+from mailflow.clock import SystemClock
+from mailflow.db import engine as db
+from mailflow.errors import MailflowError
+from mailflow.mail.oauth import TokenSource, token_source_for
+from mailflow.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from mailflow.service.app import App
+
+Check = tuple[str, bool, str]
+
+
+def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Check]:
+    """Each check on its own: settings, database, the daemon's last mailbox contact, calendars and
+    templates, mailbox, SMTP. The daemon's contact is compared with `now` (default: the system clock)."""
+    try:
+        settings = load_settings(config)
+    except MailflowError as exc:
+        yield "settings", False, str(exc)
+        return
+    yield "settings", True, str(settings.source)
+    base = settings.source.parent if settings.source else Path.cwd()
+    try:
+        engine = db.make_engine(settings.database.url, base)
+        db.ping(engine)
+        db.upgrade(engine)
+        yield "database", True, engine.url.render_as_string()
+    except MailflowError as exc:
+        yield "database", False, str(exc)
+    else:
+        yield daemon_check(engine, settings, now or SystemClock().now())
+    try:
+        from mailflow.campaign.calendars import load_calendars
+        from mailflow.mail.templates import Templates
+        from mailflow.service.app import schedules_dir
+
+        templates = Templates.from_settings(settings)
+        calendars = load_calendars(schedules_dir(settings), templates.names())
+        yield "calendars", True, f"{len(calendars)} campaign(s): {', '.join(sorted(calendars)) or 'none'}"
+    except MailflowError as exc:
+        yield "calendars", False, str(exc)
+    yield from _check_mailbox(settings, base)
+    yield from _check_smtp(settings, base)
+
+
+def daemon_check(engine: Engine, settings: Settings, now: datetime) -> Check:
+    """Is a daemon reaching the mailbox? Fails when its last contact is older than
+    `[staff] alert_after_minutes` (daemon stopped, hung, or mailbox unreachable), so monitoring sees it.
+    Before any daemon ran on the database (a fresh install) there is nothing to compare: it passes."""
+    from mailflow.service.alerts import read_contact_from
+
+    limit = timedelta(minutes=settings.staff.alert_after_minutes)
+    with db.session_factory(engine)() as session:
+        contact, _ = read_contact_from(session)
+    if contact.last_ok is None and contact.error is None:
+        return "daemon", True, "no daemon has run on this database yet (nothing to compare)"
+    if contact.last_ok is None:
+        return "daemon", False, f"the daemon has never reached the mailbox; last error: {contact.error}"
+    age = now - contact.last_ok
+    minutes = int(age.total_seconds() // 60)
+    if age > limit:
+        why = f"; last error: {contact.error}" if contact.error else "; is `mailflow run` running?"
+        limit_text = f"limit {settings.staff.alert_after_minutes} min"
+        detail = f"last mailbox contact {_utc(contact.last_ok)}, {minutes} min ago ({limit_text}){why}"
+        return "daemon", False, detail
+    return "daemon", True, f"last mailbox contact {_utc(contact.last_ok)} ({minutes} min ago)"
+
+
+def _token_check(section, name: str) -> tuple[TokenSource | None, Check | None]:  # noqa: ANN001
+    """For auth = "oauth2": the token source and its own check line (a token acquired now)."""
+    if section.auth != "oauth2":
+        return None, None
+    try:
+        tokens = token_source_for(section)
+        tokens()
+    except MailflowError as exc:
+        return None, (f"{name} oauth2 token", False, str(exc))
+    return tokens, (f"{name} oauth2 token", True, "token acquired")
+
+
+def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
+    from mailflow.mail.mailbox import make_mailbox
+
+    box = settings.mailbox
+    tokens, line = _token_check(box, "mailbox")
+    if line is not None:
+        yield line
+        if not line[1]:
+            return
+    try:
+        mailbox = make_mailbox(box, base, tokens)
+        mailbox.connect()
+        waiting = len(mailbox.waiting())
+        mailbox.close()
+        where = f"{box.host}:{box.port} {box.folder}" if box.kind == "imap" else str(base / box.path)
+        yield "mailbox", True, f"{box.kind} {where}, {waiting} mail(s) waiting"
+    except MailflowError as exc:
+        yield "mailbox", False, str(exc)
+
+
+def _check_smtp(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
+    from mailflow.mail.transport import make_transport
+
+    smtp = settings.smtp
+    tokens, line = _token_check(smtp, "smtp")
+    if line is not None:
+        yield line
+        if not line[1]:
+            return
+    try:
+        transport = make_transport(smtp, base, tokens)
+        transport.check()
+        where = f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.kind == "smtp" else str(base / smtp.path)
+        yield "smtp", True, f"{smtp.kind} {where}"
+    except MailflowError as exc:
+        yield "smtp", False, str(exc)
+
+
+def status_lines(app: App) -> Iterator[str]:
+    """What `mailflow status` prints: mailbox contact and mode, leader, queues, digest, next reminders."""
+    from mailflow.db.models import OutboxMail, QuarantineEntry, ServiceState
+
+    with app.sessions() as session:
+        states = {s.key: s for s in session.scalars(select(ServiceState))}
+        yield from _mailbox_lines(states)
+        by_status = select(OutboxMail.status, func.count()).group_by(OutboxMail.status)
+        counts = dict(session.execute(by_status).all())
+        yield "outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")
+        held = QuarantineEntry.released_at.is_(None)
+        waiting = select(func.count()).select_from(QuarantineEntry).where(held)
+        yield f"quarantine: {session.scalar(waiting)} mail(s) waiting for a human"
+        digest = states.get("digest")
+        yield f"last digest: {_utc(digest.updated_at)}" if digest else "last digest: none yet"
+    from mailflow.campaign.digest import upcoming
+
+    items = upcoming(app, app.clock.now(), days=14)
+    yield f"next reminders ({len(items)} in 14 days):"
+    for item in items[:10]:
+        yield f"  {item}"
+
+
+def _mailbox_lines(states: dict) -> Iterator[str]:  # noqa: ANN001
+    contact = states.get("mailbox")
+    if contact is None:
+        yield "mailbox: never reached by the daemon"
+    else:
+        value = contact.value
+        last_ok = value.get("last_ok")
+        shown = _utc(datetime.fromisoformat(last_ok)) if last_ok else "never"
+        mode = value.get("mode", "?")
+        watching = {"idle": "IDLE", "polling": "polling", "error": "unreachable"}.get(mode, mode)
+        yield f"mailbox: last contact {shown} ({watching})"
+        if value.get("error"):
+            yield f"mailbox: last error at {_utc(contact.updated_at)}: {value['error']}"
+    leader = states.get("leader")
+    if leader is not None:
+        value = leader.value
+        since = _utc(datetime.fromisoformat(value["since"]))
+        yield f"leader: {value.get('host')} pid {value.get('pid')} since {since}"
+    alert = states.get("mailbox-alert")
+    if alert is not None and alert.value.get("open"):
+        yield f"alert: staff were told at {_utc(alert.updated_at)} that the mailbox is not reached"
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
