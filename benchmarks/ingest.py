@@ -49,6 +49,7 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 from mailflow.db.models import Message, OutboxMail  # noqa: E402
 from tests.corpus.generate import build_corpus  # noqa: E402
 from tests.factories import write_settings  # noqa: E402
+from tests.fixtures import wait_until  # noqa: E402
 from tests.fixtures.dovecot import start_dovecot  # noqa: E402
 from tests.fixtures.smtp import start_smtp  # noqa: E402
 
@@ -186,16 +187,6 @@ def counts(database: Path) -> tuple[int, int, int]:
         engine.dispose()
 
 
-def wait(predicate, timeout: float, what: str, log: Path) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-    raise RuntimeError(f"{what} did not happen within {timeout:.0f} s\n{tail}")
-
-
 # -- the run ---------------------------------------------------------------------------------------
 
 
@@ -231,8 +222,8 @@ def run(mails: int, latency_mails: int, big_mb: float, keep: bool) -> dict[str, 
             raise RuntimeError("mailflow did not say READY=1\n" + tail)
         started = time.perf_counter()
         database = workdir / "mailflow.sqlite3"
-        wait(lambda: counts(database)[0] == mails, 3600, f"{mails} mails filed", daemon.log)
-        wait(lambda: len(smtp.messages) >= counts(database)[1] > 0, 3600, "every answer sent", daemon.log)
+        wait_until(lambda: counts(database)[0] == mails, 3600, f"{mails} mails filed", daemon.log)
+        wait_until(lambda: len(smtp.messages) >= counts(database)[1] > 0, 3600, "every answer sent", daemon.log)
         end_to_end = time.perf_counter() - started
         acknowledged = len(smtp.messages)
         print(f"(b) mailflow end to end: {end_to_end:.2f} s ({acknowledged} acknowledgements)", flush=True)

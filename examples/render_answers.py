@@ -17,8 +17,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mailflow.campaign.calendars import load_calendar  # noqa: E402
-from mailflow.mail.templates import ACKNOWLEDGEMENTS, Templates, compose, mail_context, preview, specimen  # noqa: E402
+from mailflow.campaign.calendar_file import load_calendar  # noqa: E402
+from mailflow.mail.compose import compose, preview  # noqa: E402
+from mailflow.mail.template_context import ACKNOWLEDGEMENTS, mail_context, specimen  # noqa: E402
+from mailflow.mail.templates import Templates  # noqa: E402
 from mailflow.pipeline.forms.definition import load_form_definition  # noqa: E402
 
 OUT = REPO / "examples" / "answers"

@@ -17,8 +17,24 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import func, select
 
+from mailflow.campaign.digest import build_digest, send_digest
+from mailflow.campaign.export import proposal_record, write_csv, write_json, xlsx_bytes
+from mailflow.campaign.upcoming import upcoming
 from mailflow.clock import ManualClock
+from mailflow.db import engine as db
+from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.errors import MailflowError, SettingsError
+from mailflow.mail.compose import preview
+from mailflow.mail.outbox import retry
+from mailflow.mail.templates import Templates
+from mailflow.pipeline.filing import set_status
+from mailflow.pipeline.quarantine import quarantine_release as release
+from mailflow.pipeline.run import ingest_files
+from mailflow.service.app import build_app, run_once
+from mailflow.service.daemon import Daemon
+from mailflow.service.health import run_checks, status_lines
+from mailflow.service.logs import setup_logging
+from mailflow.service.previews import preview_reminder, render_for_reference
 from mailflow.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +72,6 @@ class Context:
 
     def app(self, now: str | None = None, **overrides: Any):  # noqa: ANN201 - App is imported lazily
         settings = self.settings
-        from mailflow.service.app import build_app
 
         return build_app(settings, clock=_clock(now), **overrides)
 
@@ -105,18 +120,14 @@ def main() -> None:
 @_guard
 def run(ctx: Context, once: bool) -> None:
     """Run the service: watch the mailbox, send reminders and digests, drain the outbox."""
-    from mailflow.service.logs import setup_logging
-
     setup_logging(ctx.settings.logging)
     app = ctx.app()
     if once:
-        from mailflow.service.app import run_once
 
         report = run_once(app)
         click.echo(f"mail: {report.mail}; reminders queued: {report.reminders}; "
                    f"sent: {report.sent}; failed: {report.failed}")
         return
-    from mailflow.service.daemon import Daemon
 
     sys.exit(Daemon(app).run())
 
@@ -127,21 +138,16 @@ def run(ctx: Context, once: bool) -> None:
 @_guard
 def ingest(ctx: Context, files: tuple[Path, ...]) -> None:
     """Run the pipeline on local .eml files (received time from their Date header)."""
-    from mailflow.mail.outbox import drain
-    from mailflow.pipeline.run import ingest_files
-
     app = ctx.app()
     for path, verdict in ingest_files(app, files):
         click.echo(f"{path}: {verdict}")
-    drain(app.sessions, app.transport, app.clock, app.archive, max_attempts=app.settings.smtp.max_attempts)
+    app.outbox.drain()
 
 
 @cli.command()
 @pass_context
 def check(ctx: Context) -> None:
     """Check settings, database, mailbox and SMTP; exit 1 with the reason if one fails."""
-    from mailflow.service.health import run_checks
-
     ok = True
     for name, passed, detail in run_checks(ctx.config):
         ok &= passed
@@ -154,8 +160,6 @@ def check(ctx: Context) -> None:
 @_guard
 def status(ctx: Context) -> None:
     """Where the service stands: last mailbox contact, queues, next reminders, last digest."""
-    from mailflow.service.health import status_lines
-
     for line in status_lines(ctx.app()):
         click.echo(line)
 
@@ -170,8 +174,6 @@ def db_group() -> None:
 @_guard
 def db_upgrade(ctx: Context) -> None:
     """Create or upgrade the schema to the latest version (also done at every start)."""
-    from mailflow.db import engine as db
-
     engine = db.make_engine(ctx.settings.database.url, ctx.settings.resolve(Path(".")))
     db.upgrade(engine)
     click.echo("database schema is up to date")
@@ -186,8 +188,6 @@ def proposals() -> None:
 
 
 def _current_proposals(session, campaign: str | None):  # noqa: ANN001, ANN202
-    from mailflow.db.models import Proposal
-
     query = select(Proposal).order_by(Proposal.reference, Proposal.version)
     if campaign:
         query = query.where(Proposal.campaign == campaign)
@@ -217,9 +217,6 @@ def proposals_list(ctx: Context, campaign: str | None) -> None:
 @_guard
 def proposals_show(ctx: Context, reference: str) -> None:
     """Every version of one proposal, as exported (JSON)."""
-    from mailflow.campaign.export import proposal_record
-    from mailflow.db.models import Proposal
-
     app = ctx.app()
     with app.sessions() as session:
         rows = list(session.scalars(select(Proposal).where(Proposal.reference == reference).order_by(Proposal.version)))
@@ -238,8 +235,6 @@ def proposals_show(ctx: Context, reference: str) -> None:
 @_guard
 def proposals_export(ctx: Context, fmt: str, campaign: str | None, output: Path | None) -> None:
     """Export proposals: JSON (per proposal.schema.json), CSV or xlsx."""
-    from mailflow.campaign.export import proposal_record, write_csv, write_json, xlsx_bytes
-
     app = ctx.app()
     with app.sessions() as session:
         records = [proposal_record(p) for p in _current_proposals(session, campaign)]
@@ -265,8 +260,6 @@ def proposals_export(ctx: Context, fmt: str, campaign: str | None, output: Path 
 @_guard
 def proposals_set_status(ctx: Context, reference: str, status: str) -> None:
     """Record a staff decision on the current version of a proposal."""
-    from mailflow.pipeline.filing import set_status
-
     app = ctx.app()
     with app.sessions.begin() as session:
         previous, current = set_status(session, reference, status, app.clock.now())
@@ -287,8 +280,6 @@ def quarantine() -> None:
 @_guard
 def quarantine_list(ctx: Context, show_all: bool) -> None:
     """Quarantined mails with their reason."""
-    from mailflow.db.models import QuarantineEntry
-
     app = ctx.app()
     with app.sessions() as session:
         query = select(QuarantineEntry).order_by(QuarantineEntry.id)
@@ -309,8 +300,6 @@ def quarantine_list(ctx: Context, show_all: bool) -> None:
 @_guard
 def quarantine_release(ctx: Context, entry_id: int) -> None:
     """Run a quarantined mail through the pipeline again (after a fix or a new version of mailflow)."""
-    from mailflow.pipeline.run import quarantine_release as release
-
     message = release(ctx.app(), entry_id)
     click.echo(f"#{entry_id}: {message.verdict} — {message.reason}")
 
@@ -326,8 +315,6 @@ def outbox() -> None:
 @_guard
 def outbox_list(ctx: Context, status: str | None) -> None:
     """Outgoing mails: state, attempts, recipient, subject, last error."""
-    from mailflow.db.models import OutboxMail
-
     app = ctx.app()
     with app.sessions() as session:
         query = select(OutboxMail).order_by(OutboxMail.id)
@@ -347,12 +334,10 @@ def outbox_list(ctx: Context, status: str | None) -> None:
 @_guard
 def outbox_retry(ctx: Context, ids: tuple[int, ...]) -> None:
     """Send failed mails again now (all failed ones, or the given ids), then drain the outbox."""
-    from mailflow.mail.outbox import drain, retry
-
     app = ctx.app()
     with app.sessions.begin() as session:
         changed = retry(session, app.clock.now(), ids)
-    report = drain(app.sessions, app.transport, app.clock, app.archive, max_attempts=app.settings.smtp.max_attempts)
+    report = app.outbox.drain()
     click.echo(f"{changed} mail(s) queued again; sent {report.sent}, failed {report.failed}")
 
 
@@ -367,8 +352,6 @@ def mail() -> None:
 @_guard
 def mail_show(ctx: Context, message_id: str) -> None:
     """The journey of one received mail (by Message-ID, with or without <>)."""
-    from mailflow.db.models import Message
-
     app = ctx.app()
     wanted = message_id.strip()
     if not wanted.startswith("<"):
@@ -400,8 +383,6 @@ def schedule() -> None:
 @_guard
 def schedule_list(ctx: Context, campaign: str | None, days: int, now: str | None) -> None:
     """Upcoming reminders and digests, with their date, recipient, template and proposal."""
-    from mailflow.campaign.digest import upcoming
-
     app = ctx.app(now)
     items = upcoming(app, app.clock.now(), days=days, campaign=campaign)
     if not items:
@@ -418,8 +399,6 @@ def schedule_list(ctx: Context, campaign: str | None, days: int, now: str | None
 @_guard
 def digest(ctx: Context, print_: bool, send: bool, now: str | None) -> None:
     """The staff digest, now."""
-    from mailflow.campaign.digest import build_digest, send_digest
-
     app = ctx.app(now)
     if send:
         click.echo(send_digest(app, app.clock.now()))
@@ -443,8 +422,6 @@ def templates() -> None:
 @_guard
 def templates_list(ctx: Context) -> None:
     """Every template name."""
-    from mailflow.mail.templates import Templates
-
     for name in Templates.from_settings(ctx.settings).names():
         click.echo(name)
 
@@ -457,10 +434,6 @@ def templates_list(ctx: Context) -> None:
 @_guard
 def templates_render(ctx: Context, name: str, reference: str | None, now: str | None) -> None:
     """Print a rendered mail (headers, text, HTML) so staff can proof-read a template they edited."""
-    from mailflow.campaign.digest import build_digest
-    from mailflow.campaign.reminders import preview_reminder
-    from mailflow.mail.templates import preview, render_for_reference
-
     app = ctx.app(now)
     reminders = {r.template for calendar in app.calendars.values() for r in calendar.reminders}
     if name == "staff/digest":

@@ -33,6 +33,26 @@ class AuthenticationError(MailflowError):
     """A server or an identity provider refused our credentials; the message names the likely cause."""
 
 
+class ServerUnreachable(TransportError):
+    """The SMTP server cannot be reached at all (down, refused, TLS failure): retry later, all mails wait."""
+
+
+class RecipientRefused(TransportError):
+    """The server refused this mail for good (5xx for its recipients or content): retrying will not help."""
+
+
+class SmtpAuthenticationError(TransportError, AuthenticationError):
+    """The SMTP server refused our credentials (wrong password, expired token, SMTP AUTH disabled)."""
+
+
+class IdentityProviderUnreachable(MailboxError, ServerUnreachable):
+    """The identity provider could not be reached or failed (network, TLS, HTTP 5xx): retry later.
+
+    It is both a `MailboxError` and a `ServerUnreachable`, so the daemon treats it as a mailbox
+    outage and the outbox as an SMTP outage: both wait and retry, nothing is lost.
+    """
+
+
 class ExtractionError(MailflowError):
     """A document could not be read as a form. `reason` is in French, for staff and for the sender."""
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mailflow.errors import SettingsError
+from mailflow.toml_errors import toml_error, validation_reason
 
 DEFAULT_CONFIG = Path("settings.toml")
 SECRET_KEYS = ("password", "client_secret", "secret", "token")
@@ -200,7 +201,7 @@ def load_settings(path: Path | None = None) -> Settings:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path.name}: not valid TOML: {exc}") from None
+        raise SettingsError(toml_error(path, text, exc)) from None
     _refuse_secrets(path, raw)
     try:
         settings = Settings.model_validate(raw)
@@ -222,34 +223,7 @@ def _refuse_secrets(path: Path, raw: dict[str, Any], where: tuple[str, ...] = ()
 
 
 def _one_line(path: Path, exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    location = [str(part) for part in error["loc"]]
+    loc, reason = validation_reason(exc, unknown="unknown setting")
+    location = [str(part) for part in loc]
     table = f"[{'.'.join(location[:-1])}] " if len(location) > 1 else ""
-    key = location[-1] if location else ""
-    given = error.get("input")
-    if error["type"] == "extra_forbidden":
-        what = "unknown setting"
-    elif error["type"] == "missing":
-        what = "missing value"
-    else:
-        what = _expected(error)
-        if error["type"] != "value_error" and not isinstance(given, dict):
-            what += f", got {_show(given)}"
-    return f"{path.name}: {table}{key}: {what}"
-
-
-def _expected(error: Any) -> str:
-    kind = error["type"]
-    if kind.startswith("int"):
-        return "expected an integer" if kind in ("int_type", "int_parsing") else f"expected {error['msg'].lower()}"
-    if kind.startswith("bool"):
-        return "expected true or false"
-    if kind == "literal_error":
-        return "expected " + error["msg"].removeprefix("Input should be ").replace("'", '"')
-    if kind == "value_error":
-        return error["msg"].removeprefix("Value error, ")
-    return "expected " + error["msg"].removeprefix("Input should be ").lower()
-
-
-def _show(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else repr(value)
+    return f"{path.name}: {table}{location[-1] if location else ''}: {reason}"

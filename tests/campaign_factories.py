@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mailflow.context import App
 from mailflow.db.models import Message, OutboxMail, Proposal
 from mailflow.pipeline import filing
-from mailflow.service.app import App
 from tests.factories import collectivity
 
 CAMPAIGN = "projet-collectif-2025-2026"

@@ -11,19 +11,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from stdnum import luhn
 
 from mailflow.clock import Clock, ManualClock
 from mailflow.settings import load_settings
+from tests.fixtures import wait_until  # noqa: F401 - the tests import it from here
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -106,6 +104,19 @@ def make_app(
         monkeypatch.setenv("MAILFLOW_TEST_IMAP_PASSWORD", imap.password)
     settings = load_settings(write_settings(folder, imap=imap, smtp=smtp, database_url=database_url))
     return build_app(settings, clock=clock or ManualClock(datetime(2025, 6, 10, 8, 0, tzinfo=UTC)))
+
+
+def run_mailflow(
+    *args: str, config: Path | None = None, cwd: Path | None = None, env: dict[str, str] | None = None,
+    crash_at: str | None = None, timeout: float = 120,
+) -> subprocess.CompletedProcess:
+    """`mailflow ARGS` in a child process (with `--config` when given), as an administrator runs it."""
+    environment = dict(os.environ if env is None else env)
+    environment.pop("MAILFLOW_CRASH_AT", None)
+    if crash_at:
+        environment["MAILFLOW_CRASH_AT"] = crash_at
+    command = [sys.executable, "-m", "mailflow", *(["--config", str(config)] if config else []), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=environment)
 
 
 def siret(seed: int) -> str:
@@ -247,14 +258,3 @@ def stop_daemon(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> float:
-    """Wait for `predicate()`; return the seconds it took, or fail saying what did not happen (and the log)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
-    pytest.fail(f"{what} did not happen within {timeout} s\n{tail}")

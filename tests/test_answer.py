@@ -13,16 +13,9 @@ from typing import Any
 import pytest
 
 from mailflow.errors import TemplateError
-from mailflow.mail.templates import (
-    ACKNOWLEDGEMENTS,
-    AddressError,
-    RenderedMail,
-    Templates,
-    acknowledgement_template,
-    compose,
-    mail_context,
-    specimen,
-)
+from mailflow.mail.compose import AddressError, RenderedMail, compose
+from mailflow.mail.template_context import ACKNOWLEDGEMENTS, acknowledgement_template, mail_context, specimen
+from mailflow.mail.templates import Templates
 
 NOW = datetime(2025, 6, 10, 7, 45, tzinfo=UTC)
 LABELS = {

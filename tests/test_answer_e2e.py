@@ -21,8 +21,8 @@ from sqlalchemy import select
 from mailflow.cli import cli
 from mailflow.db.models import OutboxMail, Proposal
 from mailflow.mail.outbox import drain
-from mailflow.mail.templates import render_for_reference
 from mailflow.pipeline.run import ingest_pass
+from mailflow.service.previews import render_for_reference
 from tests.factories import SHARED, collectivity, mail, make_app, proposal_mail, question_mail
 from tests.fixtures.smtp import ReceivedMail, SmtpServer
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.campaign.calendars import find_campaign, load_calendar, load_calendars
+from mailflow.campaign.calendar_file import load_calendar, load_calendars
+from mailflow.campaign.calendars import find_campaign
 from mailflow.errors import CalendarError
 from mailflow.mail.templates import Templates
 

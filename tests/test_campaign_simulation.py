@@ -22,10 +22,11 @@ import pytest
 from icalendar import Calendar as ICalendar
 from sqlalchemy import select
 
-from mailflow.campaign.reminders import next_due
+from mailflow.campaign.due import next_due
 from mailflow.clock import ManualClock
+from mailflow.context import App
 from mailflow.db.models import OutboxMail
-from mailflow.service.app import App, build_app, run_once
+from mailflow.service.app import build_app, run_once
 from tests.campaign_factories import set_status
 from tests.factories import collectivity, make_app, proposal_mail, question_mail
 

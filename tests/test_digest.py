@@ -11,10 +11,11 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from mailflow.campaign.digest import build_digest, send_digest
-from mailflow.campaign.reminders import run_due
+from mailflow.campaign.due import run_due
 from mailflow.clock import ManualClock
+from mailflow.context import App
 from mailflow.db.models import Message, OutboxMail, QuarantineEntry
-from mailflow.service.app import App, build_app
+from mailflow.service.app import build_app
 from mailflow.settings import load_settings
 from tests.campaign_factories import add_proposal, outbox
 from tests.factories import collectivity, write_settings

@@ -14,12 +14,11 @@ from sqlalchemy import inspect
 
 from mailflow.db import engine as db
 from mailflow.db.models import Base
-from tests.factories import REPO, write_settings
+from tests.factories import REPO, run_mailflow, write_settings
 
 
 def mailflow(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mailflow", *args], capture_output=True, text=True, timeout=120,
-                          cwd=cwd, env=env)
+    return run_mailflow(*args, cwd=cwd, env=env)
 
 
 def test_migrations_create_exactly_the_models_schema(db_url: str) -> None:

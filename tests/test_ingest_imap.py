@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +20,7 @@ from tests.factories import (
     collectivity,
     proposal_mail,
     question_mail,
+    run_mailflow,
     start_daemon,
     stop_daemon,
     wait_until,
@@ -57,14 +56,7 @@ def deliver(imap_server, count: int, questions_every: int = 0, start: int = 0) -
 def mailflow(
     workdir: Path, *args: str, crash_at: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("MAILFLOW_CRASH_AT", None)
-    if crash_at:
-        env["MAILFLOW_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "mailflow", "--config", str(workdir / "settings.toml"), *args],
-        capture_output=True, text=True, timeout=timeout, env=env,
-    )
+    return run_mailflow(*args, config=workdir / "settings.toml", crash_at=crash_at, timeout=timeout)
 
 
 @pytest.fixture

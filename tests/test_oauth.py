@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from mailflow.cli import cli
-from mailflow.errors import AuthenticationError, MailboxError, SettingsError
+from mailflow.errors import AuthenticationError, MailboxError, ServerUnreachable, SettingsError, SmtpAuthenticationError
 from mailflow.mail.oauth import (
     EXCHANGE_SCOPE,
     IdentityProviderUnreachable,
@@ -23,7 +23,7 @@ from mailflow.mail.oauth import (
     read_credentials,
     token_source_for,
 )
-from mailflow.mail.transport import ServerUnreachable, SmtpAuthenticationError, make_transport
+from mailflow.mail.transport import make_transport
 from mailflow.settings import MailboxSettings, OAuth2, SmtpSettings
 from tests.fixtures import Certificate, free_port, make_self_signed_cert
 from tests.fixtures.oauth import (

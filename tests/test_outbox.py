@@ -18,8 +18,8 @@ from mailflow.clock import ManualClock
 from mailflow.db import engine as db
 from mailflow.db.models import OutboxAttempt, OutboxMail
 from mailflow.errors import TransportError
+from mailflow.mail.compose import RenderedMail, compose
 from mailflow.mail.outbox import answers_today, backoff, drain, enqueue, envelope, retry
-from mailflow.mail.templates import RenderedMail, compose
 from mailflow.mail.transport import SmtpTransport
 from mailflow.pipeline.archive import Archive, content_hash
 from tests.fixtures.smtp import SmtpServer

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from mailflow.campaign.export import proposal_record
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.pipeline import run as pipeline
+from mailflow.pipeline.quarantine import quarantine_release
 from tests.factories import (
     SHARED,
     collectivity,
@@ -227,7 +228,7 @@ def test_an_internal_error_quarantines_one_mail_and_the_next_goes_on(tmp_path: P
         assert "erreur interne" in entry.reason
         entry_id = entry.id
     monkeypatch.setattr(pipeline, "extract_forms", real)
-    released = pipeline.quarantine_release(app, entry_id)
+    released = quarantine_release(app, entry_id)
     assert released.verdict == "proposal"
     assert len(records(app)) == 2
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar as ICalendar
 
-from mailflow.campaign.calendars import Calendar, load_calendar
+from mailflow.campaign.calendar_file import load_calendar
+from mailflow.campaign.calendars import Calendar
 from mailflow.campaign.rules import (
     Occurrence,
     Target,

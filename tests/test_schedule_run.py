@@ -10,11 +10,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from icalendar import Calendar as ICalendar
 from sqlalchemy import select
 
-from mailflow.campaign.digest import upcoming
-from mailflow.campaign.reminders import reschedule, run_due
+from mailflow.campaign.due import run_due
+from mailflow.campaign.upcoming import upcoming
 from mailflow.clock import ManualClock
+from mailflow.context import App
 from mailflow.db.models import Reminder, Slot
-from mailflow.service.app import App, build_app
+from mailflow.service.app import build_app
+from mailflow.service.jobs import reschedule
 from tests.campaign_factories import add_proposal, outbox, set_status
 from tests.factories import collectivity, make_app
 
@@ -226,7 +228,7 @@ def test_daemon_jobs_follow_the_calendars(tmp_path: Path) -> None:
 
 def test_every_reminder_template_renders_for_a_preview(tmp_path: Path) -> None:
     """`templates render` of each reminder template gives a French mail with its dates, slot and .ics."""
-    from mailflow.campaign.reminders import preview_reminder
+    from mailflow.service.previews import preview_reminder
 
     app = app_at(tmp_path, datetime(2025, 6, 1, tzinfo=UTC))
     templates = {r.template for c in app.calendars.values() for r in c.reminders}
@@ -248,7 +250,7 @@ def test_the_daemon_scheduler_catches_up_at_start(tmp_path: Path) -> None:
     """Started, the scheduler runs the pass once at once (catch-up after a stop), then on its jobs."""
     import threading
 
-    from mailflow.campaign.reminders import start_scheduler
+    from mailflow.service.jobs import start_scheduler
 
     app = app_at(tmp_path, datetime(2025, 8, 3, 10, 0, tzinfo=UTC))
     ran = threading.Event()

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from mailflow.clock import ManualClock
-from mailflow.errors import AuthenticationError, SettingsError, TransportError
-from mailflow.mail.transport import (
-    DirectoryTransport,
+from mailflow.errors import (
+    AuthenticationError,
     RecipientRefused,
     ServerUnreachable,
+    SettingsError,
     SmtpAuthenticationError,
-    SmtpTransport,
-    make_transport,
+    TransportError,
 )
+from mailflow.mail.transport import DirectoryTransport, SmtpTransport, make_transport
 from mailflow.settings import SmtpSettings
 from tests.fixtures import free_port
 from tests.fixtures.smtp import SmtpServer, start_smtp

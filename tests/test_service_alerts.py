@@ -18,7 +18,7 @@ from mailflow.db.state import get_state, note_mailbox
 from mailflow.service.alerts import Contact, OpenAlert, assess, duration_fr, review
 from mailflow.service.daemon import Daemon
 from mailflow.service.health import daemon_check
-from tests.factories import make_app
+from tests.factories import make_app, wait_until
 
 T0 = datetime(2025, 6, 10, 8, 0, tzinfo=UTC)
 LIMIT = timedelta(minutes=15)
@@ -72,14 +72,14 @@ def test_two_reviewers_queue_one_alert_and_one_back_to_normal(tmp_path: Path) ->
     clock = ManualClock(T0)
     app = make_app(tmp_path, clock=clock)
     other = build_app(app.settings, clock=clock)
-    note_mailbox(app, mode="idle")
+    note_mailbox(app.sessions, app.clock.now(), mode="idle")
     clock.advance(timedelta(minutes=1))
-    note_mailbox(app, mode="error", error="IMAP: connection refused")
+    note_mailbox(app.sessions, app.clock.now(), mode="error", error="IMAP: connection refused")
     clock.advance(timedelta(minutes=20))
     actions = [review(a, clock.now(), T0) for a in (app, other, app, other)]
     assert actions == ["alert", None, None, None]
     clock.advance(timedelta(minutes=5))
-    note_mailbox(other, mode="idle")
+    note_mailbox(other.sessions, other.clock.now(), mode="idle")
     actions = [review(a, clock.now(), T0) for a in (other, app, other)]
     assert actions == ["back-to-normal", None, None]
     with app.sessions() as session:
@@ -97,11 +97,11 @@ def test_mailflow_check_fails_when_the_daemon_last_reached_the_mailbox_too_long_
 
     never = subprocess.run([sys.executable, "-m", "mailflow", "--config", config, "check"],
                            capture_output=True, text=True, timeout=60)
-    note_mailbox(app, mode="idle")
+    note_mailbox(app.sessions, app.clock.now(), mode="idle")
     old = subprocess.run([sys.executable, "-m", "mailflow", "--config", config, "check"],
                          capture_output=True, text=True, timeout=60)
     clock.set(datetime.now(UTC))
-    note_mailbox(app, mode="idle")
+    note_mailbox(app.sessions, app.clock.now(), mode="idle")
     fresh = subprocess.run([sys.executable, "-m", "mailflow", "--config", config, "check"],
                            capture_output=True, text=True, timeout=60)
 
@@ -140,15 +140,6 @@ def mailbox_state(app) -> dict:  # noqa: ANN001
         return dict(row.value) if row is not None else {}
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{what} did not happen within {timeout} s")
-
-
 def subjects(smtp, word: str) -> list[str]:  # noqa: ANN001
     return [str(m.message["Subject"]) for m in smtp.messages if word in str(m.message["Subject"])]
 
@@ -159,15 +150,15 @@ def test_a_mailbox_outage_longer_than_the_limit_sends_one_alert_and_one_back_to_
 ) -> None:
     """Dovecot dead 16 min (clock time): one alert to staff, `check` fails; back up: one back-to-normal."""
     app, daemon = running
-    wait_for(lambda: mailbox_state(app).get("last_ok") is not None, 30, "the first mailbox contact")
+    wait_until(lambda: mailbox_state(app).get("last_ok") is not None, 30, "the first mailbox contact")
 
     imap_server.kill()
-    wait_for(lambda: mailbox_state(app).get("mode") == "error", 30, "the outage noticed")
+    wait_until(lambda: mailbox_state(app).get("mode") == "error", 30, "the outage noticed")
     app.clock.advance(timedelta(minutes=16))
-    wait_for(lambda: len(subjects(smtp, "Alerte")) == 1, 20, "the alert mail")
+    wait_until(lambda: len(subjects(smtp, "Alerte")) == 1, 20, "the alert mail")
     during = daemon_check(app.engine, app.settings, app.clock.now())
     imap_server.start()
-    wait_for(lambda: len(subjects(smtp, "Retour à la normale")) == 1, 60, "the back-to-normal mail")
+    wait_until(lambda: len(subjects(smtp, "Retour à la normale")) == 1, 60, "the back-to-normal mail")
     time.sleep(1.0)  # several more reviews: still one mail of each
 
     assert len(subjects(smtp, "Alerte")) == 1

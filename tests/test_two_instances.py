@@ -20,13 +20,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailflow.campaign.reminders import run_due
+from mailflow.campaign.due import run_due
 from mailflow.clock import ManualClock
+from mailflow.context import App
 from mailflow.db.models import Message, OutboxAttempt, OutboxMail, Proposal, Reminder, ServiceState, Slot
 from mailflow.mail.outbox import drain
-from mailflow.service.app import App, build_app
+from mailflow.service.app import build_app
 from tests.campaign_factories import add_proposal
-from tests.factories import collectivity, make_app, proposal_mail
+from tests.factories import collectivity, make_app, proposal_mail, wait_until
 from tests.fixtures.postgres import create_database, drop_database
 
 JUNE = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
@@ -99,15 +100,6 @@ def daemons(shared: App) -> Iterator[Daemons]:
         found.stop_all()
 
 
-def wait_until(predicate, timeout: float, what: str, daemons: Daemons) -> float:  # noqa: ANN001
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    pytest.fail(f"{what} did not happen within {timeout} s\n{daemons.logs()}")
-
-
 def count(app: App, model, *where) -> int:  # noqa: ANN001
     with app.sessions() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
@@ -120,9 +112,9 @@ def deliver(imap_server, first: int, how_many: int) -> None:  # noqa: ANN001
 
 def start_pair(daemons: Daemons) -> None:
     daemons.start("a")
-    wait_until(lambda: daemons.said("a", "leading:"), 60, "daemon a leading", daemons)
+    wait_until(lambda: daemons.said("a", "leading:"), 60, "daemon a leading", daemons.logs)
     daemons.start("b")
-    wait_until(lambda: daemons.said("b", "standing by"), 60, "daemon b standing by", daemons)
+    wait_until(lambda: daemons.said("b", "standing by"), 60, "daemon b standing by", daemons.logs)
 
 
 @pytest.mark.timeout(300)
@@ -132,8 +124,8 @@ def test_two_daemons_file_each_mail_once_and_send_each_answer_once(
     """40 mails with two daemons running: one leads, each mail filed once, each answer reaches SMTP once."""
     start_pair(daemons)
     deliver(imap_server, 0, 40)
-    wait_until(lambda: count(shared, Message, Message.state == "moved") == 40, 180, "40 mails filed", daemons)
-    wait_until(lambda: len(smtp.messages) >= 40, 60, "40 answers sent", daemons)
+    wait_until(lambda: count(shared, Message, Message.state == "moved") == 40, 180, "40 mails filed", daemons.logs)
+    wait_until(lambda: len(smtp.messages) >= 40, 60, "40 answers sent", daemons.logs)
     time.sleep(2)  # time for a second send, if one were to happen
 
     assert count(shared, Message) == 40
@@ -153,14 +145,14 @@ def test_the_standby_takes_over_within_a_minute_when_the_leader_is_killed(
     """SIGKILL of the leader: the other daemon leads within a minute and files the new mails, each once."""
     start_pair(daemons)
     deliver(imap_server, 100, 10)
-    wait_until(lambda: count(shared, Message, Message.state == "moved") == 10, 120, "10 mails filed", daemons)
+    wait_until(lambda: count(shared, Message, Message.state == "moved") == 10, 120, "10 mails filed", daemons.logs)
 
     daemons.processes["a"].send_signal(signal.SIGKILL)
     daemons.processes["a"].wait(10)
     deliver(imap_server, 110, 10)
-    took = wait_until(lambda: daemons.said("b", "leading:"), 60, "daemon b taking over", daemons)
-    wait_until(lambda: count(shared, Message, Message.state == "moved") == 20, 120, "10 more filed", daemons)
-    wait_until(lambda: len(smtp.messages) >= 20, 60, "20 answers sent", daemons)
+    took = wait_until(lambda: daemons.said("b", "leading:"), 60, "daemon b taking over", daemons.logs)
+    wait_until(lambda: count(shared, Message, Message.state == "moved") == 20, 120, "10 more filed", daemons.logs)
+    wait_until(lambda: len(smtp.messages) >= 20, 60, "20 answers sent", daemons.logs)
     time.sleep(2)
 
     assert took < 60

@@ -9,9 +9,8 @@ No mail on a day with nothing to say, unless `digest_when_empty` is set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -19,233 +18,32 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailflow.campaign.calendars import PROPOSAL_AUDIENCES, Calendar, Reminder
-from mailflow.campaign.export import proposal_record, xlsx_bytes
+from mailflow.campaign.calendars import staff_working_day
+from mailflow.campaign.export import STATUS_FR, proposal_record, xlsx_bytes
+from mailflow.campaign.reminders import service_since_now, target_of
 from mailflow.campaign.rules import (
     Occurrence,
-    allocate,
     concerned,
     decide,
-    due_on,
-    effective_due,
     reminder_due,
-    slot_times,
-    until_end,
 )
+from mailflow.campaign.slots import load_slots
+from mailflow.campaign.upcoming import DIGEST_TEMPLATE, Upcoming, upcoming
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.db.models import Reminder as ReminderRow
 from mailflow.db.state import get_state, put_state
 from mailflow.mail.outbox import enqueue
-from mailflow.mail.templates import compose
+from mailflow.mail.template_context import label_or_path
 
 if TYPE_CHECKING:
-    from mailflow.service.app import App
+    from mailflow.context import App
 
-TEMPLATE = "staff/digest"
 SENT_KEY = "digest"
 CHECKED_KEY = "digest-check"
 QUESTION_VERDICTS = ("question", "reply")
-AUDIENCE_FR = {
-    "sender": "l'expéditeur de la proposition",
-    "tutor": "le tuteur",
-    "hr": "le contact RH",
-    "dgs": "le DGS",
-    "staff": "le service des stages",
-    "past_senders": "les collectivités des campagnes précédentes",
-}
-STATUS_FR = {
-    "complete": "complète",
-    "incomplete": "incomplète",
-    "late": "hors délai",
-    "superseded": "remplacée",
-    "withdrawn": "retirée",
-    "accepted": "retenue",
-    "rejected": "non retenue",
-}
 
 
 # --- what is coming ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Upcoming:
-    """One mail mailflow will send: when, to whom (or to which audience), which template, about what."""
-
-    at: datetime
-    campaign: str
-    reminder: str
-    template: str
-    recipient: str | None
-    reference: str | None
-    description: str
-    audience: str = ""
-    local: datetime | None = None
-
-    @property
-    def who(self) -> str:
-        """The address, or the audience in words when no proposal is concerned yet."""
-        return self.recipient or self.audience
-
-    def __str__(self) -> str:
-        moment = (self.local or self.at).strftime("%Y-%m-%d %H:%M")
-        about = f" [{self.reference}]" if self.reference else ""
-        return f"{moment}  {self.campaign}  {self.reminder}  {self.template}  → {self.who}{about}"
-
-
-def upcoming(
-    app: App,
-    now: datetime,
-    days: int = 7,
-    campaign: str | None = None,
-    *,
-    digests: bool = True,
-    session: Session | None = None,
-) -> list[Upcoming]:
-    """The mails due after `now` and within `days`, in order, as the calendars and the database stand.
-
-    Proposals that would get a slot are shown at the slot they would get; a reminder no
-    proposal is concerned by yet is shown once, with its audience in words, so that the
-    list reads like the campaign's timetable. With `digests`, the next digest is included.
-    """
-    if session is None:
-        with app.sessions() as own:
-            return upcoming(app, now, days, campaign, digests=digests, session=own)
-    from mailflow.campaign.reminders import mails_of, plan, service_since_now
-
-    end = now + timedelta(days=days)
-    grace = timedelta(hours=app.settings.campaigns.grace_hours)
-    since = service_since_now(app, now, session)
-    found: list[Upcoming] = []
-    for calendar in app.calendars.values():
-        if campaign is not None and calendar.id != campaign:
-            continue
-        reminders = [r for r in calendar.reminders if _in_window(calendar, r, now, end)]
-        if not reminders:
-            continue
-        current = plan(app, session, calendar, reminders)
-        for reminder in reminders:
-            if reminder.slot and not reminder.slot_relative:
-                _tentative_slots(calendar, reminder, current.targets, current.slots)
-            rows = []
-            for occurrence in mails_of(app, current, reminder):
-                at = effective_due(calendar, occurrence)
-                if at is None or decide(calendar, occurrence, max(now, at), grace, since) != "send":
-                    continue
-                if now < at <= end:
-                    rows.append(_row(calendar, occurrence, at))
-            if not rows and not _any_target(reminder, current.targets):
-                placeholder = _placeholder(calendar, reminder, now, end)
-                if placeholder is not None:
-                    rows.append(placeholder)
-            found.extend(rows)
-    if digests and campaign is None:
-        found.extend(_next_digest(app, now, end))
-    return sorted(found, key=lambda u: (u.at, u.campaign, u.reminder, u.reference or "", u.who))
-
-
-def _in_window(calendar: Calendar, reminder: Reminder, now: datetime, end: datetime) -> bool:
-    """Whether a reminder may have a mail due in (now, end]: its time, up to its `until`, meets the window."""
-    due = reminder_due(calendar, reminder)
-    if due is None:
-        return True
-    return due <= end and max(due, until_end(calendar, reminder) or due) > now
-
-
-def _row(calendar: Calendar, occurrence: Occurrence, at: datetime) -> Upcoming:
-    return Upcoming(
-        at=at,
-        campaign=calendar.id,
-        reminder=occurrence.reminder.id,
-        template=occurrence.reminder.template,
-        recipient=occurrence.recipient,
-        reference=occurrence.target.reference if occurrence.target else None,
-        description=occurrence.reminder.description,
-        audience=_audience_fr(occurrence.reminder),
-        local=at.astimezone(calendar.timezone),
-    )
-
-
-def _tentative_slots(calendar: Calendar, reminder: Reminder, targets: Sequence[Any], slots: dict) -> None:
-    assert reminder.slot is not None
-    waiting = [t.reference for t in targets if concerned(reminder, t) and (reminder.slot, t.reference) not in slots]
-    taken = {ref: start for (kind, ref), (start, _) in slots.items() if kind == reminder.slot}
-    given, _ = allocate(calendar, calendar.slot_rule(reminder.slot), waiting, taken)
-    for reference, slot in given.items():
-        slots[(reminder.slot, reference)] = slot
-
-
-def _any_target(reminder: Reminder, targets: Sequence[Any]) -> bool:
-    return reminder.per_proposal and any(concerned(reminder, t) for t in targets)
-
-
-def _placeholder(calendar: Calendar, reminder: Reminder, now: datetime, end: datetime) -> Upcoming | None:
-    if reminder.slot_relative:
-        days = slot_times(calendar, calendar.slot_rule(reminder.slot or ""))
-        if not days:
-            return None
-        at = due_on(calendar, reminder, days[0][0].astimezone(calendar.timezone).date())
-    else:
-        at = reminder_due(calendar, reminder)
-    if at is None or not now < at <= end:
-        return None
-    if "staff" in reminder.audience:
-        return None  # staff are real addresses, listed as such
-    return Upcoming(
-        at=at,
-        campaign=calendar.id,
-        reminder=reminder.id,
-        template=reminder.template,
-        recipient=None,
-        reference=None,
-        description=reminder.description,
-        audience=_audience_fr(reminder),
-        local=at.astimezone(calendar.timezone),
-    )
-
-
-def _audience_fr(reminder: Reminder) -> str:
-    who = " et ".join(AUDIENCE_FR[a] for a in reminder.audience)
-    if reminder.statuses and any(a in PROPOSAL_AUDIENCES for a in reminder.audience):
-        states = ", ".join(STATUS_FR.get(s, s) for s in reminder.statuses)
-        return f"{who} (propositions : {states})"
-    return who
-
-
-def _next_digest(app: App, now: datetime, end: datetime) -> list[Upcoming]:
-    staff = app.settings.staff
-    day = now.astimezone(app.timezone).date()
-    for _ in range(15):
-        at = datetime.combine(day, staff.digest_time, tzinfo=app.timezone).astimezone(UTC)
-        if at > now and is_working_day(app, day):
-            if at > end:
-                return []
-            return [
-                Upcoming(
-                    at=at,
-                    campaign="-",
-                    reminder="digest",
-                    template=TEMPLATE,
-                    recipient=recipient,
-                    reference=None,
-                    description="Synthèse quotidienne (si quelque chose est à signaler)",
-                    audience=AUDIENCE_FR["staff"],
-                    local=at.astimezone(app.timezone),
-                )
-                for recipient in staff.digest_recipients
-            ]
-        day += timedelta(days=1)
-    return []
-
-
-def _any_calendar(app: App) -> Calendar:
-    return next(iter(app.calendars.values()))
-
-
-def is_working_day(app: App, day: date) -> bool:
-    """A working day for staff: Monday to Friday, not a public holiday of the campaigns' calendar."""
-    if not app.calendars:
-        return day.weekday() < 5
-    return _any_calendar(app).is_working_day(day)
 
 
 # --- the digest's content ---------------------------------------------------------------------------
@@ -333,8 +131,6 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None, *
     Without `details`, only what decides whether there is something to say is gathered
     (not the incomplete list, the coming mails nor the spreadsheet): the daily check is cheap.
     """
-    from mailflow.campaign.reminders import service_since_now
-
     lower = since or datetime.min.replace(tzinfo=now.tzinfo)
     current = list(session.scalars(select(Proposal).where(Proposal.status != "superseded")))
     first = _first_received(session)
@@ -405,19 +201,12 @@ def _line(app: App, proposal: Proposal, first: dict[str, datetime]) -> ProposalL
         sender=proposal.sender,
         received_at=proposal.received_at,
         since=first.get(proposal.reference, proposal.received_at),
-        missing=tuple(_label(app, path) for path in proposal.missing or []),
+        missing=tuple(label_or_path(app.form.label, path) for path in proposal.missing or []),
         problems=tuple(
-            f"{_label(app, p.partition(':')[0].strip())} : {p.partition(':')[2].strip()}"
+            f"{label_or_path(app.form.label, p.partition(':')[0].strip())} : {p.partition(':')[2].strip()}"
             for p in proposal.problems or []
         ),
     )
-
-
-def _label(app: App, path: str) -> str:
-    try:
-        return app.form.label(path)
-    except (KeyError, ValueError, LookupError):
-        return path
 
 
 def _quarantine_line(entry: QuarantineEntry) -> MailLine:
@@ -438,8 +227,6 @@ def _without_slot(
     app: App, session: Session, current: list[Proposal], now: datetime, grace: timedelta, since: datetime
 ) -> set[int]:
     """Proposals a slot mail is due for but that got no slot (every slot taken)."""
-    from mailflow.campaign.reminders import load_slots, target_of
-
     found: set[int] = set()
     for calendar in app.calendars.values():
         slots = load_slots(session, calendar.id)
@@ -471,7 +258,7 @@ def render_digest(app: App, digest: Digest, to: list[str]) -> EmailMessage:
         "today": digest.now.astimezone(zone).date(),
         "court": lambda moment: moment.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
     }
-    rendered = app.templates.render(TEMPLATE, context)
+    rendered = app.templates.render(DIGEST_TEMPLATE, context)
     day = digest.now.astimezone(app.timezone).date()
     attachments = []
     if digest.records:
@@ -482,12 +269,10 @@ def render_digest(app: App, digest: Digest, to: list[str]) -> EmailMessage:
                 xlsx_bytes(digest.records),
             )
         )
-    return compose(
+    return app.compose(
         rendered,
-        sender=app.settings.smtp.sender,
         to=to,
         auto_submitted="auto-generated",
-        message_id_domain=app.message_id_domain,
         now=digest.now,
         attachments=attachments,
     )
@@ -520,7 +305,7 @@ def queue_digest(app: App, now: datetime, cause: str, *, force: bool = False) ->
             digest = collect(app, session, now, since)
             for recipient in recipients:
                 mail = render_digest(app, digest, [recipient])
-                row = enqueue(session, cause=cause, kind=TEMPLATE, recipient=recipient, mail=mail, now=now)
+                row = enqueue(session, cause=cause, kind=DIGEST_TEMPLATE, recipient=recipient, mail=mail, now=now)
                 queued += row is not None
             put_state(session, SENT_KEY, {"sent_at": now.isoformat(), "cause": cause}, now)
     except IntegrityError:
@@ -532,7 +317,7 @@ def queue_digest_if_due(app: App, now: datetime) -> int:
     """The scheduled digest: once per working day, from `digest_time` on; nothing on a quiet day."""
     local = now.astimezone(app.timezone)
     today = local.date()
-    if not is_working_day(app, today) or local.time() < app.settings.staff.digest_time:
+    if not staff_working_day(app.calendars.values(), today) or local.time() < app.settings.staff.digest_time:
         return 0
     with app.sessions() as session:
         checked = get_state(session, CHECKED_KEY)
@@ -549,10 +334,9 @@ def queue_digest_if_due(app: App, now: datetime) -> int:
 
 def send_digest(app: App, now: datetime) -> str:
     """`mailflow digest --send`: queue the digest now, even on a quiet day, and send it."""
-    from mailflow.mail.outbox import drain
 
     cause = f"digest:{now.astimezone(app.timezone).isoformat(timespec='seconds')}:manual"
     queued = queue_digest(app, now, cause, force=True)
-    report = drain(app.sessions, app.transport, app.clock, app.archive, max_attempts=app.settings.smtp.max_attempts)
+    report = app.outbox.drain()
     recipients = ", ".join(app.settings.staff.digest_recipients) or "nobody (no digest_recipients)"
     return f"digest queued for {recipients} ({queued} mail(s)); outbox: {report}"

@@ -105,3 +105,13 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
         columns.update(dict.fromkeys(row))
     return list(columns)
 
+
+STATUS_FR = {
+    "complete": "complète",
+    "incomplete": "incomplète",
+    "late": "hors délai",
+    "superseded": "remplacée",
+    "withdrawn": "retirée",
+    "accepted": "retenue",
+    "rejected": "non retenue",
+}

@@ -10,7 +10,7 @@ each recipient whatever restarts, crashes or second daemons happen. Tests call i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailflow.campaign.calendars import Calendar, Reminder
+from mailflow.campaign.export import proposal_record
 from mailflow.campaign.rules import (
     Occurrence,
     SlotTime,
@@ -30,26 +31,25 @@ from mailflow.campaign.rules import (
     decide,
     invitation_ics,
     occurrences,
+    recipients,
     reminder_due,
-    slot_times,
     until_end,
 )
+from mailflow.campaign.slots import load_slots, slot_context
 from mailflow.db.models import Proposal, Slot
 from mailflow.db.models import Reminder as ReminderRow
 from mailflow.db.state import get_state, put_state
 from mailflow.errors import MailflowError, TemplateError
 from mailflow.mail.outbox import enqueue
-from mailflow.mail.templates import compose, mail_context
+from mailflow.mail.template_context import mail_context
 
 if TYPE_CHECKING:
-    from apscheduler.schedulers.background import BackgroundScheduler
 
-    from mailflow.service.app import App
+    from mailflow.context import App
 
 log = logging.getLogger("mailflow.campaign.reminders")
 
 STATE_KEY = "scheduler"
-RESYNC_MINUTES = 10
 LOOKAHEAD = timedelta(days=2)
 
 
@@ -85,16 +85,6 @@ def target_of(proposal: Proposal) -> Target:
             "dgs": (fields.get("dgs") or {}).get("email"),
         },
     )
-
-
-def load_slots(session: Session, campaign: str) -> dict[tuple[str, str], SlotTime]:
-    """The slots already given in a campaign, by (slot kind, proposal reference)."""
-    rows = session.execute(
-        select(Slot.kind, Proposal.reference, Slot.starts_at, Slot.ends_at)
-        .join(Proposal, Slot.proposal_pk == Proposal.id)
-        .where(Slot.campaign == campaign)
-    ).all()
-    return {(kind, reference): (start, end) for kind, reference, start, end in rows}
 
 
 def past_senders(session: Session, calendar: Calendar, reminder: Reminder, before: datetime) -> list[str]:
@@ -191,24 +181,6 @@ def mails_of(app: App, plan: Plan, reminder: Reminder) -> list[Occurrence]:
         past_senders=plan.past.get(reminder.id, ()),
     )
     return [o for o in found if (o.key, o.recipient) not in plan.done]
-
-
-def run_due(app: App) -> int:
-    """Queue every reminder and digest due now into the outbox; return how many mails were queued.
-
-    Safe to call as often as wanted, by several processes at once: what was queued, missed or
-    refused is recorded in `reminders` and never done twice.
-    """
-    from mailflow.campaign.digest import queue_digest_if_due
-
-    now = app.clock.now()
-    since = service_since(app, now)
-    grace = timedelta(hours=app.settings.campaigns.grace_hours)
-    queued = 0
-    for calendar in app.calendars.values():
-        queued += run_campaign(app, calendar, now, since, grace)
-    queued += queue_digest_if_due(app, now)
-    return queued
 
 
 def run_campaign(app: App, calendar: Calendar, now: datetime, since: datetime, grace: timedelta) -> int:
@@ -367,17 +339,6 @@ def reminder_context(app: App, occurrence: Occurrence, record: dict[str, Any] | 
     return context
 
 
-def slot_context(calendar: Calendar, slot: SlotTime) -> dict[str, Any]:
-    """A slot for templates: `starts_at`, `ends_at`, its local `day` and `hours` ("de 9 h 30 à 10 h 00")."""
-    start, end = (moment.astimezone(calendar.timezone) for moment in slot)
-    return {
-        "starts_at": slot[0],
-        "ends_at": slot[1],
-        "day": start.date(),
-        "hours": f"de {start.hour} h {start.minute:02d} à {end.hour} h {end.minute:02d}",
-    }
-
-
 def compose_reminder(
     app: App, occurrence: Occurrence, record: dict[str, Any] | None, now: datetime, references: list[str]
 ) -> EmailMessage:
@@ -399,13 +360,11 @@ def compose_reminder(
             now=now,
         )
         attachments.append(("invitation.ics", "text/calendar", ics))
-    return compose(
+    return app.compose(
         rendered,
-        sender=app.settings.smtp.sender,
         to=[occurrence.recipient],
         references=references,
         auto_submitted="auto-generated",
-        message_id_domain=app.message_id_domain,
         now=now,
         attachments=attachments,
     )
@@ -415,168 +374,20 @@ def reminder_mail(
     app: App, session: Session, occurrence: Occurrence, now: datetime
 ) -> tuple[EmailMessage, Proposal | None]:
     """The reminder mail of an occurrence, about its proposal as it stands in the database."""
-    from mailflow.campaign.export import proposal_record
-
     proposal = session.get(Proposal, occurrence.target.pk) if occurrence.target else None
     record = proposal_record(proposal) if proposal is not None else None
     references = [proposal.message.message_id] if proposal is not None and proposal.message else []
     return compose_reminder(app, occurrence, record, now, references), proposal
 
 
-def preview_reminder(app: App, template: str, reference: str | None = None) -> EmailMessage:
-    """`mailflow templates render` for a reminder template: the mail as it would go about `reference`
-    (or about the made-up example proposal), at its slot if it has one. Nothing is queued."""
-    from mailflow.campaign.export import proposal_record
-    from mailflow.mail.templates import specimen
-
-    found = [(c, r) for c in app.calendars.values() for r in c.reminders if r.template == template]
-    if not found:
-        raise MailflowError(f"no reminder of the calendars uses template {template}")
-    calendar, reminder = found[0]
-    now = app.clock.now()
-    if reference is not None:
-        with app.sessions() as session:
-            proposal = session.scalars(
-                select(Proposal)
-                .where(Proposal.reference == reference.strip().upper())
-                .order_by(Proposal.version.desc())
-                .limit(1)
-            ).first()
-            if proposal is None:
-                raise MailflowError(f"no proposal with reference {reference} (see `mailflow proposals list`)")
-            record, target = proposal_record(proposal), target_of(proposal)
-            slots = load_slots(session, calendar.id)
-    else:
-        record = specimen(app.templates, template)["proposal"]
-        target = _specimen_target(record) if record else None
-        slots = {}
-    slot = None
-    if reminder.slot and target is not None:
-        slot = (
-            slots.get((reminder.slot, target.reference)) or slot_times(calendar, calendar.slot_rule(reminder.slot))[0]
-        )
-    recipients = occurrence_recipients(reminder, target) or ["collectivite@exemple.fr"]
-    due = reminder_due(calendar, reminder) or now
-    occurrence = Occurrence(calendar.id, reminder, due, recipients[0], target, slot)
-    return compose_reminder(app, occurrence, record, now, [])
-
-
 def occurrence_recipients(reminder: Reminder, target: Target | None) -> list[str]:
     """The addresses a reminder goes to for a proposal (none for staff or past senders)."""
-    from mailflow.campaign.rules import recipients
-
     return recipients(reminder, target) if target is not None and reminder.per_proposal else []
-
-
-def _specimen_target(record: dict[str, Any]) -> Target:
-    received = datetime.fromisoformat(record["received_at"])
-    return Target(
-        pk=0,
-        reference=record["reference"],
-        status=record["status"],
-        received_at=received,
-        changed_at=received,
-        addresses={
-            "sender": record.get("sender"),
-            "tutor": (record.get("tutor") or {}).get("email"),
-            "hr": (record.get("collectivity") or {}).get("hr_email"),
-            "dgs": (record.get("dgs") or {}).get("email"),
-        },
-    )
 
 
 # --- what is coming ---------------------------------------------------------------------------------
 
 
-def next_due(app: App, now: datetime) -> datetime | None:
-    """The next moment after `now` when a reminder or a digest is due (for the daemon's jobs)."""
-    from mailflow.campaign.digest import upcoming
-
-    for days in (LOOKAHEAD.days + 1, 31, 400):
-        later = [item.at for item in upcoming(app, now, days=days) if item.at > now]
-        if later:
-            return min(later)
-    return None
-
-
 # --- the daemon's jobs (APScheduler 3) --------------------------------------------------------------
 
 
-def start_scheduler(app: App, job: Callable[[], object] | None = None) -> BackgroundScheduler:
-    """Start the daemon's scheduler: `job` (default `run_due` then drain) at each due time,
-    at each digest time, every few minutes to catch up, and once now."""
-    from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    scheduler = BackgroundScheduler(
-        executors={"default": ThreadPoolExecutor(1)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        timezone=app.timezone,
-    )
-    scheduler.mailflow_job = job or _default_job(app)  # type: ignore[attr-defined]
-    scheduler.start()
-    reschedule(app, scheduler)
-    scheduler.add_job(scheduler.mailflow_job, id="catch-up", name="catch up after start")  # type: ignore[attr-defined]
-    return scheduler
-
-
-def reschedule(app: App, scheduler: BackgroundScheduler) -> None:
-    """Replace the jobs with those the calendars and the database give now (after a reload…)."""
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.date import DateTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    job = getattr(scheduler, "mailflow_job", None) or _default_job(app)
-    now = app.clock.now()
-    wanted = {f"due:{at.isoformat()}": at for at in _due_times(app, now, now + LOOKAHEAD)}
-    for existing in scheduler.get_jobs():
-        if existing.id.startswith("due:") and existing.id not in wanted:
-            existing.remove()
-    for job_id, at in wanted.items():
-        scheduler.add_job(job, DateTrigger(run_date=at), id=job_id, name=job_id, replace_existing=True)
-    staff = app.settings.staff
-    scheduler.add_job(
-        job,
-        CronTrigger(
-            day_of_week="mon-fri",
-            hour=staff.digest_time.hour,
-            minute=staff.digest_time.minute,
-            timezone=app.timezone,
-        ),
-        id="digest",
-        name="staff digest",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        lambda: (job(), reschedule(app, scheduler)),
-        IntervalTrigger(minutes=RESYNC_MINUTES, timezone=app.timezone),
-        id="resync",
-        name="catch up and re-read the calendars' due times",
-        replace_existing=True,
-    )
-
-
-def _due_times(app: App, start: datetime, end: datetime) -> Iterable[datetime]:
-    from mailflow.campaign.digest import upcoming
-
-    days = max(1, (end - start).days + 1)
-    return sorted({item.at for item in upcoming(app, start, days=days) if start < item.at <= end})
-
-
-def _default_job(app: App) -> Callable[[], None]:
-    def job() -> None:
-        from mailflow.mail.outbox import drain
-
-        try:
-            run_due(app)
-            drain(
-                app.sessions,
-                app.transport,
-                app.clock,
-                app.archive,
-                max_attempts=app.settings.smtp.max_attempts,
-            )
-        except Exception:  # a failed pass is retried by the next job; the daemon must go on
-            log.exception("scheduled pass failed")
-
-    return job

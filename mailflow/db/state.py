@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.db.models import ServiceState
-
-if TYPE_CHECKING:
-    from mailflow.service.app import App
 
 
 def put_state(session: Session, key: str, value: dict[str, Any], now: datetime) -> None:
@@ -28,13 +25,12 @@ def get_state(session: Session, key: str) -> ServiceState | None:
     return session.get(ServiceState, key)
 
 
-def note_mailbox(app: App, *, mode: str, error: str | None = None) -> None:
+def note_mailbox(sessions: sessionmaker[Session], now: datetime, *, mode: str, error: str | None = None) -> None:
     """Remember the last contact with the mailbox (or the last error, and since when it fails),
     for `mailflow status`, `mailflow check` and the stall alerts."""
-    now = app.clock.now()
     for _ in range(2):
         try:
-            with app.sessions.begin() as session:
+            with sessions.begin() as session:
                 previous = get_state(session, "mailbox")
                 before = previous.value if previous is not None else {}
                 value: dict[str, Any] = {"mode": mode, "error": error, "last_ok": before.get("last_ok")}
@@ -48,12 +44,11 @@ def note_mailbox(app: App, *, mode: str, error: str | None = None) -> None:
             continue
 
 
-def note_leader(app: App, identity: dict[str, Any]) -> None:
+def note_leader(sessions: sessionmaker[Session], now: datetime, identity: dict[str, Any]) -> None:
     """Remember which daemon holds the mailbox and the scheduler (shown by `mailflow status`)."""
-    now = app.clock.now()
     for _ in range(2):
         try:
-            with app.sessions.begin() as session:
+            with sessions.begin() as session:
                 put_state(session, "leader", identity, now)
             return
         except IntegrityError:

@@ -25,6 +25,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailflow.errors import AuthenticationError, MailboxError
+from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
 from mailflow.settings import MailboxSettings
 
 log = logging.getLogger(__name__)
@@ -149,9 +150,6 @@ def header_block(head: bytes) -> bytes:
     return head[: min(ends) + 2] if ends else head
 
 
-TokenSource = Callable[[], str]
-
-
 class ImapMailbox:
     """An IMAP folder, watched with IDLE where the server has it, polled otherwise."""
 
@@ -196,7 +194,6 @@ class ImapMailbox:
         except LoginError as exc:
             hint = ""
             if s.auth == "oauth2":
-                from mailflow.mail.oauth import IMAP_REFUSED_HINT
 
                 hint = f"; {IMAP_REFUSED_HINT}"
             raise AuthenticationError(

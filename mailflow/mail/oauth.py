@@ -24,8 +24,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from mailflow.errors import AuthenticationError, MailboxError, SettingsError
-from mailflow.mail.transport import ServerUnreachable
+from mailflow.errors import AuthenticationError, IdentityProviderUnreachable, SettingsError
 from mailflow.settings import MailboxSettings, OAuth2, SmtpSettings
 
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
@@ -66,12 +65,6 @@ class TokenSource(Protocol):
     def __call__(self) -> str: ...
 
 
-class IdentityProviderUnreachable(MailboxError, ServerUnreachable):
-    """The identity provider could not be reached or failed (network, TLS, HTTP 5xx): retry later.
-
-    It is both a `MailboxError` and a `ServerUnreachable`, so the daemon treats it as a mailbox
-    outage and the outbox as an SMTP outage: both wait and retry, nothing is lost.
-    """
 
 
 @dataclass(frozen=True)

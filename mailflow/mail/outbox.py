@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.clock import Clock
 from mailflow.db.models import OutboxAttempt, OutboxMail, Proposal
-from mailflow.errors import MailflowError
-from mailflow.mail.templates import one_line
-from mailflow.mail.transport import RecipientRefused, ServerUnreachable, Transport
+from mailflow.errors import MailflowError, RecipientRefused, ServerUnreachable
+from mailflow.mail.compose import one_line
+from mailflow.mail.transport import Transport
 from mailflow.pipeline.archive import Archive
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,30 @@ def drain(
         close = getattr(transport, "close", None)
         if callable(close):
             close()
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """The outbox bound to one database, transport, clock and archive: `queue` in a transaction, `drain` later."""
+
+    sessions: sessionmaker[Session]
+    transport: Transport
+    clock: Clock
+    archive: Archive | None = None
+    max_attempts: int = 12
+
+    def queue(
+        self, session: Session, *, cause: str, kind: str, recipient: str, mail: EmailMessage,
+        proposal: Proposal | None = None,
+    ) -> OutboxMail | None:
+        """`enqueue` at the clock's now, in the caller's transaction."""
+        return enqueue(session, cause=cause, kind=kind, recipient=recipient, mail=mail, now=self.clock.now(),
+                       proposal=proposal)
+
+    def drain(self, rng: random.Random | None = None) -> DrainReport:
+        """Send every row due now (see `drain`)."""
+        return drain(self.sessions, self.transport, self.clock, self.archive, max_attempts=self.max_attempts,
+                     rng=rng)
 
 
 def _due(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list[int]:

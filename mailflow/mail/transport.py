@@ -21,10 +21,15 @@ from pathlib import Path
 from typing import Protocol
 
 from mailflow.clock import Clock, SystemClock
-from mailflow.errors import AuthenticationError, SettingsError, TransportError
+from mailflow.errors import (
+    RecipientRefused,
+    ServerUnreachable,
+    SettingsError,
+    SmtpAuthenticationError,
+    TransportError,
+)
+from mailflow.mail.oauth import SMTP_REFUSED_HINT, TokenSource
 from mailflow.settings import SmtpSettings
-
-TokenSource = Callable[[], str]
 
 
 class Transport(Protocol):
@@ -33,16 +38,10 @@ class Transport(Protocol):
     def send(self, raw: bytes, sender: str, recipients: list[str]) -> None: ...
 
 
-class ServerUnreachable(TransportError):
-    """The SMTP server cannot be reached at all (down, refused, TLS failure): retry later, all mails wait."""
 
 
-class RecipientRefused(TransportError):
-    """The server refused this mail for good (5xx for its recipients or content): retrying will not help."""
 
 
-class SmtpAuthenticationError(TransportError, AuthenticationError):
-    """The SMTP server refused our credentials (wrong password, expired token, SMTP AUTH disabled)."""
 
 
 class SmtpTransport:
@@ -196,7 +195,6 @@ class SmtpTransport:
         except smtplib.SMTPAuthenticationError as exc:
             hint = "check the password, and that SMTP AUTH is enabled for this mailbox"
             if self._token_source is not None:
-                from mailflow.mail.oauth import SMTP_REFUSED_HINT
 
                 hint = SMTP_REFUSED_HINT
             raise SmtpAuthenticationError(

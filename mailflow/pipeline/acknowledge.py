@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from mailflow.campaign.export import proposal_record
 from mailflow.db.models import Message, MessageStep, OutboxMail, Proposal
+from mailflow.mail.compose import AddressError
 from mailflow.mail.outbox import answers_today, enqueue
-from mailflow.mail.templates import AddressError, acknowledgement_template, compose, mail_context, original_context
+from mailflow.mail.template_context import acknowledgement_template, mail_context, original_context
 from mailflow.pipeline.classify import header, thread_ids
 
 if TYPE_CHECKING:
-    from mailflow.service.app import App
+    from mailflow.context import App
 
 AUTH_FAILURE = re.compile(r"\b(dmarc|spf)\s*=\s*(fail|softfail|permerror)\b", re.IGNORECASE)
 
@@ -39,8 +40,12 @@ class Original:
         return original_context(self.message)
 
 
-def why_not_answer(app: App, session: Session, original: Original, recipient: str | None, now: datetime) -> str | None:
-    """The reason (French, for staff) not to answer automatically, or None when an answer is fine."""
+def why_not_answer(
+    session: Session, original: Original, recipient: str | None, now: datetime, *, daily_limit: int, timezone: tzinfo
+) -> str | None:
+    """The reason (French, for staff) not to answer automatically, or None when an answer is fine.
+
+    `daily_limit` answers per address and calendar day in `timezone` at most."""
     if not recipient:
         return "pas d'adresse de réponse utilisable"
     results = " ".join(str(value) for value in original.parsed.get_all("Authentication-Results", failobj=[]))
@@ -50,9 +55,8 @@ def why_not_answer(app: App, session: Session, original: Original, recipient: st
             f"pas de réponse automatique : l'authentification de l'expéditeur a échoué "
             f"({failure.group(1).upper()}={failure.group(2).lower()})"
         )
-    limit = app.settings.smtp.answers_per_sender_per_day
-    if answers_today(session, recipient, now, app.timezone) >= limit:
-        return f"pas de réponse automatique : limite de {limit} réponses par jour atteinte pour {recipient}"
+    if answers_today(session, recipient, now, timezone) >= daily_limit:
+        return f"pas de réponse automatique : limite de {daily_limit} réponses par jour atteinte pour {recipient}"
     return None
 
 
@@ -108,14 +112,12 @@ def _queue(
     )
     rendered = app.templates.render(template, context)
     try:
-        mail = compose(
+        mail = app.compose(
             rendered,
-            sender=app.settings.smtp.sender,
             to=[recipient],
             in_reply_to=header(original.parsed, "Message-ID") or None,
             references=thread_ids(original.parsed),
             auto_submitted="auto-replied",
-            message_id_domain=app.message_id_domain,
             now=now,
         )
     except AddressError as exc:

@@ -7,7 +7,7 @@ previous version is marked `superseded`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,20 +15,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailflow.db.models import Collectivity, Counter, Message, Proposal
+from mailflow.campaign.calendars import Campaign
+from mailflow.db.models import Collectivity, Counter, Message, OutboxMail, Proposal
 from mailflow.errors import MailflowError
 
 NO_CAMPAIGN_PREFIX = "HC"
-
-
-@dataclass(frozen=True)
-class Campaign:
-    """The campaign a proposal belongs to, as filing needs it."""
-
-    id: str
-    reference_prefix: str
-    reference_year: int
-    late: bool
 
 
 @dataclass(frozen=True)
@@ -158,3 +149,21 @@ def set_status(session: Session, reference: str, status: str, now: datetime) -> 
         raise MailflowError(f"no proposal {reference}")
     previous, current.status, current.updated_at = current.status, status, now
     return previous, current
+
+
+def thread_reference(session: Session, message_ids: Iterable[str], subject_refs: Iterable[str]) -> str | None:
+    """The proposal a reply belongs to: one of our mails it answers, or a known reference in its subject."""
+    ids = list(message_ids)
+    if ids:
+        found = session.execute(
+            select(Proposal.reference)
+            .join(OutboxMail, OutboxMail.proposal_pk == Proposal.id)
+            .where(OutboxMail.message_id.in_(ids))
+            .limit(1)
+        ).scalar()
+        if found:
+            return found
+    for reference in subject_refs:
+        if session.scalars(select(Proposal.id).where(Proposal.reference == reference).limit(1)).first():
+            return reference
+    return None

@@ -9,9 +9,6 @@ The guarantees of DESIGN.md live here:
 
 from __future__ import annotations
 
-import email.feedparser
-import email.parser
-import email.policy
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
@@ -24,18 +21,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailflow.db.models import Attachment, Message, MessageStep, OutboxMail, Proposal, QuarantineEntry
+from mailflow.db.models import Attachment, Message, MessageStep, Proposal, QuarantineEntry
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
-from mailflow.mail.mailbox import IncomingMail, MailRef, header_block, header_date
+from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
+from mailflow.mail.parsing import parse, parse_headers
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, why_not_answer
 from mailflow.pipeline.classify import Verdict, classify_message, header
 from mailflow.pipeline.extract import ExtractedForm, extract_forms
-from mailflow.pipeline.filing import file_proposal
+from mailflow.pipeline.filing import file_proposal, thread_reference
 from mailflow.pipeline.validate import validate_fields
 
 if TYPE_CHECKING:
-    from mailflow.service.app import App
+    from mailflow.context import App
 
 log = logging.getLogger("mailflow.pipeline.run")
 
@@ -111,7 +109,7 @@ def _note_moved_elsewhere(app: App, mailbox: str, uidvalidity: int | None, waiti
     with app.sessions.begin() as session:
         for message in session.scalars(query):
             message.state = "moved"
-            _step(session, message, "moved", app.clock.now(), "déjà hors du dossier surveillé")
+            step(session, message, "moved", app.clock.now(), "déjà hors du dossier surveillé")
 
 
 def _known_locations(
@@ -161,7 +159,7 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
         if existing is not None:
             if (existing.mailbox, existing.uidvalidity, existing.uid) != (mailbox, uidvalidity, incoming.ref.uid):
                 where = f"{mailbox} uidvalidity={uidvalidity} uid={incoming.ref.uid}"
-                _step(session, existing, "seen-again", now, where)
+                step(session, existing, "seen-again", now, where)
                 if existing.state == "recorded" and uidvalidity is not None:
                     existing.mailbox, existing.uidvalidity, existing.uid = mailbox, uidvalidity, incoming.ref.uid
             return existing.id
@@ -181,7 +179,7 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
         )
         session.add(row)
         session.flush()
-        _step(session, row, "recorded", now, f"{len(incoming.raw)} octets archivés ({digest[:12]}…)")
+        step(session, row, "recorded", now, f"{len(incoming.raw)} octets archivés ({digest[:12]}…)")
         return row.id
 
 
@@ -229,12 +227,12 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
             own_domains=(app.message_id_domain,),
             thread_of=lambda ids, refs: thread_reference(session, ids, refs),
         )
-        _step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")
+        step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")
         if verdict.kind == "ignored":
             raise Discard(verdict.reason)
         _keep_attachments(app, session, message, parsed)
         extraction = extract_forms(parsed, app.form, app.limits)
-        _step(session, message, "extracted", now,
+        step(session, message, "extracted", now,
               f"{len(extraction.forms)} formulaire(s), {len(extraction.unreadable)} document(s) illisible(s)")
         if extraction.forms:
             return _file_forms(app, session, message, original, verdict, extraction.forms, now)
@@ -291,13 +289,13 @@ def _file_forms(
         )
         proposal = filed.proposal
         references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")
-        _step(session, message, "filed", now, references[-1])
-        reason = why_not_answer(app, session, original, contact, now)
+        step(session, message, "filed", now, references[-1])
+        reason = why_not_answer(session, original, contact, now, **_answer_limits(app))
         if reason is None:
             if acknowledge_proposal(app, session, proposal, original, contact, now) is not None:
-                _step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
+                step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
         else:
-            _step(session, message, "not-answered", now, reason)
+            step(session, message, "not-answered", now, reason)
     _finish(session, message, "proposal", "proposition enregistrée : " + ", ".join(references), now)
     return "proposal"
 
@@ -305,30 +303,16 @@ def _file_forms(
 def _answer(
     app: App, session: Session, original: Original, verdict: Verdict, now: datetime, template: str, **extra: Any
 ) -> None:
-    reason = why_not_answer(app, session, original, verdict.contact, now)
+    reason = why_not_answer(session, original, verdict.contact, now, **_answer_limits(app))
     if reason is not None:
-        _step(session, original.message, "not-answered", now, reason)
+        step(session, original.message, "not-answered", now, reason)
         return
     if acknowledge_message(app, session, template, original, verdict.contact or "", now, **extra) is not None:
-        _step(session, original.message, "answered", now, f"{template} mis en file")
+        step(session, original.message, "answered", now, f"{template} mis en file")
 
 
-def thread_reference(session: Session, message_ids: Iterable[str], subject_refs: Iterable[str]) -> str | None:
-    """The proposal a reply belongs to: one of our mails it answers, or a known reference in its subject."""
-    ids = list(message_ids)
-    if ids:
-        found = session.execute(
-            select(Proposal.reference)
-            .join(OutboxMail, OutboxMail.proposal_pk == Proposal.id)
-            .where(OutboxMail.message_id.in_(ids))
-            .limit(1)
-        ).scalar()
-        if found:
-            return found
-    for reference in subject_refs:
-        if session.scalars(select(Proposal.id).where(Proposal.reference == reference).limit(1)).first():
-            return reference
-    return None
+def _answer_limits(app: App) -> dict[str, Any]:
+    return {"daily_limit": app.settings.smtp.answers_per_sender_per_day, "timezone": app.timezone}
 
 
 def _keep_attachments(app: App, session: Session, message: Message, parsed: EmailMessage) -> None:
@@ -374,11 +358,12 @@ def _finish(session: Session, message: Message, verdict: str, reason: str, now: 
     message.verdict = verdict
     message.reason = storable(reason)
     message.state = "processed"
-    _step(session, message, verdict, now, reason)
+    step(session, message, verdict, now, reason)
 
 
-def _step(session: Session, message: Message, step: str, at: datetime, detail: str | None = None) -> None:
-    session.add(MessageStep(message=message, step=step, at=at, detail=None if detail is None else storable(detail)))
+def step(session: Session, message: Message, name: str, at: datetime, detail: str | None = None) -> None:
+    """Add one line to the mail's history (`mailflow mail show`, the console)."""
+    session.add(MessageStep(message=message, step=name, at=at, detail=None if detail is None else storable(detail)))
 
 
 # -- step 7: move ----------------------------------------------------------------------------------
@@ -397,7 +382,7 @@ def _move(app: App, pk: int, ref: MailRef) -> None:
         message = session.get_one(Message, pk)
         if message.state != "moved":
             message.state = "moved"
-            _step(session, message, "moved", app.clock.now(), folder)
+            step(session, message, "moved", app.clock.now(), folder)
 
 
 def resume(app: App) -> int:
@@ -408,44 +393,4 @@ def resume(app: App) -> int:
         process(app, pk)
     return len(pending)
 
-
-def parse_headers(raw: bytes) -> EmailMessage:
-    """Only the header block of a raw mail: enough to record it, without decoding its body."""
-    message = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(header_block(raw))
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-PARSE_CHUNK = 1 << 20
-
-
-def parse(raw: bytes) -> EmailMessage:
-    """Parse raw bytes into an EmailMessage (modern policy); malformed parts are recorded as defects.
-
-    The bytes are fed in 1 MB chunks: parsing a 27 MB mail in one piece peaks at about 7 times its
-    size, in chunks at about 3 times.
-    """
-    parser = email.feedparser.BytesFeedParser(policy=email.policy.default)
-    view = memoryview(raw)
-    for start in range(0, len(raw), PARSE_CHUNK):
-        parser.feed(bytes(view[start : start + PARSE_CHUNK]))
-    message = parser.close()
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-def quarantine_release(app: App, entry_id: int) -> Message:
-    """`mailflow quarantine release ID`: run the mail through the pipeline again, as new."""
-    with app.sessions.begin() as session:
-        entry = session.get_one(QuarantineEntry, entry_id)
-        if entry.released_at is not None:
-            return entry.message
-        entry.released_at = app.clock.now()
-        message = entry.message
-        message.state = "recorded"
-        _step(session, message, "released", app.clock.now(), f"sortie de quarantaine #{entry_id}")
-        pk = message.id
-    process(app, pk)
-    with app.sessions() as session:
-        return session.get_one(Message, pk)
 

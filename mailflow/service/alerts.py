@@ -21,10 +21,9 @@ from sqlalchemy.orm import Session
 
 from mailflow.db.state import get_state, put_state
 from mailflow.mail.outbox import enqueue
-from mailflow.mail.templates import compose
 
 if TYPE_CHECKING:
-    from mailflow.service.app import App
+    from mailflow.context import App
 
 log = logging.getLogger("mailflow.service.alerts")
 
@@ -141,12 +140,10 @@ def _queue(
 ) -> None:
     rendered = app.templates.render(template, context)
     for recipient in app.settings.staff.digest_recipients:
-        mail = compose(
+        mail = app.compose(
             rendered,
-            sender=app.settings.smtp.sender,
             to=[recipient],
             auto_submitted="auto-generated",
-            message_id_domain=app.message_id_domain,
             now=now,
         )
         enqueue(session, cause=f"alert:mailbox:{outage.isoformat()}", kind=template, recipient=recipient,

@@ -24,15 +24,20 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
+import jinja2
 import sdnotify
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from mailflow.db.state import note_leader, note_mailbox
 from mailflow.errors import MailboxError, MailflowError, TemplateError
+from mailflow.mail.templates import Templates
+from mailflow.pipeline.run import ingest_pass, resume
+from mailflow.service.alerts import review
+from mailflow.service.jobs import reschedule, start_scheduler
 from mailflow.service.leader import Leadership, identity, leadership_for
 
 if TYPE_CHECKING:
-    from mailflow.service.app import App
+    from mailflow.context import App
 
 log = logging.getLogger("mailflow.service.daemon")
 
@@ -152,10 +157,9 @@ class Daemon:
         return True
 
     def _take_over(self) -> None:
-        from mailflow.campaign.reminders import start_scheduler
-
         self._standing_by = False
-        note_leader(self.app, identity(self.app.clock.now()))
+        now = self.app.clock.now()
+        note_leader(self.app.sessions, now, identity(now))
         self.scheduler = start_scheduler(self.app)
         log.info("leading: this daemon reads the mailbox and runs the scheduler")
         self.notifier.notify(f"STATUS=leading: watching {self.app.mailbox.name}")
@@ -201,13 +205,11 @@ class Daemon:
 
     def one_pass(self) -> None:
         """Finish interrupted mails, read new ones (stopping between two on SIGTERM), send what is due."""
-        from mailflow.pipeline.run import ingest_pass, resume
-
         app = self.app
         resume(app)
         report = ingest_pass(app, keep_going=self._keep_going)
         mode = "idle" if getattr(app.mailbox, "idle_supported", False) else "polling"
-        note_mailbox(app, mode=mode)
+        note_mailbox(app.sessions, app.clock.now(), mode=mode)
         if report.verdicts:
             log.info("mailbox pass: %s", report)
         if not self.stopping:
@@ -223,17 +225,15 @@ class Daemon:
 
     def _note_error(self, error: str) -> None:
         try:
-            note_mailbox(self.app, mode="error", error=error)
+            note_mailbox(self.app.sessions, self.app.clock.now(), mode="error", error=error)
         except Exception:  # noqa: BLE001 - the database may be down too; the loop goes on
             log.warning("could not record the mailbox error in the database", exc_info=True)
 
     def _drain(self) -> None:
-        from mailflow.mail.outbox import drain
 
         app = self.app
         try:
-            report = drain(app.sessions, app.transport, app.clock, app.archive,
-                           max_attempts=app.settings.smtp.max_attempts)
+            report = app.outbox.drain()
         except Exception:  # noqa: BLE001 - mails stay in the outbox for the next drain
             log.exception("outbox drain failed")
             return
@@ -250,15 +250,12 @@ class Daemon:
             log.error("reload refused, keeping the previous calendars and templates: %s", exc)
             return
         if self.scheduler is not None:
-            from mailflow.campaign.reminders import reschedule
 
             reschedule(self.app, self.scheduler)
         log.info("calendars and templates reloaded")
 
     # -- stall monitor ---------------------------------------------------------------------------------
     def _monitor(self, started_at: Any) -> None:
-        from mailflow.service.alerts import review
-
         while not self._monitor_stop.wait(self.monitor_seconds):
             try:
                 if review(self.app, self.app.clock.now(), started_at) is not None:
@@ -281,10 +278,6 @@ class Daemon:
 
 def _check_templates(app: App) -> None:
     """Compile every template file, so a syntax error refuses the reload instead of breaking a mail later."""
-    import jinja2
-
-    from mailflow.mail.templates import Templates
-
     templates = Templates.from_settings(app.settings)
     for name in templates.env.list_templates(extensions=["j2"]):
         try:

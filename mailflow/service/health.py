@@ -9,14 +9,22 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
 
+from mailflow.campaign.calendar_file import load_calendars
+from mailflow.campaign.upcoming import upcoming
 from mailflow.clock import SystemClock
+from mailflow.context import schedules_dir
 from mailflow.db import engine as db
+from mailflow.db.models import OutboxMail, QuarantineEntry, ServiceState
 from mailflow.errors import MailflowError
+from mailflow.mail.mailbox import make_mailbox
 from mailflow.mail.oauth import TokenSource, token_source_for
+from mailflow.mail.templates import Templates
+from mailflow.mail.transport import make_transport
+from mailflow.service.alerts import read_contact_from
 from mailflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from mailflow.service.app import App
+    from mailflow.context import App
 
 Check = tuple[str, bool, str]
 
@@ -41,9 +49,6 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
     else:
         yield daemon_check(engine, settings, now or SystemClock().now())
     try:
-        from mailflow.campaign.calendars import load_calendars
-        from mailflow.mail.templates import Templates
-        from mailflow.service.app import schedules_dir
 
         templates = Templates.from_settings(settings)
         calendars = load_calendars(schedules_dir(settings), templates.names())
@@ -58,8 +63,6 @@ def daemon_check(engine: Engine, settings: Settings, now: datetime) -> Check:
     """Is a daemon reaching the mailbox? Fails when its last contact is older than
     `[staff] alert_after_minutes` (daemon stopped, hung, or mailbox unreachable), so monitoring sees it.
     Before any daemon ran on the database (a fresh install) there is nothing to compare: it passes."""
-    from mailflow.service.alerts import read_contact_from
-
     limit = timedelta(minutes=settings.staff.alert_after_minutes)
     with db.session_factory(engine)() as session:
         contact, _ = read_contact_from(session)
@@ -90,8 +93,6 @@ def _token_check(section, name: str) -> tuple[TokenSource | None, Check | None]:
 
 
 def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
-    from mailflow.mail.mailbox import make_mailbox
-
     box = settings.mailbox
     tokens, line = _token_check(box, "mailbox")
     if line is not None:
@@ -110,8 +111,6 @@ def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
 
 
 def _check_smtp(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
-    from mailflow.mail.transport import make_transport
-
     smtp = settings.smtp
     tokens, line = _token_check(smtp, "smtp")
     if line is not None:
@@ -129,8 +128,6 @@ def _check_smtp(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
 
 def status_lines(app: App) -> Iterator[str]:
     """What `mailflow status` prints: mailbox contact and mode, leader, queues, digest, next reminders."""
-    from mailflow.db.models import OutboxMail, QuarantineEntry, ServiceState
-
     with app.sessions() as session:
         states = {s.key: s for s in session.scalars(select(ServiceState))}
         yield from _mailbox_lines(states)
@@ -142,7 +139,6 @@ def status_lines(app: App) -> Iterator[str]:
         yield f"quarantine: {session.scalar(waiting)} mail(s) waiting for a human"
         digest = states.get("digest")
         yield f"last digest: {_utc(digest.updated_at)}" if digest else "last digest: none yet"
-    from mailflow.campaign.digest import upcoming
 
     items = upcoming(app, app.clock.now(), days=14)
     yield f"next reminders ({len(items)} in 14 days):"

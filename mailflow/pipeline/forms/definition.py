@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailflow.errors import MailflowError
+from mailflow.toml_errors import toml_error
 
 DEFAULT_FORM_PATH = Path(__file__).with_name("projet_collectif.toml")
 FIELD_TYPES = frozenset({"text", "multiline", "address", "email", "phone", "siret", "contact", "checkbox"})
@@ -109,11 +110,12 @@ def load_form_definition(path: Path | None = None) -> FormDefinition:
     """Load a form definition TOML file (default: the packaged projet_collectif.toml)."""
     path = Path(path) if path is not None else DEFAULT_FORM_PATH
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise FormDefinitionError(f"cannot read form definition {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise FormDefinitionError(f"form definition {path} is not valid TOML: {exc}") from None
+        raise FormDefinitionError(toml_error(path, text, exc)) from None
     sections = []
     for i, sec in enumerate(data.get("sections", [])):
         where = f"{path.name}: sections[{i}]"

@@ -1,0 +1,431 @@
+"""The calendar files: one TOML file per campaign in `schedules/`, read and checked at start.
+
+Staff edit these files each year, so an error is refused with the file, the line and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date, datetime, time
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mailflow.campaign.calendars import (
+    AUDIENCES,
+    PROPOSAL_AUDIENCES,
+    SLOT_DATE,
+    STATUSES,
+    Calendar,
+    Period,
+    Reminder,
+    SlotRule,
+)
+from mailflow.errors import CalendarError
+from mailflow.toml_errors import Loc, display, line_of, toml_error, validation_reason
+
+_DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+
+
+_HOUR_RANGE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _refuse_datetime(value: Any) -> Any:
+    if isinstance(value, datetime):
+        raise ValueError("expected a date such as 2025-06-20, got a date and time")
+    return value
+
+
+class _CampaignTable(_Table):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=100)]
+    title: str
+    form: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    reference_prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,6}$")]
+    reference_year: Annotated[int, Field(ge=2000, le=2100)]
+    timezone: str = "Europe/Paris"
+    contribution_eur: Annotated[int, Field(ge=0)] | None = None
+    holidays_country: str = "FR"
+    holidays_subdiv: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'unknown time zone "{value}" (e.g. "Europe/Paris")') from None
+        return value
+
+
+class _ProposalsTable(_Table):
+    opens: date
+    deadline: date
+    closes: date
+
+    _no_datetime = field_validator("opens", "deadline", "closes", mode="before")(_refuse_datetime)
+
+
+class _PeriodTable(_Table):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    title: str
+    starts: date
+    ends: date
+    offers_deadline: date | None = None
+
+    _no_datetime = field_validator("starts", "ends", "offers_deadline", mode="before")(_refuse_datetime)
+
+
+class _ReminderTable(_Table):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)]
+    description: str = ""
+    audience: str | list[str]
+    statuses: list[str] = []
+    date: date | str
+    offset_days: int = 0
+    time: str = "09:00"
+    working_day: Literal["previous", "next"] | None = None
+    until: date | str | None = None
+    slot: str | None = None
+    ics: bool = False
+    period: str | None = None
+    template: str
+
+    _no_datetime = field_validator("date", "until", mode="before")(_refuse_datetime)
+
+
+class _SlotTable(_Table):
+    kind: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=40)]
+    title: str
+    days: str | date | list[date]
+    hours: list[str]
+    length_minutes: Annotated[int, Field(ge=5, le=480)]
+    gap_minutes: Annotated[int, Field(ge=0, le=240)] = 0
+    statuses: list[str]
+    location: str = ""
+    description: str = ""
+
+    _no_datetime = field_validator("days", mode="before")(_refuse_datetime)
+
+
+class _CalendarFile(_Table):
+    campaign: _CampaignTable
+    proposals: _ProposalsTable
+    dates: dict[str, date | list[date]] = {}
+    periods: list[_PeriodTable] = []
+    reminders: list[_ReminderTable] = []
+    slots: list[_SlotTable] = []
+
+    @field_validator("dates", mode="before")
+    @classmethod
+    def _dates_only(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for item in value.values():
+                for one in item if isinstance(item, list) else [item]:
+                    _refuse_datetime(one)
+        return value
+
+
+class _Invalid(Exception):
+    """A calendar error at a place in the file (`loc`), before the line is known."""
+
+    def __init__(self, loc: Loc, reason: str):
+        super().__init__(reason)
+        self.loc = loc
+        self.reason = reason
+
+
+def load_calendars(directory: Path, template_names: Collection[str] | None = None) -> dict[str, Calendar]:
+    """Every `*.toml` calendar of `directory`, by campaign id; CalendarError names file, line and reason.
+
+    `template_names` (from `Templates.names()`) lets a reminder naming a template that does
+    not exist be refused at start rather than on the day it is due.
+    """
+    if not directory.is_dir():
+        raise CalendarError(f"{display(directory)}: calendar folder not found ([campaigns] schedules)")
+    calendars: dict[str, Calendar] = {}
+    for path in sorted(directory.glob("*.toml")):
+        calendar = load_calendar(path, template_names)
+        if calendar.id in calendars:
+            other = calendars[calendar.id].source
+            raise CalendarError(
+                f"{display(path)}, line {line_of(_read(path), ('campaign', 'id'))}: [campaign] id: "
+                f'"{calendar.id}" is already the id of {display(other)}'
+            )
+        _refuse_overlap(calendar, calendars.values())
+        calendars[calendar.id] = calendar
+    return calendars
+
+
+def load_calendar(path: Path, template_names: Collection[str] | None = None) -> Calendar:
+    """One calendar file, checked; CalendarError names the file, the line and the reason."""
+    text = _read(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CalendarError(toml_error(path, text, exc)) from None
+    try:
+        parsed = _CalendarFile.model_validate(raw)
+    except ValidationError as exc:
+        loc, reason = validation_reason(exc, _TABLES)
+        raise CalendarError(_message(path, text, raw, loc, reason)) from None
+    try:
+        return _build(parsed, path, template_names)
+    except _Invalid as exc:
+        raise CalendarError(_message(path, text, raw, exc.loc, exc.reason)) from None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CalendarError(f"{display(path)}: not UTF-8 text") from None
+    except OSError as exc:
+        raise CalendarError(f"{display(path)}: cannot be read ({exc.strerror})") from None
+
+
+def _refuse_overlap(calendar: Calendar, others: Iterable[Calendar]) -> None:
+    for other in others:
+        if other.form == calendar.form and calendar.opens <= other.closes and other.opens <= calendar.closes:
+            line = line_of(_read(calendar.source), ("proposals", "opens"))
+            raise CalendarError(
+                f"{display(calendar.source)}, line {line}: "
+                f"[proposals] accepts form {calendar.form} from {calendar.opens} to {calendar.closes}, "
+                f"which overlaps {display(other.source)} ({other.opens} to {other.closes}); "
+                "a proposal must belong to one campaign"
+            )
+
+
+def _build(parsed: _CalendarFile, path: Path, template_names: Collection[str] | None) -> Calendar:
+    campaign, proposals = parsed.campaign, parsed.proposals
+    if not proposals.opens <= proposals.deadline <= proposals.closes:
+        raise _Invalid(
+            ("proposals", "deadline"),
+            "expected opens <= deadline <= closes, "
+            f"got {proposals.opens}, {proposals.deadline}, {proposals.closes}",
+        )
+    _check_subdiv(campaign)
+    dates: dict[str, date | list[date]] = {}
+    for name, value in parsed.dates.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise _Invalid(("dates", name), "a date name is lower-case letters, digits and _")
+        dates[name] = list(value) if isinstance(value, list) else value
+    periods = tuple(_period(index, table, dates) for index, table in enumerate(parsed.periods))
+    slots = tuple(_slot(index, table, dates) for index, table in enumerate(parsed.slots))
+    _unique([s.kind for s in slots], "slots", "kind", "slot kind")
+    _unique([p.id for p in periods], "periods", "id", "period id")
+    reminders = tuple(
+        _reminder(index, table, dates, {s.kind for s in slots}, {p.id for p in periods}, template_names)
+        for index, table in enumerate(parsed.reminders)
+    )
+    _unique([r.id for r in reminders], "reminders", "id", "reminder id")
+    return Calendar(
+        id=campaign.id,
+        title=campaign.title,
+        form=campaign.form,
+        reference_prefix=campaign.reference_prefix,
+        reference_year=campaign.reference_year,
+        timezone=ZoneInfo(campaign.timezone),
+        contribution_eur=campaign.contribution_eur,
+        opens=proposals.opens,
+        deadline=proposals.deadline,
+        closes=proposals.closes,
+        dates=MappingProxyType(dates),
+        reminders=reminders,
+        slots=slots,
+        source=path,
+        periods=periods,
+        holidays_country=campaign.holidays_country,
+        holidays_subdiv=campaign.holidays_subdiv,
+    )
+
+
+def _check_subdiv(campaign: _CampaignTable) -> None:
+    try:
+        holidays.country_holidays(campaign.holidays_country, subdiv=campaign.holidays_subdiv)
+    except NotImplementedError as exc:
+        key = "holidays_subdiv" if campaign.holidays_subdiv else "holidays_country"
+        raise _Invalid(("campaign", key), f"unknown public holiday calendar ({exc})") from None
+
+
+def _unique(values: list[str], table: str, key: str, what: str) -> None:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise _Invalid((table, index, key), f'{what} "{value}" is used twice in this file')
+        seen.add(value)
+
+
+def _period(index: int, table: _PeriodTable, dates: dict[str, date | list[date]]) -> Period:
+    if table.ends < table.starts:
+        raise _Invalid(("periods", index, "ends"), f"ends ({table.ends}) is before starts ({table.starts})")
+    dates[f"{table.id}.starts"] = table.starts
+    dates[f"{table.id}.ends"] = table.ends
+    if table.offers_deadline is not None:
+        dates[f"{table.id}.offers_deadline"] = table.offers_deadline
+    return Period(table.id, table.title, table.starts, table.ends, table.offers_deadline)
+
+
+def _slot(index: int, table: _SlotTable, dates: Mapping[str, date | list[date]]) -> SlotRule:
+    loc: Loc = ("slots", index)
+    if isinstance(table.days, str):
+        days = _named(table.days, dates, (*loc, "days"))
+        day_list = tuple(days) if isinstance(days, list) else (days,)
+    elif isinstance(table.days, list):
+        day_list = tuple(table.days)
+    else:
+        day_list = (table.days,)
+    if not day_list:
+        raise _Invalid((*loc, "days"), "no day given")
+    hours = []
+    for hour_index, text in enumerate(table.hours):
+        match = _HOUR_RANGE.match(text)
+        start = _parse_time(match.group(1)) if match else None
+        end = _parse_time(match.group(2)) if match else None
+        if start is None or end is None or end <= start:
+            raise _Invalid(
+                (*loc, "hours", hour_index), f'expected a time range such as "09:00-12:00", got "{text}"'
+            )
+        hours.append((start, end))
+    if not hours:
+        raise _Invalid((*loc, "hours"), "no time range given")
+    _check_statuses(table.statuses, (*loc, "statuses"))
+    return SlotRule(
+        kind=table.kind,
+        title=table.title,
+        days=tuple(sorted(day_list)),
+        hours=tuple(sorted(hours)),
+        length_minutes=table.length_minutes,
+        gap_minutes=table.gap_minutes,
+        statuses=tuple(table.statuses),
+        location=table.location,
+        description=table.description,
+    )
+
+
+def _reminder(
+    index: int,
+    table: _ReminderTable,
+    dates: Mapping[str, date | list[date]],
+    slot_kinds: set[str],
+    period_ids: set[str],
+    template_names: Collection[str] | None,
+) -> Reminder:
+    loc: Loc = ("reminders", index)
+    audience = (table.audience,) if isinstance(table.audience, str) else tuple(table.audience)
+    if not audience:
+        raise _Invalid((*loc, "audience"), "no audience given")
+    for who in audience:
+        if who not in AUDIENCES:
+            known = ", ".join(AUDIENCES)
+            raise _Invalid((*loc, "audience"), f'unknown audience "{who}" (expected one of: {known})')
+    per_proposal = any(a in PROPOSAL_AUDIENCES for a in audience)
+    if per_proposal and any(a not in PROPOSAL_AUDIENCES for a in audience):
+        raise _Invalid(
+            (*loc, "audience"),
+            "staff and past_senders cannot be mixed with proposal audiences in one reminder",
+        )
+    _check_statuses(table.statuses, (*loc, "statuses"))
+    if table.slot is not None and table.slot not in slot_kinds:
+        known = ", ".join(sorted(slot_kinds)) or "none in this file"
+        raise _Invalid((*loc, "slot"), f'unknown slot kind "{table.slot}" (slots: {known})')
+    if table.slot is not None and not per_proposal:
+        raise _Invalid(
+            (*loc, "slot"), "a slot is given to a proposal: the audience must be sender, tutor, hr or dgs"
+        )
+    if table.ics and table.slot is None:
+        raise _Invalid((*loc, "ics"), "ics = true needs a slot")
+    if table.period is not None and table.period not in period_ids:
+        raise _Invalid((*loc, "period"), f'unknown period "{table.period}"')
+    anchor: date | str = table.date
+    if isinstance(anchor, str):
+        if anchor == SLOT_DATE:
+            if table.slot is None:
+                raise _Invalid((*loc, "date"), 'date = "slot" needs a slot (slot = "…")')
+        else:
+            named = _named(anchor, dates, (*loc, "date"))
+            if isinstance(named, list):
+                raise _Invalid((*loc, "date"), f'"{anchor}" is a list of dates; a reminder needs one date')
+    until = None
+    if table.until is not None:
+        value = table.until if isinstance(table.until, date) else _named(table.until, dates, (*loc, "until"))
+        until = max(value) if isinstance(value, list) else value
+    at = _parse_time(table.time)
+    if at is None:
+        raise _Invalid((*loc, "time"), f'expected a time of day "HH:MM", got "{table.time}"')
+    if template_names is not None and table.template not in template_names:
+        raise _Invalid((*loc, "template"), f'unknown template "{table.template}"')
+    return Reminder(
+        id=table.id,
+        description=table.description,
+        template=table.template,
+        audience=audience,
+        statuses=tuple(table.statuses),
+        anchor=anchor,
+        offset_days=table.offset_days,
+        at=at,
+        working_day=table.working_day,
+        until=until,
+        slot=table.slot,
+        ics=table.ics,
+        period=table.period,
+    )
+
+
+def _named(name: str, dates: Mapping[str, date | list[date]], loc: Loc) -> date | list[date]:
+    if _DATE_LIKE.match(name):
+        try:
+            date.fromisoformat(name if len(name) == 10 else "-".join(p.zfill(2) for p in name.split("-")))
+        except ValueError:
+            raise _Invalid(loc, f'"{name}" is not a valid date') from None
+        raise _Invalid(loc, f"write a date without quotes: {name}")
+    if name not in dates:
+        known = ", ".join(sorted(dates)) or "none"
+        raise _Invalid(loc, f'unknown named date "{name}" (named dates: {known})')
+    return dates[name]
+
+
+def _check_statuses(statuses: list[str], loc: Loc) -> None:
+    for status in statuses:
+        if status not in STATUSES:
+            raise _Invalid(loc, f'unknown status "{status}" (expected one of: {", ".join(STATUSES)})')
+
+
+def _parse_time(text: str) -> time | None:
+    try:
+        hours, minutes = text.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        return None
+
+
+_TABLES = "[campaign], [proposals], [dates], [[periods]], [[slots]], [[reminders]]"
+
+
+def _message(path: Path, text: str, raw: Mapping[str, Any], loc: Loc, reason: str) -> str:
+    return f"{display(path)}, line {line_of(text, loc)}: {_where(raw, loc)}: {reason}"
+
+
+def _where(raw: Mapping[str, Any], loc: Loc) -> str:
+    """`reminder 'relance': template`, `[proposals] deadline`, `slot 'teams': hours`."""
+    if len(loc) >= 2 and isinstance(loc[1], int) and loc[0] in ("reminders", "slots", "periods"):
+        table = raw.get(str(loc[0]), [])
+        entry = table[loc[1]] if isinstance(table, list) and loc[1] < len(table) else {}
+        key = "kind" if loc[0] == "slots" else "id"
+        name = entry.get(key) if isinstance(entry, dict) else None
+        label = f"{str(loc[0])[:-1]} '{name}'" if name else f"{str(loc[0])[:-1]} #{loc[1] + 1}"
+        rest = [str(p) for p in loc[2:] if not isinstance(p, int)]
+        return f"{label}: {'.'.join(rest)}" if rest else label
+    if not loc:
+        return "calendar"
+    rest = [str(p) for p in loc[1:] if not isinstance(p, int)]
+    return f"[{loc[0]}] {'.'.join(rest)}".rstrip() if rest else f"[{loc[0]}]"

@@ -1,0 +1,35 @@
+"""Reading a raw mail: its header block alone (to record it cheaply), or the whole message, in chunks."""
+
+from __future__ import annotations
+
+import email.feedparser
+import email.parser
+import email.policy
+from email.message import EmailMessage
+
+from mailflow.mail.mailbox import header_block
+
+
+def parse_headers(raw: bytes) -> EmailMessage:
+    """Only the header block of a raw mail: enough to record it, without decoding its body."""
+    message = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(header_block(raw))
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+PARSE_CHUNK = 1 << 20
+
+
+def parse(raw: bytes) -> EmailMessage:
+    """Parse raw bytes into an EmailMessage (modern policy); malformed parts are recorded as defects.
+
+    The bytes are fed in 1 MB chunks: parsing a 27 MB mail in one piece peaks at about 7 times its
+    size, in chunks at about 3 times.
+    """
+    parser = email.feedparser.BytesFeedParser(policy=email.policy.default)
+    view = memoryview(raw)
+    for start in range(0, len(raw), PARSE_CHUNK):
+        parser.feed(bytes(view[start : start + PARSE_CHUNK]))
+    message = parser.close()
+    assert isinstance(message, EmailMessage)
+    return message
