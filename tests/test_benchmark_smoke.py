@@ -11,6 +11,7 @@ import pytest
 from tests.factories import REPO
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_ingest_benchmark_runs_on_twenty_mails(dovecot, tmp_path) -> None:  # noqa: ANN001
     """`benchmarks/ingest.py --mails 20` prints the five measures and the daemon stops cleanly."""

@@ -203,6 +203,7 @@ def working_day(day: date) -> bool:
     [(), (paris(8, 20, 12), paris(9, 5, 14, 10), paris(12, 19, 8))],
     ids=["one-process", "restarted-three-times"],
 )
+@pytest.mark.slow
 def test_whole_campaign_sends_every_mail_once_at_its_time(tmp_path: Path, smtp, restarts) -> None:  # noqa: ANN001
     """June→December 2025: every acknowledgement and reminder reaches the right person at its time, once."""
     app, campaign = simulate(tmp_path, smtp, restarts)

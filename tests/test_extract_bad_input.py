@@ -157,6 +157,7 @@ def test_rtf_without_libreoffice_is_an_unsupported_format(monkeypatch):
     assert "(LibreOffice absent) : document RTF (.rtf)" in doc.reason
 
 
+@pytest.mark.slow
 def test_doc_is_read_through_libreoffice_when_installed(tmp_path):
     """With LibreOffice installed, a legacy .doc form is converted and read (reported as docx)."""
     soffice = convert_module.soffice_path()

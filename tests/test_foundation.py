@@ -79,6 +79,7 @@ def test_check_reports_a_wrong_imap_port(tmp_path: Path, imap_server) -> None:  
     assert any(line.startswith("FAIL mailbox") and ":1" in line for line in result.stdout.splitlines())
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_installed_package_finds_its_templates_and_calendars(tmp_path: Path) -> None:
     """A wheel installed elsewhere runs from another folder with the shipped templates and calendars."""

@@ -80,6 +80,7 @@ def count(workdir: Path, model, *where) -> int:  # noqa: ANN001
         return -1
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_two_hundred_mails_delivered_while_running_are_each_filed_and_moved_once(
     imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
@@ -99,6 +100,7 @@ def test_two_hundred_mails_delivered_while_running_are_each_filed_and_moved_once
     assert daemon.wait(10) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_crashes_at_every_step_lose_nothing_and_file_nothing_twice(imap_server, workdir: Path) -> None:  # noqa: ANN001
     """SIGKILL at fetch, archive, commit, process and move, 25 times over 100 mails: all filed exactly once."""
@@ -136,6 +138,7 @@ def test_crashes_at_every_step_lose_nothing_and_file_nothing_twice(imap_server, 
     assert {name for name in stored if not name.startswith(".tmp-")} - expected == set(), "orphaned archive file"
 
 
+@pytest.mark.slow
 def test_server_restart_is_survived_without_losing_mail(
     imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
 ) -> None:
@@ -153,6 +156,7 @@ def test_server_restart_is_survived_without_losing_mail(
     assert count(workdir, Message) == 10
 
 
+@pytest.mark.slow
 def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
     imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
 ) -> None:
@@ -168,6 +172,7 @@ def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
     assert took < 20 < 3600
 
 
+@pytest.mark.slow
 def test_uidvalidity_change_refiles_nothing(imap_server, workdir: Path) -> None:  # noqa: ANN001
     """A folder recreated with the same mails (new UIDVALIDITY) files nothing twice."""
     settings = workdir / "settings.toml"

@@ -338,6 +338,7 @@ _HEADERISH = st.sampled_from([
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
+@pytest.mark.slow
 @given(headers=st.lists(_HEADERISH, max_size=6), body=st.binary(max_size=2000))
 def test_no_bytes_stop_the_pipeline(tmp_path: Path, headers: list[bytes], body: bytes) -> None:
     """Whatever bytes arrive, the pipeline records the mail and gives a verdict; it never raises."""

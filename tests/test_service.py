@@ -142,6 +142,7 @@ def test_the_unit_loads_the_credentials_the_service_settings_read() -> None:
 # -- SIGTERM while mail flows -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sigterm_while_mail_flows_exits_0_within_10_s_and_loses_nothing(
     imap_server, smtp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
@@ -218,6 +219,7 @@ def refusals(log: Path) -> list[str]:
     return [line for line in log.read_text(errors="replace").splitlines() if "reload refused" in line]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_sighup_reloads_templates_and_a_broken_calendar_keeps_the_old_ones(own_copies: Path) -> None:
     """SIGHUP applies an edited template; a broken calendar or template is refused and named; mail goes on."""
@@ -303,6 +305,7 @@ def in_process(tmp_path: Path) -> Iterator[tuple[Daemon, Recorder, threading.Eve
         thread.join(10)
 
 
+@pytest.mark.slow
 def test_the_watchdog_is_fed_only_while_the_loop_makes_progress(in_process) -> None:  # noqa: ANN001
     """WATCHDOG=1 comes every second while the loop runs, never while it hangs, again once it moves on."""
     daemon, recorder, hang, release = in_process

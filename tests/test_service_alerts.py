@@ -89,6 +89,7 @@ def test_two_reviewers_queue_one_alert_and_one_back_to_normal(tmp_path: Path) ->
     assert alert is not None and alert.value["open"] is False
 
 
+@pytest.mark.slow
 def test_mailflow_check_fails_when_the_daemon_last_reached_the_mailbox_too_long_ago(tmp_path: Path) -> None:
     """`mailflow check` exits 1 with a "daemon" line when the last contact is old, 0 when fresh or before any run."""
     clock = ManualClock(datetime.now(UTC) - timedelta(hours=2))
@@ -144,6 +145,7 @@ def subjects(smtp, word: str) -> list[str]:  # noqa: ANN001
     return [str(m.message["Subject"]) for m in smtp.messages if word in str(m.message["Subject"])]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_mailbox_outage_longer_than_the_limit_sends_one_alert_and_one_back_to_normal(
     running, imap_server, smtp  # noqa: ANN001

@@ -117,6 +117,7 @@ def start_pair(daemons: Daemons) -> None:
     wait_until(lambda: daemons.said("b", "standing by"), 60, "daemon b standing by", daemons.logs)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_two_daemons_file_each_mail_once_and_send_each_answer_once(
     shared: App, daemons: Daemons, imap_server, smtp  # noqa: ANN001
@@ -138,6 +139,7 @@ def test_two_daemons_file_each_mail_once_and_send_each_answer_once(
     assert imap_server.messages("INBOX") == []
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_standby_takes_over_within_a_minute_when_the_leader_is_killed(
     shared: App, daemons: Daemons, imap_server, smtp  # noqa: ANN001
@@ -164,6 +166,7 @@ def test_the_standby_takes_over_within_a_minute_when_the_leader_is_killed(
     assert leader is not None and leader.value["pid"] == daemons.processes["b"].pid
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_two_instances_running_the_scheduler_at_once_send_each_reminder_once(
     shared: App, smtp  # noqa: ANN001
