@@ -28,6 +28,7 @@ from mailflow.errors import (
     SmtpAuthenticationError,
     TransportError,
 )
+from mailflow.files import write_atomically
 from mailflow.mail.oauth import SMTP_REFUSED_HINT, TokenSource
 from mailflow.settings import SmtpSettings
 
@@ -274,17 +275,7 @@ class DirectoryTransport:
         stamp = self.clock.now().strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{stamp}-{base64.b32encode(os.urandom(5)).decode().lower()}.eml"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(raw)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.folder / name)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomically(self.folder / name, raw)
         except OSError as exc:
             raise TransportError(f"outbox folder {self.folder}: cannot write ({exc.strerror})") from exc
 

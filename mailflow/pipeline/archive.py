@@ -8,9 +8,9 @@ file or nothing, and storing the same bytes twice is harmless.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
+
+from mailflow.files import write_atomically
 
 
 def content_hash(data: bytes) -> str:
@@ -36,17 +36,7 @@ class Archive:
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data)
         return digest
 
     def load(self, digest: str) -> bytes:
