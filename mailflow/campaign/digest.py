@@ -1,4 +1,4 @@
-"""The staff digest, and what mailflow will send next (`mailflow schedule list`).
+"""The staff digest.
 
 Every working day at `[staff] digest_time` staff get one mail: what arrived since the last
 digest, what waits for a human (questions, quarantined mails, failed or missed mails, proposals
