@@ -65,6 +65,16 @@ class App:
         return (self.sender_address,)
 
     @property
+    def internal_domains(self) -> tuple[str, ...]:
+        """The institute's own domains: set in `[mailbox] internal_domains`, else those of the mailbox
+        username and of the sender address. Mail from them is staff's, never answered automatically."""
+        configured = self.settings.mailbox.internal_domains
+        if configured is not None:
+            return tuple(d.strip().lower().lstrip("@") for d in configured if d.strip())
+        addresses = (self.settings.mailbox.username, self.sender_address)
+        return tuple(dict.fromkeys(a.rpartition("@")[2].lower() for a in addresses if "@" in a))
+
+    @property
     def message_id_domain(self) -> str:
         """Our Message-IDs' domain: set, or the sender's address as a domain (stages.inet.cnfpt.fr)."""
         local, _, domain = self.sender_address.partition("@")

@@ -86,6 +86,9 @@ class MailboxSettings(Secret):
     max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
     timeout_seconds: Annotated[int, Field(ge=1)] = 60
+    internal_domains: list[str] | None = Field(
+        None, description="The institute's own mail domains (default: those of username and of the sender)."
+    )
 
 
 class SmtpSettings(Secret):

@@ -114,27 +114,31 @@ def test_reply_to_address_is_the_contact() -> None:
     assert classify(normal()).contact == "jean.dupont@ville-test.example.fr"
 
 
-def test_inline_forward_is_judged_with_the_original_sender() -> None:
-    """A `TR:` forward names the original sender (Outlook's French header block) as the contact."""
+def test_inline_forward_is_answered_to_its_sender_only() -> None:
+    """A `TR:` forward: the contact is who forwarded it; the original author (Outlook's French header
+    block) is only noted for staff."""
     body = (
         "Pour information.\n\n-----Message d'origine-----\n"
         "De : Marie Curie <marie.curie@agglo-test.example.fr>\n"
         "Envoyé : lundi 2 juin 2025 10:12\nÀ : Jean Dupont\nObjet : Proposition\n\nBonjour...\n"
     )
-    message = mail(sender="jean.dupont@cnfpt.fr", subject="TR: Proposition", body=body)
+    message = mail(sender="jean.dupont@mairie-test.example.fr", subject="TR: Proposition", body=body)
     verdict = classify(message)
     assert verdict.kind == "candidate" and verdict.forwarded
-    assert verdict.contact == "marie.curie@agglo-test.example.fr"
+    assert verdict.contact == "jean.dupont@mairie-test.example.fr"
+    assert verdict.author == "marie.curie@agglo-test.example.fr"
 
 
-def test_attached_forward_uses_the_attached_mail_sender() -> None:
-    """A forward as message/rfc822 is judged on the attached mail and answered to its sender."""
+def test_attached_forward_is_answered_to_its_sender_only() -> None:
+    """A forward as message/rfc822 (no `Fwd:` in the subject) is a forward: its sender is the contact,
+    the attached mail's author is only noted."""
     inner = mail(sender="Paul Martin <paul.martin@dept-test.example.fr>", subject="Proposition", body="Form\n")
-    outer = mail(sender="collegue@cnfpt.fr", subject="Fwd: Proposition", body="Voir ci-joint.\n")
+    outer = mail(sender="secretariat@mairie-test.example.fr", subject="Proposition", body="Voir ci-joint.\n")
     outer.add_attachment(inner)
     parsed = email.message_from_bytes(outer.as_bytes(), policy=email.policy.default)
     verdict = classify(parsed)
-    assert verdict.forwarded and verdict.contact == "paul.martin@dept-test.example.fr"
+    assert verdict.forwarded and verdict.contact == "secretariat@mairie-test.example.fr"
+    assert verdict.author == "paul.martin@dept-test.example.fr"
 
 
 def test_ordinary_mail_is_a_candidate() -> None:

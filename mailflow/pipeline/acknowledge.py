@@ -3,12 +3,17 @@
 Nothing is sent from here: the mail is rendered, composed and written to the outbox in
 the same transaction as the filing that caused it. Loops and backscatter are prevented
 here: no answer to what failed SPF/DMARC, and at most N answers per sender and day.
+
+Who an answer goes to is decided in one place, `answer_recipients`: the sender of the mail
+itself (or its Reply-To), never the author of a message it forwards, attaches or returns. The
+one exception is a proposal form forwarded by a colleague (internal domain): it is acknowledged
+to the addresses in the form, with the colleague in copy.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from email.message import EmailMessage
@@ -21,7 +26,8 @@ from mailflow.db.models import Message, MessageStep, OutboxMail, Proposal
 from mailflow.mail.compose import AddressError
 from mailflow.mail.outbox import answers_today, enqueue
 from mailflow.mail.template_context import acknowledgement_template, mail_context, original_context
-from mailflow.pipeline.classify import header, thread_ids
+from mailflow.pipeline.classify import Verdict, header, is_internal, thread_ids
+from mailflow.pipeline.forms.definition import FormDefinition
 
 if TYPE_CHECKING:
     from mailflow.context import App
@@ -40,14 +46,57 @@ class Original:
         return original_context(self.message)
 
 
+@dataclass(frozen=True)
+class Recipients:
+    """Who an automatic answer goes to (`to`, `cc`), or why nobody (`why_none`, French, for staff)."""
+
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    why_none: str | None = None
+
+
+def answer_recipients(
+    verdict: Verdict,
+    fields: Mapping[str, Mapping[str, object]] | None,
+    form: FormDefinition,
+    internal_domains: Collection[str],
+) -> Recipients:
+    """Who may receive the automatic answer to a mail (with `fields`, the form found in it, if any)."""
+    if verdict.colleague:
+        if not fields:
+            return Recipients(why_none="message d'un collègue\u00a0: pas de réponse automatique")
+        found = form_addresses(fields, form)
+        outside = tuple(a for a in found if not is_internal(a, internal_domains))
+        if not outside:
+            return Recipients(why_none="formulaire transmis par un collègue sans adresse de la collectivité"
+                              "\u00a0: pas d'accusé de réception automatique")
+        copy = (verdict.contact,) if verdict.contact and verdict.contact not in outside else ()
+        return Recipients(to=outside, cc=copy)
+    if not verdict.contact:
+        return Recipients(why_none="pas d'adresse de réponse utilisable")
+    return Recipients(to=(verdict.contact,))
+
+
+def form_addresses(fields: Mapping[str, Mapping[str, object]], form: FormDefinition) -> tuple[str, ...]:
+    """The e-mail addresses typed in a form (its fields of type email), in the form's order, once each."""
+    found: dict[str, None] = {}
+    for definition in form.fields:
+        if definition.type != "email":
+            continue
+        value = (fields.get(definition.section) or {}).get(definition.key)
+        if isinstance(value, str) and "@" in value:
+            found.setdefault(value.strip().lower(), None)
+    return tuple(found)
+
+
 def why_not_answer(
-    session: Session, original: Original, recipient: str | None, now: datetime, *, daily_limit: int, timezone: tzinfo
+    session: Session, original: Original, recipients: Recipients, now: datetime, *, daily_limit: int, timezone: tzinfo
 ) -> str | None:
     """The reason (French, for staff) not to answer automatically, or None when an answer is fine.
 
     `daily_limit` answers per address and calendar day in `timezone` at most."""
-    if not recipient:
-        return "pas d'adresse de réponse utilisable"
+    if recipients.why_none or not recipients.to:
+        return recipients.why_none or "pas d'adresse de réponse utilisable"
     results = " ".join(str(value) for value in original.parsed.get_all("Authentication-Results", failobj=[]))
     failure = AUTH_FAILURE.search(results)
     if failure:
@@ -55,19 +104,20 @@ def why_not_answer(
             f"pas de réponse automatique : l'authentification de l'expéditeur a échoué "
             f"({failure.group(1).upper()}={failure.group(2).lower()})"
         )
-    if answers_today(session, recipient, now, timezone) >= daily_limit:
-        return f"pas de réponse automatique : limite de {daily_limit} réponses par jour atteinte pour {recipient}"
+    for recipient in recipients.to:
+        if answers_today(session, recipient, now, timezone) >= daily_limit:
+            return f"pas de réponse automatique : limite de {daily_limit} réponses par jour atteinte pour {recipient}"
     return None
 
 
 def acknowledge_proposal(
-    app: App, session: Session, proposal: Proposal, original: Original, recipient: str, now: datetime
+    app: App, session: Session, proposal: Proposal, original: Original, recipients: Recipients, now: datetime
 ) -> OutboxMail | None:
     """Queue the acknowledgement of a filed proposal (complete, incomplete, new version or late)."""
     record = proposal_record(proposal)
     template = acknowledgement_template(record, late=proposal.late)
     return _queue(
-        app, session, template, original, recipient, now,
+        app, session, template, original, recipients, now,
         proposal=proposal, record=record, cause=f"message:{original.message.id}:{proposal.reference}",
     )
 
@@ -77,13 +127,13 @@ def acknowledge_message(
     session: Session,
     template: str,
     original: Original,
-    recipient: str,
+    recipients: Recipients,
     now: datetime,
     *,
     unreadable: Sequence[dict[str, str]] = (),
 ) -> OutboxMail | None:
     """Queue an answer about a mail that filed nothing (question received, document unreadable)."""
-    return _queue(app, session, template, original, recipient, now, unreadable=unreadable,
+    return _queue(app, session, template, original, recipients, now, unreadable=unreadable,
                   cause=f"message:{original.message.id}")
 
 
@@ -92,7 +142,7 @@ def _queue(
     session: Session,
     template: str,
     original: Original,
-    recipient: str,
+    recipients: Recipients,
     now: datetime,
     *,
     cause: str,
@@ -114,7 +164,8 @@ def _queue(
     try:
         mail = app.compose(
             rendered,
-            to=[recipient],
+            to=list(recipients.to),
+            cc=list(recipients.cc),
             in_reply_to=header(original.parsed, "Message-ID") or None,
             references=thread_ids(original.parsed),
             auto_submitted="auto-replied",
@@ -124,4 +175,5 @@ def _queue(
         session.add(MessageStep(message=original.message, step="not-answered", at=now,
                                 detail=f"pas de réponse automatique : adresse inutilisable ({exc})"))
         return None
-    return enqueue(session, cause=cause, kind=template, recipient=recipient, mail=mail, now=now, proposal=proposal)
+    return enqueue(session, cause=cause, kind=template, recipient=recipients.to[0], mail=mail, now=now,
+                   proposal=proposal)

@@ -10,40 +10,40 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from typing import Literal
 
+from mailflow.pipeline.forwards import forwarded_author, is_forwarded
+from mailflow.pipeline.robots import why_automatic
+
 REFERENCE = re.compile(r"\[([A-Z]{1,6}(?:-HC)?-\d{4}-\d{4})\]")
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|tr|fw|fwd|aw|wg)\s*:\s*)*(?:tr|fw|fwd|wg)\s*:", re.IGNORECASE)
-AUTO_REPLY_SUBJECT = re.compile(
-    r"^\s*(?:r[ée]ponse automatique|automatic reply|auto(?:matic)?[- ]?reply|absence du bureau|out of (?:the )?office|"
-    r"absent(?:e)? du bureau|autoreply)\b",
-    re.IGNORECASE,
-)
-BOUNCE_SENDERS = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
-BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
-# An inline forwarded block, as Outlook (French or English) and Thunderbird write it.
-FORWARDED_FROM = re.compile(
-    r"^(?:>\s*)?(?:De|From)\s*:\s*(?P<from>.+?)\s*$\n(?:^(?:>\s*)?[^\n]*\n){0,6}?^(?:>\s*)?(?:Envoy[ée]|Sent|Date)\s*:",
-    re.IGNORECASE | re.MULTILINE,
-)
+SYNTHETIC_ID_DOMAIN = "sans-message-id.mailflow.invalid"
 
-VerdictKind = Literal["ignored", "reply", "candidate"]
+VerdictKind = Literal["ignored", "internal", "reply", "candidate"]
 ThreadLookup = Callable[[Sequence[str], Sequence[str]], str | None]
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a mail is, before extraction, and why (the reason is French: staff read it)."""
+    """What a mail is, before extraction, and why (the reason is French: staff read it).
+
+    `contact` is the only address an automatic answer may go to: the mail's own Reply-To or
+    From, never the author of a message it forwards or returns (`author`, for staff only).
+    `colleague` is set when the sender is at the institute (an internal domain): such a mail
+    is never answered, except a proposal form it forwards (acknowledged to the form's addresses).
+    """
 
     kind: VerdictKind
     reason: str
     reference: str | None = None
     contact: str | None = None
     forwarded: bool = False
+    author: str | None = None
+    colleague: bool = False
 
 
 def classify_message(
@@ -52,8 +52,9 @@ def classify_message(
     own_addresses: Collection[str],
     own_domains: Collection[str],
     thread_of: ThreadLookup,
+    internal_domains: Collection[str] = (),
 ) -> Verdict:
-    """Tell ignored mail (auto-replies, bounces, lists, our own) from replies and candidates.
+    """Tell ignored mail (robots, lists, our own) and staff's mail from replies and candidates.
 
     `thread_of(message_ids, references)` returns the proposal reference a reply belongs
     to, given the ids in In-Reply-To/References and the `[PC-…]` references in the subject.
@@ -63,47 +64,76 @@ def classify_message(
         return Verdict("ignored", ignored)
     contact = reply_address(message)
     forwarded = is_forwarded(message)
-    if forwarded:
-        contact = forwarded_sender(message) or contact
+    author = forwarded_author(message) if forwarded else None
+    colleague = is_internal(from_address(message), internal_domains)
+    if colleague and not forwarded:
+        domain = (from_address(message) or "").rpartition("@")[2]
+        return Verdict("internal", f"message d'un collègue ({domain})\u00a0: à traiter par le service des stages, "
+                       "sans réponse automatique", None, contact, colleague=True)
     subject = header(message, "Subject")
     ids = thread_ids(message)
     subject_refs = REFERENCE.findall(subject)
     reference = thread_of(ids, subject_refs) if (ids or subject_refs) else None
     if reference:
-        return Verdict("reply", f"réponse dans le fil de {reference}", reference, contact, forwarded)
-    reason = "message transféré, jugé sur son contenu" if forwarded else "message d'un correspondant extérieur"
-    return Verdict("candidate", reason, None, contact, forwarded)
+        return Verdict("reply", f"réponse dans le fil de {reference}", reference, contact, forwarded, author,
+                       colleague)
+    if colleague:
+        reason = "message transféré par un collègue, jugé sur son contenu"
+    elif forwarded:
+        reason = "message transféré, jugé sur son contenu"
+    else:
+        reason = "message d'un correspondant extérieur"
+    return Verdict("candidate", reason, None, contact, forwarded, author, colleague)
 
 
 def _why_ignored(message: EmailMessage, own_addresses: Collection[str], own_domains: Collection[str]) -> str | None:
-    auto_submitted = header(message, "Auto-Submitted").strip().lower()
-    if auto_submitted and not auto_submitted.startswith("no"):
-        return f"réponse automatique (Auto-Submitted: {auto_submitted}) : ni dépôt ni accusé de réception"
-    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "X-Auto-Response-Suppression"):
-        if header(message, name):
-            return f"réponse automatique (en-tête {name}) : ni dépôt ni accusé de réception"
-    precedence = header(message, "Precedence").strip().lower()
-    if precedence in BULK_PRECEDENCE:
-        return f"envoi automatique ou en nombre (Precedence: {precedence})"
-    if header(message, "List-Id") or header(message, "List-Unsubscribe") or header(message, "List-Post"):
-        return "message d'une liste de diffusion (en-têtes List-*)"
-    content_type = message.get_content_type()
-    if content_type == "multipart/report" or _has_part(message, "message/delivery-status"):
-        return "avis de non-remise ou accusé de lecture (multipart/report)"
-    if "Return-Path" in message and header(message, "Return-Path").strip() in ("<>", ""):
-        return "avis de non-remise (Return-Path vide)"
-    sender = reply_address(message) or ""
-    if BOUNCE_SENDERS.match(sender) or BOUNCE_SENDERS.match(from_address(message) or ""):
-        return "avis de non-remise (MAILER-DAEMON)"
+    automatic = why_automatic(message)
+    if automatic:
+        return f"{automatic}\u00a0: ni dépôt ni réponse"
     own = {a.lower() for a in own_addresses}
     if (from_address(message) or "").lower() in own and not is_forwarded(message):
         return "message émis par le service des stages lui-même"
     domain = _id_domain(header(message, "Message-ID"))
     if domain and domain in {d.lower() for d in own_domains}:
         return "message émis par mailflow lui-même (Message-ID de notre domaine)"
-    if AUTO_REPLY_SUBJECT.match(header(message, "Subject")):
-        return "réponse automatique (objet du message) : ni dépôt ni accusé de réception"
     return None
+
+
+def is_internal(address: str | None, internal_domains: Collection[str]) -> bool:
+    """Whether `address` is at one of the institute's own domains (or a subdomain of one)."""
+    if not address or "@" not in address:
+        return False
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    for internal in internal_domains:
+        internal = internal.lower().strip().lstrip("@").rstrip(".")
+        if internal and (domain == internal or domain.endswith("." + internal)):
+            return True
+    return False
+
+
+def message_id_of(message: Message, content_hash: str) -> str:
+    """The mail's Message-ID, or a stable one made from its content hash when it has none usable,
+    so that every mail can be named (`mailflow mail show`)."""
+    found = MESSAGE_ID.search(header(message, "Message-ID"))
+    if found and "@" in found.group(0):
+        return found.group(0)
+    return f"<{content_hash[:32]}@{SYNTHETIC_ID_DOMAIN}>"
+
+
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def believable_date(value: datetime | None, arrival: datetime) -> datetime | None:
+    """A Date header worth believing: not before 1990 (a year 101 is a broken client) and not after
+    the mail's arrival (a day of clock skew allowed); None otherwise, and the arrival time is used."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if value < EARLIEST_DATE or value > arrival + FUTURE_TOLERANCE:
+        return None
+    return value
 
 
 def header(message: Message, name: str) -> str:
@@ -133,36 +163,6 @@ def thread_ids(message: Message) -> list[str]:
     return list(dict.fromkeys(MESSAGE_ID.findall(text)))
 
 
-def is_forwarded(message: EmailMessage) -> bool:
-    """A forward: `TR:`/`Fwd:` subject, or an attached message/rfc822 carrying the content."""
-    if FORWARD_SUBJECT.match(header(message, "Subject")):
-        return True
-    return any(part.get_content_type() == "message/rfc822" for part in message.walk())
-
-
-def forwarded_sender(message: EmailMessage) -> str | None:
-    """The original sender of a forwarded mail: the attached mail's From, or the inline 'De :' line."""
-    for part in message.walk():
-        if part.get_content_type() == "message/rfc822":
-            payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if isinstance(inner, Message):
-                found = reply_address(inner)
-                if found:
-                    return found
-    body = message.get_body(preferencelist=("plain",)) if isinstance(message, EmailMessage) else None
-    if body is None:
-        return None
-    try:
-        text = body.get_content()
-    except (LookupError, ValueError):
-        return None
-    match = FORWARDED_FROM.search(text)
-    if not match:
-        return None
-    return _first_address(match.group("from").replace("[mailto:", "<").replace("]", ">"))
-
-
 def _first_address(value: str) -> str | None:
     for _name, address in getaddresses([value]):
         if "@" in address:
@@ -176,7 +176,3 @@ def _first_address(value: str) -> str | None:
 def _id_domain(message_id: str) -> str | None:
     match = re.search(r"@([^>\s]+)>?", message_id)
     return match.group(1).lower() if match else None
-
-
-def _has_part(message: Message, content_type: str) -> bool:
-    return any(part.get_content_type() == content_type for part in message.walk())

@@ -26,8 +26,14 @@ from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
 from mailflow.mail.parsing import parse, parse_headers
-from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, why_not_answer
-from mailflow.pipeline.classify import Verdict, classify_message, header
+from mailflow.pipeline.acknowledge import (
+    Original,
+    acknowledge_message,
+    acknowledge_proposal,
+    answer_recipients,
+    why_not_answer,
+)
+from mailflow.pipeline.classify import Verdict, believable_date, classify_message, header, message_id_of
 from mailflow.pipeline.extract import ExtractedForm, extract_forms
 from mailflow.pipeline.filing import file_proposal, thread_reference
 from mailflow.pipeline.validate import validate_fields
@@ -127,11 +133,12 @@ def _known_locations(
 
 
 def ingest_files(app: App, paths: Iterable[Path]) -> list[tuple[Path, str]]:
-    """`mailflow ingest`: the same pipeline on .eml files; received time from their Date header."""
+    """`mailflow ingest`: the same pipeline on .eml files; received time from their Date header when it is
+    believable, else now."""
     results = []
     for path in paths:
         raw = path.read_bytes()
-        received = header_date(raw) or app.clock.now()
+        received = believable_date(header_date(raw), app.clock.now()) or app.clock.now()
         incoming = IncomingMail(ref=MailRef(key=str(path), size=len(raw)), raw=raw, received_at=received)
         pk = record(app, incoming, "file", None)
         results.append((path, process(app, pk)))
@@ -150,7 +157,7 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
     digest = app.archive.store(incoming.raw)
     checkpoint("archived")
     parsed = parse_headers(incoming.raw)
-    message_id = storable(header(parsed, "Message-ID")).strip()[:998]
+    message_id = storable(message_id_of(parsed, digest))[:998]
     now = app.clock.now()
     with app.sessions.begin() as session:
         existing = session.scalars(
@@ -225,12 +232,16 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
             parsed,
             own_addresses=app.own_addresses,
             own_domains=(app.message_id_domain,),
+            internal_domains=app.internal_domains,
             thread_of=lambda ids, refs: thread_reference(session, ids, refs),
         )
         step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")
         if verdict.kind == "ignored":
             raise Discard(verdict.reason)
         _keep_attachments(app, session, message, parsed)
+        if verdict.kind == "internal":
+            _finish(session, message, "question", verdict.reason, now)
+            return "question"
         extraction = extract_forms(parsed, app.form, app.limits)
         step(session, message, "extracted", now,
               f"{len(extraction.forms)} formulaire(s), {len(extraction.unreadable)} document(s) illisible(s)")
@@ -265,12 +276,14 @@ def _file_forms(
     forms: Sequence[ExtractedForm],
     now: datetime,
 ) -> str:
-    contact = verdict.contact or ""
     match = app.campaign_for(app.form.name, message.received_at)
     several = len(forms) > 1
     references = []
     for form in forms:
         validation = validate_fields(form.fields, app.form)
+        recipients = answer_recipients(verdict, form.fields, app.form, app.internal_domains)
+        # A colleague's forward is the collectivité's proposal: its first address stands for the sender.
+        contact = recipients.to[0] if verdict.colleague and recipients.to else verdict.contact or ""
         filed = file_proposal(
             session,
             form=app.form.name,
@@ -290,9 +303,9 @@ def _file_forms(
         proposal = filed.proposal
         references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")
         step(session, message, "filed", now, references[-1])
-        reason = why_not_answer(session, original, contact, now, **_answer_limits(app))
+        reason = why_not_answer(session, original, recipients, now, **_answer_limits(app))
         if reason is None:
-            if acknowledge_proposal(app, session, proposal, original, contact, now) is not None:
+            if acknowledge_proposal(app, session, proposal, original, recipients, now) is not None:
                 step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
         else:
             step(session, message, "not-answered", now, reason)
@@ -303,11 +316,12 @@ def _file_forms(
 def _answer(
     app: App, session: Session, original: Original, verdict: Verdict, now: datetime, template: str, **extra: Any
 ) -> None:
-    reason = why_not_answer(session, original, verdict.contact, now, **_answer_limits(app))
+    recipients = answer_recipients(verdict, None, app.form, app.internal_domains)
+    reason = why_not_answer(session, original, recipients, now, **_answer_limits(app))
     if reason is not None:
         step(session, original.message, "not-answered", now, reason)
         return
-    if acknowledge_message(app, session, template, original, verdict.contact or "", now, **extra) is not None:
+    if acknowledge_message(app, session, template, original, recipients, now, **extra) is not None:
         step(session, original.message, "answered", now, f"{template} mis en file")
 
 

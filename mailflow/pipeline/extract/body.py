@@ -2,7 +2,7 @@
 
 Quoted replies are cut off ('>' lines, "-----Original Message-----", Outlook "De : … Envoyé : …"
 blocks, "Le … a écrit :"), so an answer quoting our acknowledgement is not read as a form. A
-forwarded mail (subject "TR:" / "Fwd:") keeps what it forwards.
+forwarded mail (as mailflow.forwards tells it) keeps what it forwards.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ from inscriptis import get_text
 from mailflow.pipeline.extract.html import html_blocks
 from mailflow.pipeline.extract.limits import Deadline
 from mailflow.pipeline.extract.model import Block, Para
+from mailflow.pipeline.forwards import FORWARD_SEPARATOR, is_forwarded
 
 _HEADER_START = re.compile(r"^\s*\*?(de|from)\s*:\s*\*?\s*\S", re.I)
 _HEADER_NEXT = re.compile(r"^\s*\*?(envoy[ée]|sent|date|[àa]|to|objet|subject|cc)\s*:", re.I)
 _SEPARATORS = re.compile(
     r"^\s*(-{2,}\s*(original message|message d'origine|message original)\s*-{2,}|_{10,})\s*$", re.I)
-_FORWARD_SEPARATORS = re.compile(
-    r"^\s*-{2,}\s*(forwarded message|message transf[ée]r[ée])\s*-{2,}\s*$", re.I)
 _WROTE = re.compile(r"^\s*(le|on)\s.{4,200}\s(a [ée]crit|wrote)\s*:\s*$", re.I)
-_FORWARD_SUBJECT = re.compile(r"^\s*(tr|fwd?|fw|transf[ée]r[ée])\s*:", re.I)
 
 
 def body_text(message: EmailMessage) -> str | None:
@@ -73,7 +71,7 @@ def strip_quoted(text: str, forwarded: bool = False) -> str:
     for i, line in enumerate(lines):
         if line.lstrip().startswith(">"):
             continue
-        if _FORWARD_SEPARATORS.match(line):
+        if FORWARD_SEPARATOR.match(line):
             if forwarded:
                 continue
             break
@@ -92,7 +90,7 @@ def strip_quoted(text: str, forwarded: bool = False) -> str:
 def body_blocks(message: EmailMessage, deadline: Deadline) -> list[Block]:
     """The sender's own text: one paragraph per line of a plain body (blank lines kept, they separate
     paragraphs); paragraphs and tables of an HTML-only body."""
-    forwarded = bool(_FORWARD_SUBJECT.match(str(message.get("Subject", ""))))
+    forwarded = is_forwarded(message)
     part = message.get_body(preferencelist=("plain", "html"))
     if part is not None and part.get_content_subtype() == "html":
         return _cut_blocks(html_blocks(_content(part), deadline, keep_quotes=forwarded), forwarded)
