@@ -121,17 +121,17 @@ def message_id_of(message: Message, content_hash: str) -> str:
 
 
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(days=1)
+FUTURE_TOLERANCE = timedelta(days=2 * 366)
 
 
-def believable_date(value: datetime | None, arrival: datetime) -> datetime | None:
-    """A Date header worth believing: not before 1990 (a year 101 is a broken client) and not after
-    the mail's arrival (a day of clock skew allowed); None otherwise, and the arrival time is used."""
+def believable_date(value: datetime | None, now: datetime) -> datetime | None:
+    """A Date header worth believing: not before 1990 (a year 101 is a broken client) and not far in the
+    future (over two years after `now`); None otherwise, and the arrival time is used instead."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    if value < EARLIEST_DATE or value > arrival + FUTURE_TOLERANCE:
+    if value < EARLIEST_DATE or value > now + FUTURE_TOLERANCE:
         return None
     return value
 

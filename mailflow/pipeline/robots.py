@@ -18,6 +18,8 @@ from email.utils import getaddresses
 
 from flufl.bounce import all_failures
 
+from .forwards import forwards_by_subject, own_text
+
 log = logging.getLogger("mailflow.robots")
 
 AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-AutoReply-From", "X-Mail-Autoreply",
@@ -55,7 +57,7 @@ NOTICE_SUBJECT = re.compile(
     r"delivery (?:failure|status notification|has failed|delayed|notification)|mail delivery failed|"
     r"failure notice|delayed mail|warning: could not send|nondeliverable|mail system error|"
     r"unzustellbar|non recapitabile|"
-    r"virus\b|\[virus|alerte virus|virus (?:found|detected|alert)|banned contents? alert|"
+    r"virus\s*\(|\[virus|\{virus|alerte virus|virus (?:found|detected|alert)|banned contents? alert|"
     r"warning: e-?mail viruses detected|message (?:blocked|bloqu[ée])|notification antivirus|"
     r"lu\s*:|non lu\s*:|read\s*:|not read\s*:|accus[ée] de lecture\b)",
     re.IGNORECASE,
@@ -64,6 +66,16 @@ AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(?:r[ée]ponse automatique|automatic reply|auto(?:matic)?[- ]?reply|autoreply|auto\s*:|"
     r"absence du bureau|out of (?:the )?office|absent(?:\(e\)|e)? du bureau|message d'absence|"
     r"i am out of the office|je suis absente?\b)",
+    re.IGNORECASE,
+)
+# The first line of plain-text bounces that flufl.bounce misses once a gateway has stripped their headers.
+NOTICE_OPENING = re.compile(
+    r"^\s*(?:this message was created automatically by mail delivery software|"
+    r"this is the mail system at host|hi\. this is the qmail-send program|"
+    r"i'm sorry to have to inform you that your message could not|"
+    r"your message did not reach some or all of the intended recipients|"
+    r"[ée]chec de la remise [àa] ces destinataires|votre message n'a pas pu [êe]tre (?:remis|distribu[ée])|"
+    r"le message suivant n'a pas pu [êe]tre (?:remis|distribu[ée])|delivery to the following recipients? failed)",
     re.IGNORECASE,
 )
 # Part types that only software writes: delivery reports, read receipts, abuse reports, digests.
@@ -139,6 +151,10 @@ def _bounce(message: Message) -> str | None:
         return None
     if temporary or permanent:
         return "avis de non-remise (reconnu par flufl.bounce)"
+    if not forwards_by_subject(message):
+        first_line = next((line for line in (own_text(message) or "").splitlines() if line.strip()), "")
+        if NOTICE_OPENING.match(first_line):
+            return "avis de non-remise (texte d'un serveur de messagerie)"
     return None
 
 
