@@ -9,10 +9,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from mailflow.acknowledge import answer_recipients
-from mailflow.classify import SYNTHETIC_ID_DOMAIN, believable_date, classify_message, message_id_of
-from mailflow.forms import load_form_definition
-from mailflow.forwards import is_forwarded
+from mailflow.pipeline.acknowledge import answer_recipients
+from mailflow.pipeline.classify import SYNTHETIC_ID_DOMAIN, believable_date, classify_message, message_id_of
+from mailflow.pipeline.forms.definition import load_form_definition
+from mailflow.pipeline.forwards import is_forwarded
 from tests.corpus.robots import RobotMail, robot_mails
 from tests.factories import collectivity, mail, proposal_body, question_mail
 
