@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from mailflow.db.models import Message
 from mailflow.pipeline.acknowledge import answer_recipients
 from mailflow.pipeline.classify import SYNTHETIC_ID_DOMAIN, believable_date, classify_message, message_id_of
 from mailflow.pipeline.forms.definition import load_form_definition
 from mailflow.pipeline.forwards import is_forwarded
+from mailflow.pipeline.run import ingest_files
 from tests.corpus.robots import RobotMail, robot_mails
-from tests.factories import collectivity, mail, proposal_body, question_mail
+from tests.factories import collectivity, mail, make_app, proposal_body, question_mail
 
 INTERNAL = ("cnfpt.fr",)
 CORPUS = robot_mails()
@@ -162,3 +167,27 @@ def test_absurd_date_header_is_not_believed() -> None:
     assert believable_date(datetime(2999, 1, 1, tzinfo=UTC), now) is None
     assert believable_date(None, now) is None
     assert believable_date(datetime(2025, 6, 9, tzinfo=UTC), now) == datetime(2025, 6, 9, tzinfo=UTC)
+
+
+def test_mail_ingested_from_a_file_with_an_absurd_date_is_dated_now(tmp_path: Path) -> None:
+    """`mailflow ingest` of a file dated year 101: received now, not in antiquity."""
+    app = make_app(tmp_path)
+    path = tmp_path / "vieux.eml"
+    path.write_bytes(b"From: elu@commune-test.example.fr\r\nSubject: Question\r\n"
+                     b"Date: Mon, 10 Jun 0101 09:00:00 +0000\r\n\r\nBonjour\r\n")
+    ingest_files(app, [path])
+    with app.sessions() as session:
+        (message,) = session.scalars(select(Message))
+    assert message.received_at.replace(tzinfo=UTC) == app.clock.now()
+
+
+def test_bounce_detection_stays_fast_on_a_large_mail() -> None:
+    """A mail with 18 MB of attachments is classified in seconds (the bounce detectors read a light copy)."""
+    message = question_mail()
+    message.add_attachment(bytes(range(256)) * 70_000, maintype="application", subtype="pdf", filename="gros.pdf")
+    message.add_attachment(("ligne de texte\n" * 400_000).encode(), maintype="text", subtype="plain",
+                           filename="annexe.txt")
+    parsed = reparsed(message)
+    started = time.monotonic()
+    assert classify(parsed, thread_of=lambda ids, refs: None).kind == "candidate"
+    assert time.monotonic() - started < 5
