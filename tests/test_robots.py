@@ -80,6 +80,19 @@ def test_mail_a_person_writes_is_not_mistaken_for_a_robot(name: str) -> None:
     assert verdict.kind == "candidate", verdict.reason
 
 
+@pytest.mark.parametrize("name", ["microsoft-365-ndr-en", "exim", "qmail", "gmail-dsn"])
+def test_a_person_forwarding_a_bounce_is_not_a_robot(name: str) -> None:
+    """A collectivité (or a colleague) forwarding a bounce it received, to ask about it, wrote a mail itself:
+    it is not ignored (a colleague's is for staff: nobody is answered automatically)."""
+    (bounce,) = [m for m in CORPUS if m.name == name]
+    outside = _forward_of(bounce.message, "dgs@ville-test.example.fr", "TR: message non remis")
+    assert classify(outside, thread_of=lambda ids, refs: None).kind == "candidate"
+    colleague = _forward_of(bounce.message, "agnes.collegue@cnfpt.fr", "Fwd: Undeliverable")
+    verdict = classify(colleague, thread_of=lambda ids, refs: None)
+    assert verdict.kind == "candidate" and verdict.colleague
+    assert answer_recipients(verdict, None, FORM, INTERNAL).to == ()
+
+
 def test_exchange_suppress_header_counts_only_for_auto_replies() -> None:
     """X-Auto-Response-Suppress asking for no auto-reply (All, OOF, AutoReply) is honoured; DR/RN alone are not."""
     for value, kind in (("All", "ignored"), ("OOF, AutoReply", "ignored"), ("DR, RN, NRN", "candidate")):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email.message import Message
 from email.utils import getaddresses
 
@@ -135,7 +135,7 @@ def _report(message: Message) -> str | None:
     if message.get_content_type() == "multipart/report":
         kind = message.get_param("report-type", "") or ""
         return f"avis de non-remise ou accusé de lecture (multipart/report {kind})".replace(" )", ")")
-    for part in message.walk():
+    for part in _own_parts(message):
         if part.get_content_type() in REPORT_TYPES:
             if part.get_content_type() == "multipart/digest":
                 return "recueil (digest) d'une liste de diffusion"
@@ -148,6 +148,8 @@ def _bounce(message: Message) -> str | None:
         return "avis de non-remise (Return-Path vide)"
     if "X-Failed-Recipients" in message:
         return "avis de non-remise (X-Failed-Recipients)"
+    if forwards_by_subject(message):
+        return None  # a person forwarding a bounce (`TR: Non remis…`) wrote this mail: its body is not a bounce
     try:
         temporary, permanent = all_failures(_for_detectors(message))
     except Exception:  # noqa: BLE001 - a detector choking on a malformed mail must not stop classification
@@ -155,10 +157,9 @@ def _bounce(message: Message) -> str | None:
         return None
     if temporary or permanent:
         return "avis de non-remise (reconnu par flufl.bounce)"
-    if not forwards_by_subject(message):
-        first_line = next((line for line in (own_text(message) or "").splitlines() if line.strip()), "")
-        if NOTICE_OPENING.match(first_line):
-            return "avis de non-remise (texte d'un serveur de messagerie)"
+    first_line = next((line for line in (own_text(message) or "").splitlines() if line.strip()), "")
+    if NOTICE_OPENING.match(first_line):
+        return "avis de non-remise (texte d'un serveur de messagerie)"
     return None
 
 
@@ -178,6 +179,18 @@ def _notice_subject(message: Message) -> str | None:
     if NOTICE_SUBJECT.match(subject):
         return f"avis automatique (objet\u00a0: «\u00a0{subject.strip()[:60]}\u00a0»)"
     return None
+
+
+def _own_parts(part: Message) -> Iterator[Message]:
+    """The parts of this mail, not those of a message it carries (a report forwarded by a person is not a report)."""
+    yield part
+    if part.get_content_maintype() == "message":
+        return
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        for sub in payload:
+            if isinstance(sub, Message):
+                yield from _own_parts(sub)
 
 
 def _for_detectors(part: Message) -> Message:
