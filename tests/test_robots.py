@@ -171,6 +171,9 @@ def test_mail_without_message_id_gets_a_stable_synthetic_one() -> None:
     empty = email.message_from_bytes(b"Message-ID: <>\r\n\r\nbody\r\n", policy=email.policy.default)
     assert message_id_of(empty, "cd" * 32).startswith("<cdcd")
     assert message_id_of(question_mail(message_id="<q1@ville-test.example.fr>"), "00") == "<q1@ville-test.example.fr>"
+    unbracketed = email.message_from_bytes(b"Message-ID: q2@ville-test.example.fr\r\n\r\nx\r\n",
+                                           policy=email.policy.default)
+    assert message_id_of(unbracketed, "00") == "<q2@ville-test.example.fr>"
 
 
 def test_absurd_date_header_is_not_believed() -> None:

@@ -114,9 +114,12 @@ def is_internal(address: str | None, internal_domains: Collection[str]) -> bool:
 def message_id_of(message: Message, content_hash: str) -> str:
     """The mail's Message-ID, or a stable one made from its content hash when it has none usable,
     so that every mail can be named (`mailflow mail show`)."""
-    found = MESSAGE_ID.search(header(message, "Message-ID"))
-    if found and "@" in found.group(0):
+    value = header(message, "Message-ID").strip()
+    found = MESSAGE_ID.search(value)
+    if found:
         return found.group(0)
+    if value and "@" in value and not any(c in value for c in "<> \t"):
+        return f"<{value}>"  # written without its angle brackets
     return f"<{content_hash[:32]}@{SYNTHETIC_ID_DOMAIN}>"
 
 

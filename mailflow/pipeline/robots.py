@@ -18,7 +18,7 @@ from email.utils import getaddresses
 
 from flufl.bounce import all_failures
 
-from .forwards import forwards_by_subject, own_text
+from mailflow.pipeline.forwards import forwards_by_subject, own_text
 
 log = logging.getLogger("mailflow.pipeline.robots")
 # flufl.bounce logs one INFO line per detector and mail, and a traceback before re-raising; its failures
