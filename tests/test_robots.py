@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from mailflow.db.models import Message
-from mailflow.pipeline.acknowledge import answer_recipients
+from mailflow.pipeline.acknowledge import choose_recipients
 from mailflow.pipeline.classify import SYNTHETIC_ID_DOMAIN, believable_date, classify_message, message_id_of
 from mailflow.pipeline.forms.definition import load_form_definition
 from mailflow.pipeline.forwards import is_forwarded
@@ -90,7 +90,7 @@ def test_a_person_forwarding_a_bounce_is_not_a_robot(name: str) -> None:
     colleague = _forward_of(bounce.message, "agnes.collegue@cnfpt.fr", "Fwd: Undeliverable")
     verdict = classify(colleague, thread_of=lambda ids, refs: None)
     assert verdict.kind == "candidate" and verdict.colleague
-    assert answer_recipients(verdict, None, FORM, INTERNAL).to == ()
+    assert choose_recipients(verdict, None, FORM, INTERNAL).to == ()
 
 
 def test_exchange_suppress_header_counts_only_for_auto_replies() -> None:
@@ -117,7 +117,7 @@ def test_question_forwarded_from_outside_is_answered_to_its_sender_only() -> Non
     inner = question_mail(sender="citoyen@fai-test.example.fr")
     verdict = classify(_forward_of(inner, "maire@commune-test.example.fr", "TR: Question"), lambda ids, refs: None)
     assert verdict.forwarded and verdict.author == "citoyen@fai-test.example.fr"
-    recipients = answer_recipients(verdict, None, FORM, INTERNAL)
+    recipients = choose_recipients(verdict, None, FORM, INTERNAL)
     assert (recipients.to, recipients.cc) == (("maire@commune-test.example.fr",), ())
 
 
@@ -130,9 +130,10 @@ def test_proposal_forwarded_by_a_colleague_goes_to_the_form_addresses_with_the_c
     assert verdict.kind == "candidate" and verdict.colleague
     fields = {"collectivity": {"hr_email": "RH@Mairie-Test.example.fr"}, "dgs": {"email": "dgs@mairie-test.example.fr"},
               "tutor": {"email": "referent@cnfpt.fr"}}
-    recipients = answer_recipients(verdict, fields, FORM, INTERNAL)
+    recipients = choose_recipients(verdict, fields, FORM, INTERNAL)
     assert recipients.to == ("rh@mairie-test.example.fr", "dgs@mairie-test.example.fr")
     assert recipients.cc == ("agnes.collegue@cnfpt.fr",)
+    assert recipients.sender == "rh@mairie-test.example.fr"  # the proposal is the collectivité's, not the colleague's
     assert "secretariat@mairie-test.example.fr" not in recipients.to + recipients.cc
 
 
@@ -141,14 +142,14 @@ def test_colleague_mail_is_for_staff_and_never_answered() -> None:
     for sender in ("agnes.collegue@cnfpt.fr", "jean@inet.cnfpt.fr"):
         verdict = classify(question_mail(sender=sender), lambda ids, refs: None)
         assert verdict.kind == "internal" and "collègue" in verdict.reason
-        assert answer_recipients(verdict, None, FORM, INTERNAL).to == ()
+        assert choose_recipients(verdict, None, FORM, INTERNAL).to == ()
     assert classify(question_mail(sender="x@notcnfpt.fr"), lambda ids, refs: None).kind == "candidate"
 
 
 def test_colleague_forward_without_a_form_is_not_answered() -> None:
     """A question a colleague forwards: nobody is answered automatically."""
     verdict = classify(_forward_of(question_mail(), "agnes.collegue@cnfpt.fr", "TR: Question"), lambda i, r: None)
-    recipients = answer_recipients(verdict, None, FORM, INTERNAL)
+    recipients = choose_recipients(verdict, None, FORM, INTERNAL)
     assert recipients.to == () and recipients.why_none
 
 

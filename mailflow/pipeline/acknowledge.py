@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
@@ -48,33 +48,59 @@ class Original:
 
 @dataclass(frozen=True)
 class Recipients:
-    """Who an automatic answer goes to (`to`, `cc`), or why nobody (`why_none`, French, for staff)."""
+    """Who an automatic answer goes to (`to`, `cc`), or why it is not sent (`why_none`, French, for staff).
+
+    `sender` is who a proposal in the mail is filed as coming from: the mail's own sender, or for a
+    form forwarded by a colleague the form's first address (the colleague is not the collectivité).
+    """
 
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
     why_none: str | None = None
+    sender: str = ""
 
 
-def answer_recipients(
+def choose_recipients(
     verdict: Verdict,
     fields: Mapping[str, Mapping[str, object]] | None,
     form: FormDefinition,
     internal_domains: Collection[str],
 ) -> Recipients:
     """Who may receive the automatic answer to a mail (with `fields`, the form found in it, if any)."""
+    contact = verdict.contact or ""
     if verdict.colleague:
         if not fields:
-            return Recipients(why_none="message d'un collègue\u00a0: pas de réponse automatique")
+            return Recipients(why_none="message d'un collègue\u00a0: pas de réponse automatique", sender=contact)
         found = form_addresses(fields, form)
         outside = tuple(a for a in found if not is_internal(a, internal_domains))
         if not outside:
             return Recipients(why_none="formulaire transmis par un collègue sans adresse de la collectivité"
-                              "\u00a0: pas d'accusé de réception automatique")
-        copy = (verdict.contact,) if verdict.contact and verdict.contact not in outside else ()
-        return Recipients(to=outside, cc=copy)
-    if not verdict.contact:
+                              "\u00a0: pas d'accusé de réception automatique", sender=contact)
+        copy = (contact,) if contact and contact not in outside else ()
+        return Recipients(to=outside, cc=copy, sender=outside[0])
+    if not contact:
         return Recipients(why_none="pas d'adresse de réponse utilisable")
-    return Recipients(to=(verdict.contact,))
+    return Recipients(to=(contact,), sender=contact)
+
+
+def answer_recipients(
+    session: Session,
+    original: Original,
+    verdict: Verdict,
+    fields: Mapping[str, Mapping[str, object]] | None,
+    now: datetime,
+    *,
+    form: FormDefinition,
+    internal_domains: Collection[str],
+    daily_limit: int,
+    timezone: tzinfo,
+) -> Recipients:
+    """`choose_recipients`, then the checks that stop any answer (authentication failure, daily limit)."""
+    chosen = choose_recipients(verdict, fields, form, internal_domains)
+    if chosen.why_none is not None:
+        return chosen
+    reason = why_not_answer(session, original, chosen, now, daily_limit=daily_limit, timezone=timezone)
+    return chosen if reason is None else replace(chosen, why_none=reason)
 
 
 def form_addresses(fields: Mapping[str, Mapping[str, object]], form: FormDefinition) -> tuple[str, ...]:

@@ -26,13 +26,7 @@ from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
 from mailflow.mail.parsing import parse, parse_headers
-from mailflow.pipeline.acknowledge import (
-    Original,
-    acknowledge_message,
-    acknowledge_proposal,
-    answer_recipients,
-    why_not_answer,
-)
+from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, answer_recipients
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message, header, message_id_of
 from mailflow.pipeline.extract import ExtractedForm, extract_forms
 from mailflow.pipeline.filing import file_proposal, thread_reference
@@ -133,8 +127,7 @@ def _known_locations(
 
 
 def ingest_files(app: App, paths: Iterable[Path]) -> list[tuple[Path, str]]:
-    """`mailflow ingest`: the same pipeline on .eml files; received time from their Date header when it is
-    believable, else now."""
+    """`mailflow ingest`: the same pipeline on .eml files; received time from a believable Date header, else now."""
     results = []
     for path in paths:
         raw = path.read_bytes()
@@ -281,9 +274,7 @@ def _file_forms(
     references = []
     for form in forms:
         validation = validate_fields(form.fields, app.form)
-        recipients = answer_recipients(verdict, form.fields, app.form, app.internal_domains)
-        # A colleague's forward is the collectivité's proposal: its first address stands for the sender.
-        contact = recipients.to[0] if verdict.colleague and recipients.to else verdict.contact or ""
+        recipients = answer_recipients(session, original, verdict, form.fields, now, **_answer_rules(app))
         filed = file_proposal(
             session,
             form=app.form.name,
@@ -293,7 +284,7 @@ def _file_forms(
             source_kind=form.source_kind,
             source_filename=form.filename,
             message=message,
-            sender=contact,
+            sender=recipients.sender,
             received_at=message.received_at,
             campaign=match,
             thread_reference=verdict.reference,
@@ -303,12 +294,11 @@ def _file_forms(
         proposal = filed.proposal
         references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")
         step(session, message, "filed", now, references[-1])
-        reason = why_not_answer(session, original, recipients, now, **_answer_limits(app))
-        if reason is None:
+        if recipients.why_none is None:
             if acknowledge_proposal(app, session, proposal, original, recipients, now) is not None:
                 step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
         else:
-            step(session, message, "not-answered", now, reason)
+            step(session, message, "not-answered", now, recipients.why_none)
     _finish(session, message, "proposal", "proposition enregistrée : " + ", ".join(references), now)
     return "proposal"
 
@@ -316,17 +306,17 @@ def _file_forms(
 def _answer(
     app: App, session: Session, original: Original, verdict: Verdict, now: datetime, template: str, **extra: Any
 ) -> None:
-    recipients = answer_recipients(verdict, None, app.form, app.internal_domains)
-    reason = why_not_answer(session, original, recipients, now, **_answer_limits(app))
-    if reason is not None:
-        step(session, original.message, "not-answered", now, reason)
+    recipients = answer_recipients(session, original, verdict, None, now, **_answer_rules(app))
+    if recipients.why_none is not None:
+        step(session, original.message, "not-answered", now, recipients.why_none)
         return
     if acknowledge_message(app, session, template, original, recipients, now, **extra) is not None:
         step(session, original.message, "answered", now, f"{template} mis en file")
 
 
-def _answer_limits(app: App) -> dict[str, Any]:
-    return {"daily_limit": app.settings.smtp.answers_per_sender_per_day, "timezone": app.timezone}
+def _answer_rules(app: App) -> dict[str, Any]:
+    return {"daily_limit": app.settings.smtp.answers_per_sender_per_day, "timezone": app.timezone,
+            "form": app.form, "internal_domains": app.internal_domains}
 
 
 def _keep_attachments(app: App, session: Session, message: Message, parsed: EmailMessage) -> None:
