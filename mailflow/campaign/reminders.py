@@ -1,7 +1,7 @@
 """Reminders: queue the calendars' reminder mails that are due into the outbox.
 
-`run_campaign` (called by `campaign.due.run_due`) is the whole behaviour: it reads the calendars and the database, decides
-with `mailflow.campaign.rules` which reminder mails are due now, and writes each one (its
+`run_campaign` (called by `campaign.due.run_due`) is the whole behaviour: it reads the calendars and
+the database, decides with `mailflow.campaign.rules` which reminder mails are due now, and writes each one (its
 `reminders` row and its outbox row) in one transaction, so a reminder goes at most once to
 each recipient whatever restarts, crashes or second daemons happen. Tests call it with a
 `ManualClock`; the daemon's jobs (`service.jobs`) call it at the times the calendars give.
