@@ -8,21 +8,18 @@ Section headings say which block the ambiguous labels (Nom, Prénom, Courriel, T
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
-from mailflow.pipeline.extract.folding import fold, fold_with_index
+from mailflow.pipeline.extract.folding import fold
+from mailflow.pipeline.extract.labels import LabelIndex
 from mailflow.pipeline.extract.limits import Deadline
 from mailflow.pipeline.extract.model import MARKERS, Block, Cell, Para, Table
-from mailflow.pipeline.forms.definition import FieldDefinition, FormDefinition
+from mailflow.pipeline.forms.definition import FieldDefinition
+
+__all__ = ["LabelIndex", "RawForm", "Unit", "match_forms", "units"]
 
 SINGLE_LINE = frozenset({"text", "email", "phone", "siret"})
-_SEPARATOR = re.compile(
-    r"^[ \u00a0" + MARKERS + r"]*(?:\([^)]{0,60}\)[ \u00a0]*)?[.?]?[ \u00a0" + MARKERS + r"]*"
-    r"(?:[:：=]|[-–—](?=\s)|[._…·]{2,}|\t|[ \u00a0]{2,}|$"
-    r"|[ \u00a0]+[^\W\d][^:：\n\d@()]{0,38}[ \u00a0]*[:：])"
-)
 _OPTION = re.compile(r"\b(oui|non|yes|no)\b")
 
 
@@ -36,97 +33,18 @@ class Unit:
 
 @dataclass
 class RawForm:
-    """The lines found for each field of one form, before normalisation."""
+    """The lines found for each field of one form, before normalisation.
+
+    `seen` holds the fields whose label was found (with or without an answer); `similar` those whose
+    label was recognised by similarity rather than as the definition spells it.
+    """
 
     values: dict[str, list[str]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
+    similar: set[str] = field(default_factory=set)
 
     def has_value(self, path: str) -> bool:
         return any(x.strip() for x in self.values.get(path, ()))
-
-
-@dataclass(frozen=True)
-class LabelHit:
-    """A label found at the start of a line: its field and the text after the label."""
-
-    field: FieldDefinition
-    remainder: str
-
-
-class LabelIndex:
-    """Every label and heading of a form definition, folded for matching."""
-
-    def __init__(self, definition: FormDefinition):
-        self.definition = definition
-        self.labels: list[tuple[str, FieldDefinition]] = []
-        owners: dict[str, set[str]] = {}
-        for f in definition.fields:
-            for label in {fold(x) for x in f.labels}:
-                if label:
-                    self.labels.append((label, f))
-                    owners.setdefault(label, set()).add(f.path)
-        self.labels.sort(key=lambda item: -len(item[0]))
-        self.ambiguous = {k for k, v in owners.items() if len(v) > 1}
-        self.headings: dict[str, str] = {}
-        for s in definition.sections:
-            for h in s.headings:
-                self.headings[fold(_strip_parens(h))] = s.key
-        self.start_markers = {fold(m) for m in definition.start_markers}
-        self.end_markers = tuple(fold(m) for m in definition.end_markers)
-        self._fuzzy_cache: dict[tuple[str, str | None], LabelHit | None] = {}
-
-    def heading(self, line: str) -> str | None:
-        """The section a heading line announces (a line ending with ':' is a label, never a heading)."""
-        text = line.strip().strip(MARKERS)
-        if not text or text.endswith((":", "：")) or len(text) > 120:
-            return None
-        return self.headings.get(fold(_strip_parens(text)))
-
-    def is_start(self, line: str) -> bool:
-        return len(line) < 120 and fold(line) in self.start_markers
-
-    def is_end(self, line: str) -> bool:
-        key = fold(line)
-        return bool(key) and any(key == m or key.startswith(m + " ") for m in self.end_markers)
-
-    def label(self, line: str, section: str | None, whole_cell: bool) -> LabelHit | None:
-        """The field whose label starts `line`, preferring the current section for shared labels."""
-        key, index = fold_with_index(line)
-        if not key:
-            return None
-        for label, f in self.labels:
-            if not (key == label or key.startswith(label + " ")):
-                continue
-            if label in self.ambiguous and f.section != section:
-                continue
-            rest = line[index[len(label) - 1] + 1:]
-            sep = _SEPARATOR.match(rest)
-            if sep:
-                return LabelHit(f, rest[sep.end():])
-        if whole_cell and len(key) > 12:
-            return self._fuzzy(key, section)
-        return None
-
-    def _fuzzy(self, key: str, section: str | None) -> LabelHit | None:
-        """A label cell with a typo ("Adresse complete de la colectivite"): close enough, whole cell only."""
-        cache_key = (key, section)
-        if cache_key not in self._fuzzy_cache:
-            if len(self._fuzzy_cache) > 10_000:
-                self._fuzzy_cache.clear()
-            self._fuzzy_cache[cache_key] = None
-            for label, f in self.labels:
-                if len(label) < 12 or abs(len(key) - len(label)) > 0.1 * len(label) or (
-                        label in self.ambiguous and f.section != section):
-                    continue
-                matcher = difflib.SequenceMatcher(None, key, label, autojunk=False)
-                if min(matcher.real_quick_ratio(), matcher.quick_ratio(), matcher.ratio()) >= 0.9:
-                    self._fuzzy_cache[cache_key] = LabelHit(f, "")
-                    break
-        return self._fuzzy_cache[cache_key]
-
-
-def _strip_parens(text: str) -> str:
-    return re.sub(r"\([^)]*\)", " ", text)
 
 
 def units(blocks: tuple[Block, ...] | list[Block], index: LabelIndex, deadline: Deadline) -> list[Unit]:
@@ -214,9 +132,10 @@ def _table_units(table: Table, index: LabelIndex, deadline: Deadline) -> list[Un
 
 
 class _Capture:
-    def __init__(self, f: FieldDefinition, unit_no: int):
+    def __init__(self, f: FieldDefinition, unit_no: int, similar: bool):
         self.field = f
         self.unit_no = unit_no
+        self.similar = similar
         self.lines: list[str] = []
 
     @property
@@ -242,6 +161,10 @@ def match_forms(stream: list[Unit], index: LabelIndex, deadline: Deadline, *, bo
             form.seen.add(path)
             if capture.has_value and not form.has_value(path):
                 form.values[path] = capture.lines
+                if capture.similar:
+                    form.similar.add(path)
+                else:
+                    form.similar.discard(path)
         capture = None
 
     for unit_no, unit in enumerate(stream):
@@ -266,16 +189,22 @@ def match_forms(stream: list[Unit], index: LabelIndex, deadline: Deadline, *, bo
                 close()
                 section = heading
                 continue
+            if index.is_form_text(stripped):
+                close()  # a note or sub-heading of the blank form ends the answer before it
+                continue
             hit = index.label(line, section, whole_cell=unit.is_cell and len(unit.lines) == 1)
             if hit is not None and capture is not None and hit.field is capture.field:
                 hit = None
+            if hit is not None and hit.similar and capture is not None and capture.has_value \
+                    and capture.field.type == "multiline" and hit.remainder.strip():
+                hit = None  # a sentence of an answer that happens to start like a label
             if hit is not None and capture is not None and forms[-1].has_value(hit.field.path) \
                     and capture.field.type in ("multiline", "address"):
                 hit = None
             if hit is not None:
                 close()
                 section = hit.field.section
-                capture = _Capture(hit.field, unit_no)
+                capture = _Capture(hit.field, unit_no, hit.similar)
                 rest = hit.remainder.strip(" \t\u00a0")
                 if rest:
                     capture.lines.append(rest)

@@ -15,7 +15,8 @@ from mailflow.pipeline.extract.folding import fold
 from mailflow.pipeline.extract.model import HIGHLIGHT_END, HIGHLIGHT_START, MARKERS, STRIKE_END, STRIKE_START
 from mailflow.pipeline.forms.definition import FormDefinition
 
-_FILLER = re.compile(r"(?:[._…·]\s?){3,}|_{2,}|…")
+# Dot leaders and underscores of the blank form; an ellipsis ending a word ("matériel…") is text.
+_FILLER = re.compile(r"(?<![\w)])(?:[._…·]\s?){3,}|_{2,}|(?<![^\s:])…(?=\s|$)")
 _STRUCK = re.compile(re.escape(STRIKE_START) + r"[^" + re.escape(STRIKE_END) + r"]*" + re.escape(STRIKE_END))
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 _SPACES = re.compile(r"[ \t\u00a0\u202f\u2007]+")

@@ -50,7 +50,11 @@ class SectionDefinition:
 
 @dataclass(frozen=True)
 class FormDefinition:
-    """A whole form: its sections in order, plus the markers and fillers the extractor needs."""
+    """A whole form: its sections in order, plus the markers, fillers and printed notes the extractor needs.
+
+    `form_text` is what the blank form prints besides headings and labels (notes, sub-headings): it is
+    never a value, and an answer typed before it ends there.
+    """
 
     name: str
     title: str
@@ -60,6 +64,7 @@ class FormDefinition:
     placeholders: tuple[str, ...]
     min_fields_attachment: int
     min_fields_body: int
+    form_text: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[FieldDefinition, ...]:
@@ -136,4 +141,5 @@ def load_form_definition(path: Path | None = None) -> FormDefinition:
         placeholders=tuple(data.get("placeholders", [])),
         min_fields_attachment=int(data.get("min_fields_attachment", 6)),
         min_fields_body=int(data.get("min_fields_body", 8)),
+        form_text=tuple(data.get("form_text", [])),
     )
