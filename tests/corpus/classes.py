@@ -129,6 +129,10 @@ def acroform(rng: random.Random, i: int) -> L.Sample:
     """A fillable PDF filled in a viewer: answers only in the fields' values."""
     typed, expected = L.truth(rng, i)
     data = P.pdf_acroform(L.official_items(typed, notes=False), _ticks(i), rng=rng, labels_on_page=i % 3 != 2)
+    for values in expected.values():  # what the viewer could store: Latin-1
+        for key, value in values.items():
+            if isinstance(value, str):
+                values[key] = P.latin(value)
     message, name = L.attached(i, data, "pdf")
     return L.Sample("", "pdf-acroform", message, "pdf", expected, name)
 

@@ -207,8 +207,8 @@ def pdf_acroform(items: list[Item], ticks: str, *, rng: random.Random, labels_on
         counter += 1
         name = f"{item.key.replace('.', '_')}_{counter}"
         if labels_on_page:
-            c.setFont("Corpus", 9)
-            c.drawString(40, y, colon(item)[:60])
+            c.setFont("Corpus", 9 if len(colon(item)) < 48 else 7)
+            c.drawString(40, y, colon(item))
         if item.key in CHECKBOXES:
             x = 300
             for answer in (True, False):
@@ -220,11 +220,11 @@ def pdf_acroform(items: list[Item], ticks: str, *, rng: random.Random, labels_on
                 x += 60
             y -= 24
             continue
-        lines = [_latin(x) for x in lines_of(item.key, item.value, ticks)]
+        lines = [latin(x) for x in lines_of(item.key, item.value, ticks)]
         if item.key in MULTILINE:
-            c.acroForm.textfield(name=name, tooltip=item.text, x=40, y=y - 66, width=520, height=60,
+            c.acroForm.textfield(name=name, tooltip=item.text, x=40, y=y - 72, width=520, height=60,
                                  value="\n".join(lines), fieldFlags="multiline", fontSize=8, borderWidth=1)
-            y -= 80
+            y -= 84
         else:
             value = ", ".join(lines)
             c.acroForm.textfield(name=name, tooltip=item.text, x=300, y=y - 5, width=260, height=16,
@@ -234,6 +234,6 @@ def pdf_acroform(items: list[Item], ticks: str, *, rng: random.Random, labels_on
     return out.getvalue()
 
 
-def _latin(text: str) -> str:
-    """Field values as a viewer stores them with a standard font: typographic quotes made plain."""
+def latin(text: str) -> str:
+    """Field values as reportlab stores them (Latin-1 only): "œ" typed as "oe", plain apostrophes."""
     return text.replace("’", "'").replace("œ", "oe").replace("Œ", "OE")

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
-from pdfminer.pdftypes import resolve1
 
 from mailflow.errors import ExtractionError
+from mailflow.pipeline.extract.acroform import FieldText, check_not_xfa_only, field_texts
 from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits
 from mailflow.pipeline.extract.model import CHECKED, UNCHECKED, Block, Cell, Para, Table
+from mailflow.pipeline.extract.pdfcolumns import columns
 
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
@@ -41,6 +42,7 @@ class _Word:
     x1: float
     top: float
     bottom: float
+    source: str = "page"  # "field" for the value of a form field
 
 
 @dataclass
@@ -117,7 +119,7 @@ def _paragraphs(lines: list[_Line], right: float) -> list[str]:
         first = line.words[0]
         space = 0.3 * height
         tight = line.top - prev.top <= pitch + max(1.0, 0.12 * height)
-        wrapped = (tight and gap < 0.9 * height
+        wrapped = (tight and gap < 0.9 * height and first.source == prev.words[-1].source
                    and prev.x1 + space + (first.x1 - first.x0) > right - 0.5 * height)
         if wrapped:
             joiner = "" if re.search(r"\w-$", out[-1]) else " "
@@ -127,43 +129,49 @@ def _paragraphs(lines: list[_Line], right: float) -> list[str]:
     return out
 
 
-def _acroform_words(page) -> list[_Word]:
-    """Values of fillable-form fields, placed where their widgets are on the page."""
+def _field_words(page, printed: list[_Word]) -> list[_Word]:
+    """Form-field values as words where their widgets are; a field with no printed label beside or
+    above it gets its tooltip (or name) as label, so that it can still be matched."""
     words: list[_Word] = []
-    for annot in page.annots or []:
-        data = annot.get("data") or {}
-        if str(resolve1(data.get("Subtype"))) != "/'Widget'":
+    boxes_labelled: set[int] = set()
+    for f in field_texts(page):
+        height = max(8.0, min(12.0, f.bottom - f.top))
+        labelled = _has_printed_label(f, printed, height)
+        label = f.label if f.label and not labelled else None
+        if f.box:
+            row = round(f.top)
+            if label and row not in boxes_labelled:
+                boxes_labelled.add(row)
+                words.append(_Word(label.rsplit(" : ", 1)[0].strip() + " :", f.x0 - 2, f.x0 - 1, f.top, f.bottom,
+                                   "field"))
+            words.append(_Word(f.text, f.x0, f.x1, f.top, f.bottom, "field"))
             continue
-        node, ftype, value = data, None, None
-        for _ in range(8):
-            ftype = ftype or resolve1(node.get("FT"))
-            value = value if value is not None else resolve1(node.get("V"))
-            parent = resolve1(node.get("Parent"))
-            if not isinstance(parent, dict):
-                break
-            node = parent
-        x0, top, x1, bottom = annot["x0"], annot["top"], annot["x1"], annot["bottom"]
-        kind = str(ftype)
-        if "Btn" in kind:
-            state = str(resolve1(data.get("AS")) or "")
-            mark = UNCHECKED if state in ("", "/'Off'") else CHECKED
-            words.append(_Word(mark, x0, x1, top, bottom))
-        elif value is not None:
-            if isinstance(value, bytes):
-                value = value.decode("utf-16") if value.startswith(b"\xfe\xff") else value.decode("latin-1")
-            lines = str(value).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-            height = max(8.0, min(12.0, bottom - top))
-            for i, text in enumerate(lines):
-                if text.strip():
-                    words.append(_Word(text.strip(), x0 + 2, x1, top + i * height * 1.2,
-                                       top + i * height * 1.2 + height))
+        lines = [x.strip() for x in f.text.split("\n")]
+        if label:
+            words.append(_Word(label.strip().rstrip(":") + " :", f.x0 - 2, f.x0 - 1, f.top, f.top + height,
+                               "field"))
+        for i, text in enumerate(x for x in lines if x):
+            words.append(_Word(text, f.x0 + 2, f.x1, f.top + i * height * 1.2, f.top + i * height * 1.2 + height,
+                               "field"))
     return words
+
+
+def _has_printed_label(f: FieldText, printed: list[_Word], height: float) -> bool:
+    """Whether page text stands left of the widget on its line, or just above it and aligned with it."""
+    for w in printed:
+        if w.text in ("Oui", "Non", CHECKED, UNCHECKED):
+            continue
+        beside = w.x1 <= f.x0 + 2 and w.top < f.top + height and w.bottom > f.top
+        above = w.bottom <= f.top + 1 and f.top - w.bottom < 1.6 * height and abs(w.x0 - f.x0) < 15
+        if beside or above:
+            return True
+    return False
 
 
 def _page_blocks(page, deadline: Deadline) -> list[tuple[float, Block | _Line]]:
     raw = page.extract_words(extra_attrs=["fontname"], keep_blank_chars=False)
     words = [_Word(_glyphs(w), w["x0"], w["x1"], w["top"], w["bottom"]) for w in raw]
-    words.extend(_acroform_words(page))
+    words.extend(_field_words(page, words))
     placed: list[tuple[float, Block | _Line]] = []
     taken: set[int] = set()
     for table in page.find_tables():
@@ -238,7 +246,10 @@ def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[
             images += len(page.images)
             placed.append(_page_blocks(page, deadline))
             heights.append(float(page.height))
-        if chars < 20 and not any(isinstance(x, Table) for items in placed for _, x in items):
+        fields = sum(1 for items in placed for _, x in items if isinstance(x, _Line)
+                     for w in x.words if w.source == "field")
+        check_not_xfa_only(pdf.doc, chars, fields)
+        if chars < 20 and not fields and not any(isinstance(x, Table) for items in placed for _, x in items):
             if images:
                 raise ScannedDocument("document numérisé (image sans texte) : le formulaire doit être "
                                       "ressaisi ou lu par une personne", source_kind="scan")
@@ -267,4 +278,4 @@ def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[
 def _free_paragraphs(lines: list[_Line], right: float) -> list[Block]:
     if not lines:
         return []
-    return [Para((t,)) for t in _paragraphs(lines, right)]
+    return columns(lines, lambda run: [Para((t,)) for t in _paragraphs(run, right)])
