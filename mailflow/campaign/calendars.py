@@ -18,7 +18,7 @@ import holidays
 
 AUDIENCES = ("sender", "tutor", "hr", "dgs", "staff", "past_senders")
 PROPOSAL_AUDIENCES = ("sender", "tutor", "hr", "dgs")
-STATUSES = ("complete", "incomplete", "late", "superseded", "withdrawn", "accepted", "rejected")
+STATUSES = ("complete", "incomplete", "to_check", "late", "superseded", "withdrawn", "accepted", "rejected")
 SLOT_DATE = "slot"
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailflow.campaign.calendars import staff_working_day
-from mailflow.campaign.export import STATUS_FR, proposal_record, xlsx_bytes
+from mailflow.campaign.export import STATUS_FR, proposal_record, to_check_items, xlsx_bytes
 from mailflow.campaign.reminders import service_since_now, target_of
 from mailflow.campaign.rules import (
     Occurrence,
@@ -65,6 +65,7 @@ class ProposalLine:
     since: datetime
     missing: tuple[str, ...]
     problems: tuple[str, ...]
+    to_check: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Digest:
     questions: list[MailLine] = field(default_factory=list)
     quarantined: list[MailLine] = field(default_factory=list)
     still_quarantined: int = 0
+    to_check: list[ProposalLine] = field(default_factory=list)
     incomplete: list[ProposalLine] = field(default_factory=list)
     failures: list[OutboxLine] = field(default_factory=list)
     missed: list[OutboxLine] = field(default_factory=list)
@@ -116,6 +118,7 @@ class Digest:
             or self.failures
             or self.missed
             or self.without_slot
+            or self.to_check
         )
 
 
@@ -168,6 +171,7 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None, *
         questions=[MailLine(m.received_at, m.sender, m.subject, m.reason or "") for m in questions],
         quarantined=[_quarantine_line(q) for q in held if lower < q.created_at <= now],
         still_quarantined=sum(1 for q in held if q.created_at <= lower),
+        to_check=[lines[p.id] for p in ordered if to_check_items(p.flags or []) and p.status != "superseded"],
         incomplete=sorted((lines[p.id] for p in current if p.status == "incomplete"), key=lambda x: x.since)
         if details
         else [],
@@ -205,6 +209,10 @@ def _line(app: App, proposal: Proposal, first: dict[str, datetime]) -> ProposalL
         problems=tuple(
             f"{label_or_path(app.form.label, p.partition(':')[0].strip())} : {p.partition(':')[2].strip()}"
             for p in proposal.problems or []
+        ),
+        to_check=tuple(
+            f"{_label(app, p.partition(':')[0].strip())} : {p.partition(':')[2].strip()}"
+            for p in to_check_items(proposal.flags or [])
         ),
     )
 

@@ -29,7 +29,8 @@ def proposal_record(proposal: Proposal) -> dict[str, Any]:
         "supersedes": proposal.supersedes.reference if proposal.supersedes is not None else None,
         "missing": list(proposal.missing or []),
         "problems": list(proposal.problems or []),
-        "flags": list(proposal.flags or []),
+        "to_check": to_check_items(proposal.flags or []),
+        "flags": [f for f in proposal.flags or [] if not isinstance(f, dict)],
         "received_at": proposal.received_at.isoformat(),
         "sender": proposal.sender,
     }
@@ -41,6 +42,12 @@ def proposal_record(proposal: Proposal) -> dict[str, Any]:
         "message_id": proposal.message.message_id or None,
     }
     return record
+
+
+def to_check_items(flags: Sequence[object]) -> list[str]:
+    """The items to check stored among a proposal's flags, as "path: reason"."""
+    return [f"{f['to_check']}: {f.get('reason', '')}".rstrip(": ") for f in flags
+            if isinstance(f, dict) and "to_check" in f]
 
 
 def flat_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +116,7 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
 STATUS_FR = {
     "complete": "complète",
     "incomplete": "incomplète",
+    "to_check": "à vérifier",
     "late": "hors délai",
     "superseded": "remplacée",
     "withdrawn": "retirée",

@@ -46,8 +46,13 @@ def file_proposal(
     thread_reference: str | None,
     now: datetime,
     flags: Sequence[str] = (),
+    to_check: Sequence[str] = (),
 ) -> Filed:
-    """Write the proposal (not committed: the caller commits it with the answers it queues)."""
+    """Write the proposal (not committed: the caller commits it with the answers it queues).
+
+    Items to check ("path: reason", read without confidence) give the status "to_check" when nothing
+    is missing or wrong; they are kept in `flags` as {"to_check": path, "reason": reason}.
+    """
     siret = (fields.get("collectivity") or {}).get("siret")
     previous = find_previous(session, thread_reference, campaign, siret, message)
     if previous is not None:
@@ -60,7 +65,7 @@ def file_proposal(
     else:
         reference = next_reference(session, NO_CAMPAIGN_PREFIX, received_at.year)
         version = 1
-    status = "incomplete" if (missing or problems) else "complete"
+    status = "incomplete" if (missing or problems) else ("to_check" if to_check else "complete")
     if campaign is not None and campaign.late:
         status = "late"
     proposal = Proposal(
@@ -80,7 +85,7 @@ def file_proposal(
         fields=fields,
         missing=list(missing),
         problems=list(problems),
-        flags=list(flags),
+        flags=[*flags, *(to_check_flag(item) for item in to_check)],
         supersedes=previous,
         created_at=now,
         updated_at=now,
@@ -88,6 +93,12 @@ def file_proposal(
     session.add(proposal)
     session.flush()
     return Filed(proposal, previous)
+
+
+def to_check_flag(item: str) -> dict[str, str]:
+    """An item to check ("tutor.last_name: reason") as it is stored among a proposal's flags."""
+    path, _, reason = item.partition(":")
+    return {"to_check": path.strip(), "reason": reason.strip()}
 
 
 def find_previous(

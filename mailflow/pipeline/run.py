@@ -273,7 +273,7 @@ def _file_forms(
     several = len(forms) > 1
     references = []
     for form in forms:
-        validation = validate_fields(form.fields, app.form)
+        validation = validate_fields(form.fields, app.form, form.readings)
         recipients = answer_recipients(session, original, verdict, form.fields, now, **_answer_rules(app))
         filed = file_proposal(
             session,
@@ -290,6 +290,7 @@ def _file_forms(
             thread_reference=verdict.reference,
             now=now,
             flags=["plusieurs missions proposées dans le même envoi"] if several else [],
+            to_check=validation.to_check,
         )
         proposal = filed.proposal
         references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")

@@ -1,11 +1,16 @@
 """Check the fields read from a form: required ones present, SIRET, e-mails, phones, the tutor's role.
 
+What the extractor could not read with confidence (a required field whose label was not found, a
+value that looks misplaced) is neither missing nor wrong: it is "à vérifier" (`to_check`), for staff
+to look at before the collectivité is told anything about it.
+
 Pure: no clock, no IO. Lateness depends on the campaign and is decided by the pipeline.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +18,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from stdnum.fr import siret as stdnum_siret
 
+from mailflow.pipeline.extract.confidence import MISPLACED, NOT_FOUND, NOT_FOUND_REASON, Reading
 from mailflow.pipeline.extract.folding import fold
 from mailflow.pipeline.forms.definition import FormDefinition
 
@@ -21,14 +27,16 @@ ROLE_PROBLEM = "le projet doit être porté par le/la DGS ou un/une DGA"
 
 @dataclass(frozen=True)
 class Validation:
-    """What is missing (required and absent) and what is wrong (present but invalid), as dotted paths."""
+    """What is missing (required and absent), what is wrong (present but invalid) and what staff must
+    check (read without confidence): dotted paths, with ": reason" for problems and items to check."""
 
     missing: tuple[str, ...]
     problems: tuple[str, ...]
+    to_check: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """True when nothing is missing and nothing is wrong."""
+        """True when nothing is missing and nothing is wrong (items to check do not make it incomplete)."""
         return not self.missing and not self.problems
 
 
@@ -78,15 +86,24 @@ def is_dgs_or_dga(role: str) -> bool:
                 or re.search(r" adjoint au directeur general ", key))
 
 
-def validate_fields(fields: dict[str, dict[str, Any]], definition: FormDefinition) -> Validation:
-    """The missing required fields (in form order) and the problems of the present ones."""
+def validate_fields(fields: dict[str, dict[str, Any]], definition: FormDefinition,
+                    readings: Mapping[str, Reading] | None = None) -> Validation:
+    """The missing required fields (in form order), the problems of the present ones, and the fields to
+    check: required but whose label was not found, or read as something that does not fit."""
     missing: list[str] = []
     problems: list[str] = []
+    to_check: list[str] = []
     for f in definition.fields:
         value = (fields.get(f.section) or {}).get(f.key)
+        reading = (readings or {}).get(f.path)
         if value is None or (isinstance(value, str) and not value.strip()):
-            if f.required:
+            if f.required and reading is not None and reading.status == NOT_FOUND:
+                to_check.append(f"{f.path}: {NOT_FOUND_REASON}")
+            elif f.required:
                 missing.append(f.path)
+            continue
+        if reading is not None and reading.status == MISPLACED:
+            to_check.append(f"{f.path}: {reading.reason}")
             continue
         problem = None
         if f.type == "siret":
@@ -99,4 +116,4 @@ def validate_fields(fields: dict[str, dict[str, Any]], definition: FormDefinitio
             problem = ROLE_PROBLEM
         if problem:
             problems.append(f"{f.path}: {problem}")
-    return Validation(tuple(missing), tuple(problems))
+    return Validation(tuple(missing), tuple(problems), tuple(to_check))

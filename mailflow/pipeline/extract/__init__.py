@@ -11,12 +11,13 @@ import email.message
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from mailflow.errors import ExtractionError
 from mailflow.pipeline.extract.body import body_blocks
+from mailflow.pipeline.extract.confidence import Reading, readings
 from mailflow.pipeline.extract.convert import convert_to_docx
 from mailflow.pipeline.extract.docx import read_docx
 from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits, check_size
@@ -28,7 +29,7 @@ from mailflow.pipeline.extract.odt import read_odt
 from mailflow.pipeline.extract.pdf import read_pdf
 from mailflow.pipeline.forms.definition import FormDefinition
 
-__all__ = ["ExtractedForm", "Extraction", "ExtractionLimits", "UnreadableDocument", "extract_forms",
+__all__ = ["ExtractedForm", "Extraction", "ExtractionLimits", "Reading", "UnreadableDocument", "extract_forms",
            "extract_document"]
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,13 @@ DEFAULT_LIMITS = ExtractionLimits()
 
 @dataclass(frozen=True)
 class ExtractedForm:
-    """One filled form: the schema's five objects (every key present, None when absent), and its source."""
+    """One filled form: the schema's five objects (every key present, None when absent), its source, and
+    how each field was read (dotted path -> Reading; empty for a form built by hand)."""
 
     fields: dict[str, dict[str, Any]]
     source_kind: str
     filename: str | None
+    readings: dict[str, Reading] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def _read(attachment: Attachment, kind: str, definition: FormDefinition, limits:
     raws = _forms_from_blocks(blocks, definition, deadline, body=False)
     if not raws:
         return None
-    forms = [ExtractedForm(normalise(raw.values, definition), kind, filename) for raw in raws]
+    forms = [_form(raw, definition, kind, filename) for raw in raws]
     forms = [f for f in forms if _filled(f)]
     if not forms:
         return UnreadableDocument(filename, kind,
@@ -135,8 +138,13 @@ def _body_forms(message: email.message.EmailMessage, definition: FormDefinition,
     deadline = Deadline(limits.seconds_per_document)
     blocks = body_blocks(message, deadline)
     raws = _forms_from_blocks(blocks, definition, deadline, body=True)
-    forms = [ExtractedForm(normalise(raw.values, definition), "body", None) for raw in raws]
+    forms = [_form(raw, definition, "body", None) for raw in raws]
     return [f for f in forms if _filled(f)]
+
+
+def _form(raw: RawForm, definition: FormDefinition, kind: str, filename: str | None) -> ExtractedForm:
+    fields = normalise(raw.values, definition)
+    return ExtractedForm(fields, kind, filename, readings(raw, fields, _index(definition)))
 
 
 def _filled(form: ExtractedForm) -> bool:
