@@ -3,8 +3,9 @@
     python -m tests.corpus.classes OUT_DIR [--per-class 6] [--seed 16]
 
 Each class generator makes one mail from a truth (`generate.make_truth`) and returns it with the
-record the extractor must read. `build_cases` writes every case as `OUT_DIR/<class>-NN/message.eml`
-and `expected.json`, the layout of ../shared/samples, so ../shared/tools/score_export.py scores it.
+record the extractor must read. `build_cases` writes every case as `OUT_DIR/<class>/<class>-NN/message.eml`
+and `expected.json`, the layout of ../shared/samples, so ../shared/tools/score_export.py scores it
+(`tests/corpus/score_classes.py` does, per class).
 """
 
 from __future__ import annotations
@@ -249,8 +250,8 @@ def build_cases(out: Path, per_class: int = 6, seed: int = 16, classes: tuple[st
         for k in range(per_class):
             i = c * 17 + k
             sample = CLASSES[klass](rng, i)
-            folder = out / f"{klass}-{k + 1:02d}"
-            folder.mkdir(exist_ok=True)
+            folder = out / klass / f"{klass}-{k + 1:02d}"
+            folder.mkdir(parents=True, exist_ok=True)
             (folder / "message.eml").write_bytes(bytes(sample.message))
             expected = {"expect": "filed", "source_kind": sample.source_kind, "source_filename": sample.filename,
                         "message_id": sample.message["Message-ID"], **sample.fields}
