@@ -14,12 +14,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from mailflow.pipeline import run as pipeline
 from mailflow.campaign.digest import build_digest
 from mailflow.campaign.export import proposal_record
+from mailflow.db.models import OutboxMail, Proposal
+from mailflow.pipeline import run as pipeline
 from mailflow.pipeline.extract import extract_forms
 from mailflow.pipeline.extract.confidence import EMPTY, MISPLACED, NOT_FOUND, READ
-from mailflow.db.models import OutboxMail, Proposal
 from mailflow.pipeline.validate import validate_fields
 from tests.extract_helpers import DEFINITION, reparse
 from tests.factories import collectivity, make_app, proposal_body, proposal_mail
