@@ -67,12 +67,17 @@ def tutor_table2(rng: random.Random, i: int) -> L.Sample:
 
 
 def tutor_boxed(rng: random.Random, i: int) -> L.Sample:
-    """Answers in bordered boxes: a one-cell table in the value cell, or below each label."""
+    """Answers in bordered boxes: a one-cell table in the value cell or below each label, or one box per
+    letter (names, SIRET, phone) as on paper forms."""
     typed, expected = L.truth(rng, i)
     _no_dgs_phone(typed, expected, i)
     items = L.official_items(typed)
-    if i % 2:
+    if i % 3 == 1:
         data = W.docx_table2(items, _ticks(i), boxed={"dgs", "tutor"}, heading_rows=False, rng=rng)
+    elif i % 3 == 2:
+        comb = {"tutor.last_name", "tutor.first_name", "dgs.last_name", "dgs.first_name", "collectivity.siret",
+                "tutor.phone"}
+        data = W.docx_comb(items, _ticks(i), comb=comb, rng=rng)
     else:
         data = W.docx_boxed_after_label(items, _ticks(i), rng=rng)
     message, name = L.attached(i, data, "docx")
@@ -80,10 +85,10 @@ def tutor_boxed(rng: random.Random, i: int) -> L.Sample:
 
 
 def tutor_pdf_table(rng: random.Random, i: int) -> L.Sample:
-    """A PDF exported from the two-column re-typed table."""
+    """A PDF exported from the two-column re-typed table, with its borders or without (no ruling lines)."""
     typed, expected = L.truth(rng, i)
     _no_dgs_phone(typed, expected, i)
-    data = P.pdf_table2(L.official_items(typed), _ticks(i), rng=rng)
+    data = P.pdf_table2(L.official_items(typed), _ticks(i), rng=rng, borders=i % 2 == 0)
     message, name = L.attached(i, data, "pdf")
     return L.Sample("", "pdf-table2", message, "pdf", expected, name)
 

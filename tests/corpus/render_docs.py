@@ -84,6 +84,31 @@ def docx_table2(items: list[Item], ticks: str, *, boxed: set[str] | None = None,
     return docx_bytes(document)
 
 
+def docx_comb(items: list[Item], ticks: str, *, comb: set[str], rng: random.Random) -> bytes:
+    """A paper-style form: label | one bordered box per letter for the fields in `comb` (names, SIRET,
+    phones), a plain answer cell for the others."""
+    document = docx.Document()
+    document.add_paragraph("PROPOSITION DE PROJET COLLECTIF")
+    for item in items:
+        if item.kind != "field":
+            document.add_paragraph(item.text)
+            continue
+        lines = lines_of(item.key, item.value, ticks)
+        if item.key in comb and lines and len(lines[0]) <= 40:
+            letters = list(lines[0])
+            table = document.add_table(rows=1, cols=1 + max(len(letters), 1))
+            table.style = "Table Grid"
+            table.cell(0, 0).paragraphs[0].add_run(colon(item))
+            for k, letter in enumerate(letters, 1):
+                table.cell(0, k).paragraphs[0].add_run(letter)
+            continue
+        table = document.add_table(rows=1, cols=2)
+        table.style = "Table Grid"
+        table.cell(0, 0).paragraphs[0].add_run(colon(item))
+        _fill(table.cell(0, 1), lines)
+    return docx_bytes(document)
+
+
 def docx_boxed_after_label(items: list[Item], ticks: str, *, rng: random.Random) -> bytes:
     """Labels as paragraphs, each answer in a bordered one-cell table below its label."""
     document = docx.Document()

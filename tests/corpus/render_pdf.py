@@ -23,11 +23,13 @@ def _fpdf():
     return pdf
 
 
-def pdf_table2(items: list[Item], ticks: str, *, rng: random.Random) -> bytes:
-    """The two-column table of the re-typed form, as Word or LibreOffice exports it to PDF."""
+def pdf_table2(items: list[Item], ticks: str, *, rng: random.Random, borders: bool = True) -> bytes:
+    """The two-column table of the re-typed form, as Word or LibreOffice exports it to PDF (cells
+    aligned at the top, Word's default)."""
     pdf = _fpdf()
     pdf.multi_cell(pdf.epw, 8, "PROPOSITION DE PROJET COLLECTIF", new_x="LMARGIN", new_y="NEXT", align="C")
-    with pdf.table(col_widths=(38, 62), first_row_as_headings=False, line_height=5) as table:
+    with pdf.table(col_widths=(38, 62), first_row_as_headings=False, line_height=5,
+                   borders_layout="ALL" if borders else "NONE", v_align="TOP") as table:
         for item in items:
             row = table.row()
             if item.kind != "field":

@@ -107,9 +107,37 @@ def _is_label_only(cell_units: list[Unit], index: LabelIndex) -> bool:
     return False
 
 
+def _letter(cell: Cell) -> str | None:
+    """The one character a cell holds ("" when empty), None when it holds more or a nested table."""
+    if any(not isinstance(b, Para) for b in cell.blocks):
+        return None
+    text = "".join(x for b in cell.blocks for x in b.lines if isinstance(b, Para)).strip()
+    return text if len(text) <= 1 else None
+
+
+def _join_comb(row: tuple[Cell, ...]) -> tuple[Cell, ...]:
+    """A row of boxes with one letter each (a paper-style comb field) read as one cell: "D|a| |S|i|l|v|a"
+    is "Da Silva"; an empty box between letters is a space."""
+    out: list[Cell] = []
+    k = 0
+    while k < len(row):
+        end = k
+        while end < len(row) and _letter(row[end]) is not None:
+            end += 1
+        letters = [_letter(c) for c in row[k:end]]
+        if end - k >= 3 and sum(1 for x in letters if x) >= 2:
+            word = " ".join("".join(x or " " for x in letters).split())
+            out.append(Cell((Para((word,)),)))
+            k = end
+        else:
+            out.append(row[k])
+            k += 1
+    return tuple(out)
+
+
 def _table_units(table: Table, index: LabelIndex, deadline: Deadline) -> list[Unit]:
     """Cells row by row; a row made only of label cells above a row of values is read column-wise."""
-    rows = [[_cell_units(c, index, deadline) for c in row] for row in table.rows]
+    rows = [[_cell_units(c, index, deadline) for c in _join_comb(row)] for row in table.rows]
     out: list[Unit] = []
     r = 0
     while r < len(rows):

@@ -62,26 +62,34 @@ def columns(lines: list[L], paragraphs: Callable[[list[L]], list[Block]]) -> lis
     if column is None:
         return paragraphs(lines)
 
-    def side(line: L) -> tuple[list, list] | None:
-        """(left words, right words) when the line belongs to the two-column layout, else None."""
+    def side(line: L, loose: bool) -> tuple[list, list] | None:
+        """(left words, right words) when the line belongs to the two-column layout, else None.
+
+        A label wrapped up to the answer column leaves only a word space before it: `loose` takes a
+        line whose answer starts exactly on the column with that space only."""
+        if any(getattr(w, "source", "page") != "page" for w in line.words):
+            return None  # form-field values are placed by their widgets already
         left = [w for w in line.words if w.x0 < column - 4]
         right = [w for w in line.words if w.x0 >= column - 4]
-        if left and (left[-1].x1 > column - 2 or (right and right[0].x0 - left[-1].x1
-                                                    < 3 * max(right[0].bottom - right[0].top, 1.0))):
-            return None  # a full-width line that merely crosses the column
         if right and abs(right[0].x0 - column) > 8:
             return None
+        if left and left[-1].x1 > column - 2:
+            return None  # a full-width line that merely crosses the column
+        if left and right:
+            gap, height = right[0].x0 - left[-1].x1, max(right[0].bottom - right[0].top, 1.0)
+            exact = abs(right[0].x0 - column) <= 2
+            if gap < height and not (loose and exact and gap >= 0.25 * height):
+                return None
         return left, right
 
     out: list[Block] = []
     pending: list[L] = []
-    rows: list[tuple[list[str], list[str]]] = []
-    run: list[L] = []
-    run_splits = 0
+    run: list[tuple[L, list, list]] = []
 
-    def flush_rows() -> None:
-        nonlocal rows, run, run_splits
-        if rows and run_splits >= MIN_ROWS:
+    def flush_run() -> None:
+        nonlocal run
+        rows = _rows(run)
+        if sum(1 for _, left, right in run if left and right) >= MIN_ROWS:
             # a label left alone at the end has its answer below the table (a text field's full width)
             last = rows.pop() if not rows[-1][1] else None
             out.append(Table(tuple((Cell((Para((" ".join(lab),)),)), Cell(tuple(Para((v,)) for v in val)))
@@ -89,40 +97,97 @@ def columns(lines: list[L], paragraphs: Callable[[list[L]], list[Block]]) -> lis
             if last is not None:
                 out.append(Para((" ".join(last[0]),)))
         elif run:
-            out.extend(paragraphs(run))
-        rows, run, run_splits = [], [], 0
+            out.extend(paragraphs([line for line, _, _ in run]))
+        run = []
 
-    previous_bottom = None
-    for line in lines:
-        parts = side(line)
-        top = min(w.top for w in line.words)
-        height = max(w.bottom - w.top for w in line.words)
-        apart = previous_bottom is not None and top - previous_bottom > 1.5 * height
-        previous_bottom = max(w.bottom for w in line.words)
-        if parts is None or (not parts[1] and not rows):
-            flush_rows()
+    # a line whose label fills its column up to the answer is taken when a clearer line is in its block
+    strict = [side(line, False) for line in lines]
+    loose = [side(line, True) for line in lines]
+    accepted = [x is not None for x in strict]
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and loose[end] is not None:
+            end += 1
+        if any(accepted[start:end]):
+            accepted[start:end] = [True] * (end - start)
+        start = end + 1
+    for k, line in enumerate(lines):
+        parts = loose[k] if accepted[k] else None
+        if parts is None or (not parts[1] and not run):
+            if run:
+                flush_run()
             pending.append(line)
             continue
         if pending:
             out.extend(paragraphs(pending))
             pending = []
-        run.append(line)
-        left, right = parts
-        left_text = " ".join(w.text for w in left)
-        right_text = " ".join(w.text for w in right)
-        if right:
-            run_splits += bool(left)
-        current = rows[-1] if rows else None
-        starts = bool(left) and (current is None or not current[0] or apart or _caps(left_text)
-                                 or _caps(current[0][-1]) or current[0][-1].rstrip().endswith((":", "：")))
-        if starts or current is None:
-            rows.append(([left_text] if left_text else [], [right_text] if right_text else []))
-        else:
-            if left_text:
-                current[0].append(left_text)
-            if right_text:
-                current[1].append(right_text)
-    flush_rows()
+        run.append((line, parts[0], parts[1]))
+    if run:
+        flush_run()
     if pending:
         out.extend(paragraphs(pending))
     return out
+
+
+def _row_gap(pitches: list[float]) -> float:
+    """The line spacing above which a line starts a new table row: the first clear jump (x1.25) in
+    the sorted spacings, the cell padding between rows (infinite when there is none)."""
+    ordered = sorted(p for p in pitches if p > 0)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b > 1.25 * a:
+            return (a + b) / 2
+    return float("inf")
+
+
+def _rows(run: list[tuple[_LineLike, list, list]]) -> list[tuple[list[str], list[str]]]:
+    """Group a run's lines into rows (label lines, answer lines).
+
+    A line starts a row after a gap wider than the lines inside a cell are apart (the cell padding), so
+    that a label centred against a long answer stays in its row. A label line continues the label above
+    only when that one did not end with a colon and was wrapped (its next word would not have fitted
+    in the label column); otherwise it starts a row.
+    """
+    tops = [min(w.top for w in line.words) for line, _, _ in run]
+    pitches = [b - a for a, b in zip(tops, tops[1:], strict=False)]
+    gap = _row_gap(pitches)
+    limit = max((left[-1].x1 for _, left, _ in run if left), default=0.0)
+    right_limit = max((right[-1].x1 for _, _, right in run if right), default=0.0)
+    previous_right: list = []
+    rows: list[tuple[list[str], list[str]]] = []
+    previous_left: list = []
+    for k, (_, left, right) in enumerate(run):
+        current = rows[-1] if rows else None
+        after_gap = k > 0 and pitches[k - 1] > gap
+        starts = current is None or after_gap
+        if left and current is not None and current[0] and not starts:
+            text = current[0][-1].rstrip()
+            height = max(left[0].bottom - left[0].top, 1.0)
+            wrapped = bool(previous_left) and (
+                previous_left[-1].x1 + 0.3 * height + (left[0].x1 - left[0].x0) > limit - 0.5 * height)
+            # a wrapped label goes on in small letters ("mission", "accueillie l'équipe :")
+            starts = (text.endswith((":", "：")) or _caps(text) or _caps(_text(left)) or not wrapped
+                      or left[0].text[:1].isupper())
+        if starts:
+            rows.append(([_text(left)] if left else [], [_text(right)] if right else []))
+        else:
+            if left:
+                current[0].append(_text(left))
+            if right and current[1] and previous_right and _wraps(previous_right, right, right_limit):
+                current[1][-1] += " " + _text(right)  # an answer wrapped in its cell: one line
+            elif right:
+                current[1].append(_text(right))
+        if left:
+            previous_left = left
+        previous_right = right
+    return rows
+
+
+def _wraps(previous: list, words: list, limit: float) -> bool:
+    """Whether a line of the answer column is the rest of the line above (that one was full)."""
+    height = max(words[0].bottom - words[0].top, 1.0)
+    return previous[-1].x1 + 0.3 * height + (words[0].x1 - words[0].x0) > limit - 0.5 * height
+
+
+def _text(words: list) -> str:
+    return " ".join(w.text for w in words)
