@@ -8,8 +8,12 @@ class is tests/corpus/recorded_accuracy.json (`benchmarks/extraction.py --record
 
 from __future__ import annotations
 
+import email
+import email.policy
+
 import pytest
 
+from mailflow.pipeline.extract import extract_forms
 from mailflow.pipeline.forms.definition import load_form_definition
 from tests.corpus.classes import CLASSES, build_cases
 from tests.corpus.score_classes import ClassScore, recorded, score
@@ -45,3 +49,14 @@ def test_class_accuracy_does_not_regress(scores: dict[str, ClassScore], klass: s
 def test_no_complete_proposal_of_the_class_is_called_incomplete(scores: dict[str, ClassScore], klass: str) -> None:
     """A proposal whose truth is complete is never filed as incomplete (at most the recorded count)."""
     assert scores[klass].false_incomplete <= FIGURES["false_incomplete"][klass]
+
+
+def test_rfc2231_continued_filename_is_decoded(tmp_path) -> None:
+    """A form attached under a long accented name split in RFC 2231 continuations keeps its whole name."""
+    for case in build_cases(tmp_path, 3, FIGURES["seed"], classes=("rfc2231_filename",)):
+        raw = (case.folder / "message.eml").read_bytes()
+        assert b"filename*1*=" in raw
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        (form,) = extract_forms(message, load_form_definition()).forms
+        assert form.filename == case.filename
+        assert form.source_kind == case.source_kind

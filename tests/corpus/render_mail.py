@@ -89,8 +89,12 @@ def outlook_reply(i: int, items: list[Item], ticks: str, domain: str, rng: rando
 def rfc2231_attachment(message: EmailMessage, data: bytes, filename: str) -> EmailMessage:
     """Attach `data` with its name split into RFC 2231 continuations (filename*0*=…; filename*1*=…),
     under a generic content type, as some mail clients send long accented names."""
-    quoted = urllib.parse.quote(filename.encode("utf-8"), safe="")
-    chunks = [quoted[k:k + 40] for k in range(0, len(quoted), 40)]
+    chunks: list[str] = [""]
+    for char in filename:  # split between characters, never inside one's %XX escapes
+        piece = urllib.parse.quote(char.encode("utf-8"), safe="")
+        if len(chunks[-1]) + len(piece) > 40:
+            chunks.append("")
+        chunks[-1] += piece
     params = ";\r\n ".join(f"filename*{n}*={'utf-8' + chr(39) * 2 if n == 0 else ''}{chunk}"
                            for n, chunk in enumerate(chunks))
     names = ";\r\n ".join(f"name*{n}*={'utf-8' + chr(39) * 2 if n == 0 else ''}{chunk}"

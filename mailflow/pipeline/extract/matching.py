@@ -171,6 +171,11 @@ class _Capture:
         return any(x.strip(" \t" + MARKERS) for x in self.lines)
 
 
+def _capitals(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and all(c.isupper() for c in letters)
+
+
 def _has_option(text: str) -> bool:
     return bool(_OPTION.search(fold(text))) or any(ch in text for ch in "☒☑☐□■✓✔✗✘⊠▣")
 
@@ -211,8 +216,13 @@ def match_forms(stream: list[Unit], index: LabelIndex, deadline: Deadline, *, bo
             heading = index.heading(stripped)
             if heading is not None and capture is not None and not capture.has_value and (
                     (unit.is_cell and unit_no != capture.unit_no)
-                    or any(p.startswith(heading + ".") for p in forms[-1].values)):
-                heading = None  # a value that reads like a heading: a tutor whose role is "DGS"
+                    or any(p.startswith(heading + ".") for p in forms[-1].values)
+                    or (capture.field.type == "text" and capture.field.section != heading
+                        and capture.field.check is not None
+                        and not (_capitals(stripped) and len(stripped.split()) > 1))):
+                # a value that reads like a heading: a tutor whose role is "DGS", or "Directrice générale
+                # des services" typed under "Fonction :" (a checked field whose values are job titles)
+                heading = None
             if heading is not None:
                 close()
                 section = heading
