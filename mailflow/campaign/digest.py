@@ -211,7 +211,7 @@ def _line(app: App, proposal: Proposal, first: dict[str, datetime]) -> ProposalL
             for p in proposal.problems or []
         ),
         to_check=tuple(
-            f"{_label(app, p.partition(':')[0].strip())} : {p.partition(':')[2].strip()}"
+            f"{label_or_path(app.form.label, p.partition(':')[0].strip())} : {p.partition(':')[2].strip()}"
             for p in to_check_items(proposal.flags or [])
         ),
     )

@@ -279,8 +279,7 @@ def _file_forms(
             session,
             form=app.form.name,
             fields=form.fields,
-            missing=validation.missing,
-            problems=validation.problems,
+            missing=validation.missing, problems=validation.problems, to_check=validation.to_check,
             source_kind=form.source_kind,
             source_filename=form.filename,
             message=message,
@@ -290,7 +289,6 @@ def _file_forms(
             thread_reference=verdict.reference,
             now=now,
             flags=["plusieurs missions proposées dans le même envoi"] if several else [],
-            to_check=validation.to_check,
         )
         proposal = filed.proposal
         references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")
