@@ -8,15 +8,24 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
-from datetime import date, datetime, time
+from datetime import date, time
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
+from mailflow.campaign.calendar_schema import (
+    DATE_LIKE,
+    HOUR_RANGE,
+    CalendarFile,
+    CampaignTable,
+    PeriodTable,
+    ReminderTable,
+    SlotTable,
+)
 from mailflow.campaign.calendars import (
     AUDIENCES,
     PROPOSAL_AUDIENCES,
@@ -29,110 +38,6 @@ from mailflow.campaign.calendars import (
 )
 from mailflow.errors import CalendarError
 from mailflow.toml_errors import Loc, display, line_of, toml_error, validation_reason
-
-_DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
-
-
-_HOUR_RANGE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
-
-
-class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _refuse_datetime(value: Any) -> Any:
-    if isinstance(value, datetime):
-        raise ValueError("expected a date such as 2025-06-20, got a date and time")
-    return value
-
-
-class _CampaignTable(_Table):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=100)]
-    title: str
-    form: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
-    reference_prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,6}$")]
-    reference_year: Annotated[int, Field(ge=2000, le=2100)]
-    timezone: str = "Europe/Paris"
-    contribution_eur: Annotated[int, Field(ge=0)] | None = None
-    holidays_country: str = "FR"
-    holidays_subdiv: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f'unknown time zone "{value}" (e.g. "Europe/Paris")') from None
-        return value
-
-
-class _ProposalsTable(_Table):
-    opens: date
-    deadline: date
-    closes: date
-
-    _no_datetime = field_validator("opens", "deadline", "closes", mode="before")(_refuse_datetime)
-
-
-class _PeriodTable(_Table):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-    title: str
-    starts: date
-    ends: date
-    offers_deadline: date | None = None
-
-    _no_datetime = field_validator("starts", "ends", "offers_deadline", mode="before")(_refuse_datetime)
-
-
-class _ReminderTable(_Table):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)]
-    description: str = ""
-    audience: str | list[str]
-    statuses: list[str] = []
-    date: date | str
-    offset_days: int = 0
-    time: str = "09:00"
-    working_day: Literal["previous", "next"] | None = None
-    until: date | str | None = None
-    slot: str | None = None
-    ics: bool = False
-    period: str | None = None
-    template: str
-
-    _no_datetime = field_validator("date", "until", mode="before")(_refuse_datetime)
-
-
-class _SlotTable(_Table):
-    kind: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=40)]
-    title: str
-    days: str | date | list[date]
-    hours: list[str]
-    length_minutes: Annotated[int, Field(ge=5, le=480)]
-    gap_minutes: Annotated[int, Field(ge=0, le=240)] = 0
-    statuses: list[str]
-    location: str = ""
-    description: str = ""
-
-    _no_datetime = field_validator("days", mode="before")(_refuse_datetime)
-
-
-class _CalendarFile(_Table):
-    campaign: _CampaignTable
-    proposals: _ProposalsTable
-    dates: dict[str, date | list[date]] = {}
-    periods: list[_PeriodTable] = []
-    reminders: list[_ReminderTable] = []
-    slots: list[_SlotTable] = []
-
-    @field_validator("dates", mode="before")
-    @classmethod
-    def _dates_only(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            for item in value.values():
-                for one in item if isinstance(item, list) else [item]:
-                    _refuse_datetime(one)
-        return value
 
 
 class _Invalid(Exception):
@@ -174,7 +79,7 @@ def load_calendar(path: Path, template_names: Collection[str] | None = None) -> 
     except tomllib.TOMLDecodeError as exc:
         raise CalendarError(toml_error(path, text, exc)) from None
     try:
-        parsed = _CalendarFile.model_validate(raw)
+        parsed = CalendarFile.model_validate(raw)
     except ValidationError as exc:
         loc, reason = validation_reason(exc, _TABLES)
         raise CalendarError(_message(path, text, raw, loc, reason)) from None
@@ -205,7 +110,7 @@ def _refuse_overlap(calendar: Calendar, others: Iterable[Calendar]) -> None:
             )
 
 
-def _build(parsed: _CalendarFile, path: Path, template_names: Collection[str] | None) -> Calendar:
+def _build(parsed: CalendarFile, path: Path, template_names: Collection[str] | None) -> Calendar:
     campaign, proposals = parsed.campaign, parsed.proposals
     if not proposals.opens <= proposals.deadline <= proposals.closes:
         raise _Invalid(
@@ -249,7 +154,7 @@ def _build(parsed: _CalendarFile, path: Path, template_names: Collection[str] | 
     )
 
 
-def _check_subdiv(campaign: _CampaignTable) -> None:
+def _check_subdiv(campaign: CampaignTable) -> None:
     try:
         holidays.country_holidays(campaign.holidays_country, subdiv=campaign.holidays_subdiv)
     except NotImplementedError as exc:
@@ -265,7 +170,7 @@ def _unique(values: list[str], table: str, key: str, what: str) -> None:
         seen.add(value)
 
 
-def _period(index: int, table: _PeriodTable, dates: dict[str, date | list[date]]) -> Period:
+def _period(index: int, table: PeriodTable, dates: dict[str, date | list[date]]) -> Period:
     if table.ends < table.starts:
         raise _Invalid(("periods", index, "ends"), f"ends ({table.ends}) is before starts ({table.starts})")
     dates[f"{table.id}.starts"] = table.starts
@@ -275,7 +180,7 @@ def _period(index: int, table: _PeriodTable, dates: dict[str, date | list[date]]
     return Period(table.id, table.title, table.starts, table.ends, table.offers_deadline)
 
 
-def _slot(index: int, table: _SlotTable, dates: Mapping[str, date | list[date]]) -> SlotRule:
+def _slot(index: int, table: SlotTable, dates: Mapping[str, date | list[date]]) -> SlotRule:
     loc: Loc = ("slots", index)
     if isinstance(table.days, str):
         days = _named(table.days, dates, (*loc, "days"))
@@ -288,7 +193,7 @@ def _slot(index: int, table: _SlotTable, dates: Mapping[str, date | list[date]])
         raise _Invalid((*loc, "days"), "no day given")
     hours = []
     for hour_index, text in enumerate(table.hours):
-        match = _HOUR_RANGE.match(text)
+        match = HOUR_RANGE.match(text)
         start = _parse_time(match.group(1)) if match else None
         end = _parse_time(match.group(2)) if match else None
         if start is None or end is None or end <= start:
@@ -314,7 +219,7 @@ def _slot(index: int, table: _SlotTable, dates: Mapping[str, date | list[date]])
 
 def _reminder(
     index: int,
-    table: _ReminderTable,
+    table: ReminderTable,
     dates: Mapping[str, date | list[date]],
     slot_kinds: set[str],
     period_ids: set[str],
@@ -382,7 +287,7 @@ def _reminder(
 
 
 def _named(name: str, dates: Mapping[str, date | list[date]], loc: Loc) -> date | list[date]:
-    if _DATE_LIKE.match(name):
+    if DATE_LIKE.match(name):
         try:
             date.fromisoformat(name if len(name) == 10 else "-".join(p.zfill(2) for p in name.split("-")))
         except ValueError:
