@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import uvicorn
 from sqlalchemy import func, select
 
 from mailflow.campaign.digest import build_digest, send_digest
@@ -25,10 +26,7 @@ from mailflow.db import engine as db
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.errors import MailflowError, SettingsError
 from mailflow.mail.compose import preview
-from mailflow.mail.outbox import retry
 from mailflow.mail.templates import Templates
-from mailflow.pipeline.filing import set_status
-from mailflow.pipeline.quarantine import quarantine_release as release
 from mailflow.pipeline.run import ingest_files
 from mailflow.service.app import build_app, run_once
 from mailflow.service.daemon import Daemon
@@ -36,6 +34,9 @@ from mailflow.service.health import run_checks, status_lines
 from mailflow.service.logs import setup_logging
 from mailflow.service.previews import preview_reminder, render_for_reference
 from mailflow.settings import Settings, load_settings
+from mailflow.staff import cli_actor, decide, release, retry_sends
+from mailflow.web.accounts import add_user
+from mailflow.web.app import build_console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -262,7 +263,7 @@ def proposals_set_status(ctx: Context, reference: str, status: str) -> None:
     """Record a staff decision on the current version of a proposal."""
     app = ctx.app()
     with app.sessions.begin() as session:
-        previous, current = set_status(session, reference, status, app.clock.now())
+        previous, current = decide(session, reference, status, cli_actor(), app.clock.now())
     click.echo(f"{reference} v{current.version}: {previous} → {status}")
 
 
@@ -300,7 +301,7 @@ def quarantine_list(ctx: Context, show_all: bool) -> None:
 @_guard
 def quarantine_release(ctx: Context, entry_id: int) -> None:
     """Run a quarantined mail through the pipeline again (after a fix or a new version of mailflow)."""
-    message = release(ctx.app(), entry_id)
+    message = release(ctx.app(), entry_id, cli_actor())
     click.echo(f"#{entry_id}: {message.verdict} — {message.reason}")
 
 
@@ -336,7 +337,7 @@ def outbox_retry(ctx: Context, ids: tuple[int, ...]) -> None:
     """Send failed mails again now (all failed ones, or the given ids), then drain the outbox."""
     app = ctx.app()
     with app.sessions.begin() as session:
-        changed = retry(session, app.clock.now(), ids)
+        changed = retry_sends(session, app.clock.now(), ids, cli_actor())
     report = app.outbox.drain()
     click.echo(f"{changed} mail(s) queued again; sent {report.sent}, failed {report.failed}")
 
@@ -444,3 +445,37 @@ def templates_render(ctx: Context, name: str, reference: str | None, now: str | 
         message = render_for_reference(app, name, reference)
     click.echo(preview(message))
 
+
+# -- the staff console -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: [web] host).")
+@click.option("--port", type=int, help="Port to listen on (default: [web] port).")
+@_now_option
+@pass_context
+@_guard
+def web(ctx: Context, host: str | None, port: int | None, now: str | None) -> None:
+    """Serve the staff console (uvicorn), on the same database as the service."""
+    setup_logging(ctx.settings.logging)
+    settings = ctx.settings.web
+    uvicorn.run(build_console(ctx.app(now)), host=host or settings.host, port=port or settings.port,
+                proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False, log_config=None)
+
+
+@cli.group()
+def users() -> None:
+    """Console accounts."""
+
+
+@users.command("add")
+@click.argument("email")
+@pass_context
+@_guard
+def users_add(ctx: Context, email: str) -> None:
+    """Create a console account (or set a new password); the password is read from standard input."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    app = ctx.app()
+    with app.sessions.begin() as session:
+        user = add_user(session, email, password, cli_actor(), app.clock.now())
+    click.echo(f"account {user.email} is ready")

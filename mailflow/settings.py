@@ -164,6 +164,34 @@ class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class WebSettings(Section):
+    """The staff console (`mailflow web`): where it listens, who may sign in, how logins are throttled."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on (behind a reverse proxy: loopback).")
+    port: Annotated[int, Field(ge=1, le=65535)] = 8400
+    base_url: str = Field("http://127.0.0.1:8400", description="The console's address as staff reach it.")
+    staff: list[str] = Field([], description="Addresses allowed to sign in with Microsoft 365.")
+    microsoft_signin: bool = Field(False, description="Offer Microsoft 365 sign-in (tenant of [mailbox.oauth2]).")
+    secret_file: Path = Field(Path("var/web-secret"), description="Key signing the session cookies (created).")
+    session_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 10
+    slow_after: Annotated[int, Field(ge=1)] = 3
+    failure_delay_seconds: Annotated[float, Field(ge=0, le=30)] = 1.0
+    lockout_after: Annotated[int, Field(ge=1)] = 5
+    lockout_minutes: Annotated[int, Field(ge=1)] = 15
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f'expected an address such as "https://mailflow.inet.example", got "{url}"')
+        return url.rstrip("/")
+
+    @property
+    def secure(self) -> bool:
+        """Cookies are sent over HTTPS only when staff reach the console over HTTPS."""
+        return self.base_url.startswith("https://")
+
+
 class Settings(Section):
     """Everything mailflow needs to run, read from one TOML file."""
 
@@ -174,6 +202,7 @@ class Settings(Section):
     staff: StaffSettings = StaffSettings()
     campaigns: CampaignSettings = CampaignSettings()
     logging: LoggingSettings = LoggingSettings()
+    web: WebSettings = WebSettings()
     source: Path | None = Field(None, exclude=True, description="The file these settings came from.")
 
     @model_validator(mode="after")

@@ -35,7 +35,7 @@ from mailflow.campaign.rules import (
     reminder_due,
     until_end,
 )
-from mailflow.campaign.slots import load_slots, slot_context
+from mailflow.campaign.slots import load_slots, meeting_url, slot_context
 from mailflow.db.models import Proposal, Slot
 from mailflow.db.models import Reminder as ReminderRow
 from mailflow.db.state import get_state, put_state
@@ -57,34 +57,36 @@ LOOKAHEAD = timedelta(days=2)
 
 
 def load_targets(session: Session, campaign: str) -> list[Target]:
-    """The current version of every proposal of a campaign, oldest first (the order slots are given in)."""
-    rows = session.scalars(select(Proposal).where(Proposal.campaign == campaign, Proposal.status != "superseded")).all()
+    """The current version of every proposal of a campaign, oldest first (the order slots are given in).
+    Only the addresses reminders need are read from the fields (decoding them all was slow)."""
+    addresses = [Proposal.fields[path].as_string().label(key) for key, path in ADDRESSES.items()]
+    rows = session.execute(
+        select(Proposal.id, Proposal.reference, Proposal.status, Proposal.received_at, Proposal.created_at,
+               Proposal.updated_at, Proposal.sender, *addresses)
+        .where(Proposal.campaign == campaign, Proposal.status != "superseded")
+    ).all()
     first_seen = dict(
         session.execute(
             select(Proposal.reference, Proposal.received_at).where(Proposal.campaign == campaign, Proposal.version == 1)
         ).all()
     )
-    rows = sorted(rows, key=lambda p: (first_seen.get(p.reference, p.received_at), p.reference))
-    return [target_of(p) for p in rows]
+    rows = sorted(rows, key=lambda r: (first_seen.get(r.reference, r.received_at), r.reference))
+    return [_target(r, {key: getattr(r, key) for key in ADDRESSES}) for r in rows]
 
 
 def target_of(proposal: Proposal) -> Target:
     """A proposal row as reminders see it: its status, since when, and its contacts' addresses."""
     fields = proposal.fields or {}
-    changed = proposal.received_at if proposal.updated_at <= proposal.created_at else proposal.updated_at
-    return Target(
-        pk=proposal.id,
-        reference=proposal.reference,
-        status=proposal.status,
-        received_at=proposal.received_at,
-        changed_at=max(changed, proposal.received_at),
-        addresses={
-            "sender": proposal.sender,
-            "tutor": (fields.get("tutor") or {}).get("email"),
-            "hr": (fields.get("collectivity") or {}).get("hr_email"),
-            "dgs": (fields.get("dgs") or {}).get("email"),
-        },
-    )
+    return _target(proposal, {key: (fields.get(section) or {}).get(name) for key, (section, name) in ADDRESSES.items()})
+
+
+ADDRESSES = {"tutor": ("tutor", "email"), "hr": ("collectivity", "hr_email"), "dgs": ("dgs", "email")}
+
+
+def _target(row: Any, addresses: dict[str, str | None]) -> Target:
+    changed = row.received_at if row.updated_at <= row.created_at else row.updated_at
+    return Target(pk=row.id, reference=row.reference, status=row.status, received_at=row.received_at,
+                  changed_at=max(changed, row.received_at), addresses={"sender": row.sender, **addresses})
 
 
 def past_senders(session: Session, calendar: Calendar, reminder: Reminder, before: datetime) -> list[str]:
@@ -315,13 +317,15 @@ def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> 
     return 1 if status == "queued" else 0
 
 
-def reminder_context(app: App, occurrence: Occurrence, record: dict[str, Any] | None) -> dict[str, Any]:
+def reminder_context(
+    app: App, occurrence: Occurrence, record: dict[str, Any] | None, meeting_url: str | None = None
+) -> dict[str, Any]:
     """The template context of a reminder mail: the acknowledgements' context (`proposal` is the
     export record, `campaign` the calendar, `slot` with its local `day` and `hours`), plus
     `reminder`, `recipient`, `roles` (sender, tutor… this recipient is), `period` and `slot_rule`."""
     calendar = app.calendars[occurrence.campaign]
     reminder = occurrence.reminder
-    slot = slot_context(calendar, occurrence.slot) if occurrence.slot is not None else None
+    slot = slot_context(calendar, occurrence.slot, meeting_url) if occurrence.slot is not None else None
     context = mail_context(proposal=record, label=app.form.label, campaign=calendar, slot=slot)
     roles = [
         a
@@ -340,11 +344,16 @@ def reminder_context(app: App, occurrence: Occurrence, record: dict[str, Any] | 
 
 
 def compose_reminder(
-    app: App, occurrence: Occurrence, record: dict[str, Any] | None, now: datetime, references: list[str]
+    app: App,
+    occurrence: Occurrence,
+    record: dict[str, Any] | None,
+    now: datetime,
+    references: list[str],
+    meeting_url: str | None = None,
 ) -> EmailMessage:
     """The reminder mail, rendered and composed (with its .ics invitation when the reminder asks for one)."""
     reminder = occurrence.reminder
-    rendered = app.templates.render(reminder.template, reminder_context(app, occurrence, record))
+    rendered = app.templates.render(reminder.template, reminder_context(app, occurrence, record, meeting_url))
     attachments = []
     if reminder.ics and occurrence.slot is not None and occurrence.target is not None:
         calendar = app.calendars[occurrence.campaign]
@@ -358,6 +367,7 @@ def compose_reminder(
             attendee=occurrence.recipient,
             summary=f"{rule.title} – {occurrence.target.reference}",
             now=now,
+            url=meeting_url,
         )
         attachments.append(("invitation.ics", "text/calendar", ics))
     return app.compose(
@@ -377,17 +387,10 @@ def reminder_mail(
     proposal = session.get(Proposal, occurrence.target.pk) if occurrence.target else None
     record = proposal_record(proposal) if proposal is not None else None
     references = [proposal.message.message_id] if proposal is not None and proposal.message else []
-    return compose_reminder(app, occurrence, record, now, references), proposal
+    link = meeting_url(session, proposal.id, occurrence.reminder.slot) if proposal is not None else None
+    return compose_reminder(app, occurrence, record, now, references, link), proposal
 
 
 def occurrence_recipients(reminder: Reminder, target: Target | None) -> list[str]:
     """The addresses a reminder goes to for a proposal (none for staff or past senders)."""
     return recipients(reminder, target) if target is not None and reminder.per_proposal else []
-
-
-# --- what is coming ---------------------------------------------------------------------------------
-
-
-# --- the daemon's jobs (APScheduler 3) --------------------------------------------------------------
-
-

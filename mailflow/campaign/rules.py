@@ -255,8 +255,9 @@ def invitation_ics(
     summary: str,
     now: datetime,
     sequence: int = 0,
+    url: str | None = None,
 ) -> bytes:
-    """An RFC 5545 invitation (METHOD:REQUEST) for one slot, in the campaign's time zone."""
+    """An RFC 5545 invitation (METHOD:REQUEST) for one slot, in the campaign's time zone (with its meeting link)."""
     cal = ICalendar()
     cal.add("prodid", "-//CNFPT INET//mailflow//FR")
     cal.add("version", "2.0")
@@ -269,7 +270,10 @@ def invitation_ics(
     event.add("dtstart", slot[0].astimezone(calendar.timezone))
     event.add("dtend", slot[1].astimezone(calendar.timezone))
     event.add("summary", summary)
-    if rule.location:
+    if url:
+        event.add("url", url)
+        event.add("location", url)
+    elif rule.location:
         event.add("location", rule.location)
     if rule.description:
         event.add("description", rule.description)

@@ -81,6 +81,10 @@ class Message(Base):
     verdict: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # An open item (question, reply, quarantined or put back) stays open until a person closes it.
+    handled_at: Mapped[datetime | None]
+    handled_by: Mapped[str | None] = mapped_column(String(320))
+    put_back_at: Mapped[datetime | None]
 
     steps: Mapped[list[MessageStep]] = relationship(back_populates="message", order_by="MessageStep.id")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message")
@@ -149,6 +153,7 @@ class Proposal(Base):
     missing: Mapped[list[Any]]
     problems: Mapped[list[Any]]
     flags: Mapped[list[Any]]
+    note: Mapped[str | None] = mapped_column(Text)
     supersedes_pk: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -187,6 +192,8 @@ class OutboxMail(Base):
     proposal_pk: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"), index=True)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    handled_at: Mapped[datetime | None]
+    handled_by: Mapped[str | None] = mapped_column(String(320))
 
     attempts_log: Mapped[list[OutboxAttempt]] = relationship(order_by="OutboxAttempt.id")
 
@@ -248,6 +255,7 @@ class Slot(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     proposal_pk: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
+    meeting_url: Mapped[str | None] = mapped_column(Text)
 
 
 class ServiceState(Base):
@@ -258,3 +266,32 @@ class ServiceState(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class StaffUser(Base):
+    """A member of staff who may sign in to the console with a local password (Argon2 hash)."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """One staff action: who, when, what, on which proposal or mail, the value before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(60))
+    reference: Mapped[str | None] = mapped_column(String(40), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)

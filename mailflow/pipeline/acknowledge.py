@@ -176,6 +176,29 @@ def _queue(
     record: dict[str, Any] | None = None,
     unreadable: Sequence[dict[str, str]] = (),
 ) -> OutboxMail | None:
+    try:
+        mail = answer_mail(app, template, original, recipients, now, proposal=proposal, record=record,
+                           unreadable=unreadable)
+    except AddressError as exc:
+        session.add(MessageStep(message=original.message, step="not-answered", at=now,
+                                detail=f"pas de réponse automatique : adresse inutilisable ({exc})"))
+        return None
+    return enqueue(session, cause=cause, kind=template, recipient=recipients.to[0], mail=mail, now=now,
+                   proposal=proposal)
+
+
+def answer_mail(
+    app: App,
+    template: str,
+    original: Original,
+    recipients: Recipients,
+    now: datetime,
+    *,
+    proposal: Proposal | None = None,
+    record: dict[str, Any] | None = None,
+    unreadable: Sequence[dict[str, str]] = (),
+) -> EmailMessage:
+    """The answer to `original`, rendered and composed, not queued (the console previews it first)."""
     calendar = app.calendars.get(proposal.campaign) if proposal is not None and proposal.campaign else None
     if calendar is None and proposal is None:
         calendar = app.current_calendar(original.message.received_at)
@@ -187,19 +210,12 @@ def _queue(
         unreadable=unreadable,
     )
     rendered = app.templates.render(template, context)
-    try:
-        mail = app.compose(
-            rendered,
-            to=list(recipients.to),
-            cc=list(recipients.cc),
-            in_reply_to=header(original.parsed, "Message-ID") or None,
-            references=thread_ids(original.parsed),
-            auto_submitted="auto-replied",
-            now=now,
-        )
-    except AddressError as exc:
-        session.add(MessageStep(message=original.message, step="not-answered", at=now,
-                                detail=f"pas de réponse automatique : adresse inutilisable ({exc})"))
-        return None
-    return enqueue(session, cause=cause, kind=template, recipient=recipients.to[0], mail=mail, now=now,
-                   proposal=proposal)
+    return app.compose(
+        rendered,
+        to=list(recipients.to),
+        cc=list(recipients.cc),
+        in_reply_to=header(original.parsed, "Message-ID") or None,
+        references=thread_ids(original.parsed),
+        auto_submitted="auto-replied",
+        now=now,
+    )
