@@ -94,7 +94,7 @@ def current(session: Session, reference: str) -> Proposal:
 def decide(session: Session, reference: str, decision: str, actor: str, now: datetime) -> tuple[str, Proposal]:
     """Record the decision (accepted = retenue, rejected = non retenue, withdrawn = retirée); return the old status."""
     if decision not in DECISIONS:
-        raise StaffActionError(f"décision inconnue : {decision}")
+        raise StaffActionError(f"décision inconnue : {decision}")
     try:
         previous, proposal = set_status(session, reference, decision, now)
     except MailflowError as exc:
@@ -128,7 +128,7 @@ def correct_field(
     try:
         definition = form.field(path)
     except KeyError:
-        raise StaffActionError(f"champ inconnu : {path}") from None
+        raise StaffActionError(f"champ inconnu : {path}") from None
     proposal = current(session, reference)
     fields = {section: dict(values or {}) for section, values in (proposal.fields or {}).items()}
     old = (fields.get(definition.section) or {}).get(definition.key)
@@ -222,7 +222,7 @@ def move_slot(
 def mark_handled(session: Session, kind: str, item_id: int, actor: str, now: datetime) -> None:
     """Close an open item: a mail (question, reply, quarantined, put back) or a failed send."""
     if kind not in ("mail", "send"):
-        raise StaffActionError(f"type d'élément inconnu : {kind}")
+        raise StaffActionError(f"type d'élément inconnu : {kind}")
     row = session.get(Message if kind == "mail" else OutboxMail, item_id)
     if row is None:
         raise StaffActionError("cet élément n'existe plus")

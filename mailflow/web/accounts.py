@@ -73,7 +73,7 @@ def authenticate(session: Session, email: str, password: str, web: WebSettings, 
         return LoginResult(None, refused)
     if user.locked_until is not None and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(None, f"Trop d'essais infructueux : ce compte est verrouillé pendant encore "
+        return LoginResult(None, f"Trop d'essais infructueux : ce compte est verrouillé pendant encore "
                                  f"{minutes}\u00a0min.", delay=web.failure_delay_seconds)
     if _verify(user.password_hash, password):
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
@@ -86,7 +86,7 @@ def authenticate(session: Session, email: str, password: str, web: WebSettings, 
         user.locked_until, user.failed_logins = now + timedelta(minutes=web.lockout_minutes), 0
         audit(session, "console", "locked", now, target=f"user:{address}",
               after=f"verrouillé {web.lockout_minutes} min")
-        return LoginResult(None, f"Trop d'essais infructueux : ce compte est verrouillé pendant "
+        return LoginResult(None, f"Trop d'essais infructueux : ce compte est verrouillé pendant "
                                  f"{web.lockout_minutes}\u00a0min.", delay=delay)
     return LoginResult(None, refused, delay=delay)
 

@@ -75,7 +75,7 @@ async def release(request: Request) -> Response:
     with app.sessions() as session:
         reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)).first()
     outcome = f"proposition {reference} enregistrée" if reference else (message.reason or message.verdict or "")
-    flash(request, f"Courriel sorti de quarantaine : {outcome}.")
+    flash(request, f"Courriel sorti de quarantaine : {outcome}.")
     return back("/quarantaine")
 
 
@@ -112,7 +112,7 @@ async def reprocess(request: Request) -> Response:
         result = staff.release(app, entry_id, user(request))
         return result.reason or result.verdict or ""
 
-    flash(request, f"Courriel retraité : {await run_in_threadpool(run)}.")
+    flash(request, f"Courriel retraité : {await run_in_threadpool(run)}.")
     return back("/a-traiter")
 
 
