@@ -353,3 +353,21 @@ def test_move_a_proposal_to_another_free_teams_slot(app) -> None:  # noqa: ANN00
     with app.sessions() as session:
         assert session.get_one(Slot, first.id).starts_at == later
         assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "slot")).one()
+
+
+def test_reprocess_a_question_but_never_a_mail_that_filed_a_proposal(app) -> None:  # noqa: ANN001
+    """Reprocessing runs a question through the pipeline again; a mail that filed a proposal is refused."""
+    question_pk = question(app)
+    reference = incomplete_proposal(app)
+    http = client(app)
+    login(http)
+    token = csrf(http.get("/a-traiter").text)
+    http.post(f"/a-traiter/{question_pk}/retraiter", data={"csrftoken": token})
+    assert "Courriel retraité" in http.get("/a-traiter").text
+    with app.sessions() as session:
+        proposal_mail_pk = session.scalars(select(Proposal.message_pk)).one()
+    http.post(f"/a-traiter/{proposal_mail_pk}/retraiter", data={"csrftoken": token})
+    assert f"déjà donné la proposition {reference}" in http.get("/a-traiter").text
+    with app.sessions() as session:
+        assert len(session.scalars(select(Proposal)).all()) == 1
+        assert session.get_one(Message, question_pk).verdict == "question"

@@ -105,6 +105,10 @@ async def reprocess(request: Request) -> Response:
     def run() -> str:
         with app.sessions.begin() as session:
             message = session.get_one(Message, pk)
+            filed = session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)).first()
+            if filed is not None:
+                raise staff.StaffActionError(f"ce courriel a déjà donné la proposition {filed}\u00a0: "
+                                             "corrigez-la plutôt que de le retraiter")
             entry = QuarantineEntry(message=message, reason="retraitement demandé", created_at=app.clock.now())
             session.add(entry)
             session.flush()
@@ -112,7 +116,10 @@ async def reprocess(request: Request) -> Response:
         result = staff.release(app, entry_id, user(request))
         return result.reason or result.verdict or ""
 
-    flash(request, f"Courriel retraité : {await run_in_threadpool(run)}.")
+    try:
+        flash(request, f"Courriel retraité : {await run_in_threadpool(run)}.")
+    except staff.StaffActionError as exc:
+        flash(request, str(exc), "error")
     return back("/a-traiter")
 
 
