@@ -311,7 +311,8 @@ def test_accept_a_value_flagged_for_checking(app) -> None:  # noqa: ANN001
     pk = ingest(app, proposal_mail(collectivity()), "to-check")
     with app.sessions.begin() as session:
         proposal = session.scalars(select(Proposal).where(Proposal.message_pk == pk)).one()
-        proposal.flags, proposal.status = [{"to_check": "collectivity.siret", "reason": "lu sans certitude"}], "to_check"
+        proposal.flags = [{"to_check": "collectivity.siret", "reason": "lu sans certitude"}]
+        proposal.status = "to_check"
         reference = proposal.reference
     http = client(app)
     login(http)
