@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.feedparser
 import email.parser
 import email.policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 
 from mailflow.mail.mailbox import header_block
 
@@ -33,3 +33,14 @@ def parse(raw: bytes) -> EmailMessage:
     message = parser.close()
     assert isinstance(message, EmailMessage)
     return message
+
+
+def header(message: Message, name: str) -> str:
+    """A header as text, '' when absent; a header the parser chokes on is returned as written."""
+    try:
+        value = message.get(name)
+        return "" if value is None else str(value)
+    except Exception:  # noqa: BLE001 - email's header parser raises many kinds of errors on hostile input
+        wanted = name.lower()
+        raw = next((v for k, v in message.raw_items() if k.lower() == wanted), "")
+        return " ".join(str(raw).split())

@@ -25,8 +25,9 @@ from mailflow.campaign.export import proposal_record
 from mailflow.db.models import Message, MessageStep, OutboxMail, Proposal
 from mailflow.mail.compose import AddressError
 from mailflow.mail.outbox import answers_today, enqueue
+from mailflow.mail.parsing import header
 from mailflow.mail.template_context import acknowledgement_template, mail_context, original_context
-from mailflow.pipeline.classify import Verdict, header, is_internal, thread_ids
+from mailflow.pipeline.classify import Verdict, is_internal, thread_ids
 from mailflow.pipeline.forms.definition import FormDefinition
 
 if TYPE_CHECKING:

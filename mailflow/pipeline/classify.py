@@ -16,6 +16,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from typing import Literal
 
+from mailflow.mail.parsing import header
 from mailflow.pipeline.forwards import forwarded_author, is_forwarded
 from mailflow.pipeline.robots import why_automatic
 
@@ -139,15 +140,6 @@ def believable_date(value: datetime | None, now: datetime) -> datetime | None:
     return value
 
 
-def header(message: Message, name: str) -> str:
-    """A header as text, '' when absent; a header the parser chokes on is returned as written."""
-    try:
-        value = message.get(name)
-        return "" if value is None else str(value)
-    except Exception:  # noqa: BLE001 - email's header parser raises many kinds of errors on hostile input
-        wanted = name.lower()
-        raw = next((v for k, v in message.raw_items() if k.lower() == wanted), "")
-        return " ".join(str(raw).split())
 
 
 def from_address(message: Message) -> str | None:

@@ -11,6 +11,8 @@ import re
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
+from mailflow.mail.parsing import header
+
 # "TR:", "Fwd:", "FW:", "WG:" (German), "Transféré :", possibly after "RE:" prefixes.
 FORWARD_SUBJECT = re.compile(
     r"^\s*(?:(?:re|aw|sv)\s*:\s*)*(?:tr|fwd?|wg|transf[ée]r[ée])\s*:", re.IGNORECASE
@@ -61,7 +63,7 @@ def forwarded_author(message: EmailMessage) -> str | None:
     The attached message's From, else the first inline "De : … Envoyé : …" block's address.
     """
     for inner in attached_messages(message):
-        for _name, address in getaddresses([_header(inner, "From")]):
+        for _name, address in getaddresses([header(inner, "From")]):
             if "@" in address:
                 return address.strip().lower()
     text = own_text(message)
@@ -88,12 +90,5 @@ def own_text(message: Message) -> str | None:
 
 
 def _subject(message: Message) -> str:
-    return _header(message, "Subject")
+    return header(message, "Subject")
 
-
-def _header(message: Message, name: str) -> str:
-    try:
-        value = message.get(name)
-        return "" if value is None else str(value)
-    except Exception:  # noqa: BLE001 - email's header parser raises many kinds of errors on hostile input
-        return ""

@@ -18,6 +18,7 @@ from email.utils import getaddresses
 
 from flufl.bounce import all_failures
 
+from mailflow.mail.parsing import header
 from mailflow.pipeline.forwards import forwards_by_subject, own_text
 
 log = logging.getLogger("mailflow.pipeline.robots")
@@ -97,7 +98,7 @@ def why_automatic(message: Message) -> str | None:
 
 
 def _auto_reply(message: Message) -> str | None:
-    auto_submitted = _header(message, "Auto-Submitted").strip().lower()
+    auto_submitted = header(message, "Auto-Submitted").strip().lower()
     if auto_submitted and not auto_submitted.startswith("no"):
         return f"réponse automatique (Auto-Submitted: {auto_submitted})"
     for name in AUTO_REPLY_HEADERS:
@@ -106,16 +107,16 @@ def _auto_reply(message: Message) -> str | None:
     for name in MICROSOFT_GENERATED:
         if name in message:
             return f"message produit par Microsoft Exchange (en-tête {name})"
-    suppress = {v.strip().lower() for v in _header(message, "X-Auto-Response-Suppress").split(",")}
+    suppress = {v.strip().lower() for v in header(message, "X-Auto-Response-Suppress").split(",")}
     if suppress & SUPPRESSED_AUTO_REPLY:
         return "réponse automatique (X-Auto-Response-Suppress\u00a0: l'expéditeur refuse les réponses automatiques)"
-    if AUTO_REPLY_SUBJECT.match(_header(message, "Subject")):
+    if AUTO_REPLY_SUBJECT.match(header(message, "Subject")):
         return "réponse automatique (objet du message)"
     return None
 
 
 def _list_mail(message: Message) -> str | None:
-    precedence = _header(message, "Precedence").strip().lower()
+    precedence = header(message, "Precedence").strip().lower()
     if precedence in BULK_PRECEDENCE:
         return f"envoi automatique ou en nombre (Precedence: {precedence})"
     for name in LIST_HEADERS:
@@ -125,7 +126,7 @@ def _list_mail(message: Message) -> str | None:
         if name.lower().startswith(LIST_HEADER_PREFIXES):
             return f"message d'une liste de diffusion (en-tête {name})"
     for name in ("Return-Path", "Sender", "Errors-To"):
-        local = _local_part(_header(message, name))
+        local = _local_part(header(message, name))
         if local and LIST_RETURN_PATH.match(local):
             return f"message d'une liste de diffusion ({name}\u00a0: {local}@…)"
     return None
@@ -144,7 +145,7 @@ def _report(message: Message) -> str | None:
 
 
 def _bounce(message: Message) -> str | None:
-    if "Return-Path" in message and _header(message, "Return-Path").strip() in ("<>", ""):
+    if "Return-Path" in message and header(message, "Return-Path").strip() in ("<>", ""):
         return "avis de non-remise (Return-Path vide)"
     if "X-Failed-Recipients" in message:
         return "avis de non-remise (X-Failed-Recipients)"
@@ -165,7 +166,7 @@ def _bounce(message: Message) -> str | None:
 
 def _robot_sender(message: Message) -> str | None:
     for name in ("From", "Sender", "Reply-To"):
-        for display, address in getaddresses([_header(message, name)]):
+        for display, address in getaddresses([header(message, name)]):
             local = address.rpartition("@")[0] if "@" in address else address
             if local and ROBOT_LOCAL.match(local.strip()):
                 return f"expéditeur automatique ({address.strip().lower()})"
@@ -175,7 +176,7 @@ def _robot_sender(message: Message) -> str | None:
 
 
 def _notice_subject(message: Message) -> str | None:
-    subject = _header(message, "Subject")
+    subject = header(message, "Subject")
     if NOTICE_SUBJECT.match(subject):
         return f"avis automatique (objet\u00a0: «\u00a0{subject.strip()[:60]}\u00a0»)"
     return None
@@ -221,13 +222,3 @@ def _local_part(value: str) -> str:
             return address.rpartition("@")[0].strip()
     return ""
 
-
-def _header(message: Message, name: str) -> str:
-    """A header as text, '' when absent; a header the parser chokes on is returned as written."""
-    try:
-        value = message.get(name)
-        return "" if value is None else str(value)
-    except Exception:  # noqa: BLE001 - email's header parser raises many kinds of errors on hostile input
-        wanted = name.lower()
-        raw = next((v for k, v in message.raw_items() if k.lower() == wanted), "")
-        return " ".join(str(raw).split())

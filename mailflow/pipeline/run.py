@@ -25,9 +25,9 @@ from mailflow.db.models import Attachment, Message, MessageStep, Proposal, Quara
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
-from mailflow.mail.parsing import parse, parse_headers
+from mailflow.mail.parsing import header, parse, parse_headers
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, answer_recipients
-from mailflow.pipeline.classify import Verdict, believable_date, classify_message, header, message_id_of
+from mailflow.pipeline.classify import Verdict, believable_date, classify_message, message_id_of
 from mailflow.pipeline.extract import ExtractedForm, extract_forms
 from mailflow.pipeline.filing import file_proposal, thread_reference
 from mailflow.pipeline.validate import validate_fields
