@@ -25,6 +25,7 @@ from mailflow.campaign.calendar_schema import (
     PeriodTable,
     ReminderTable,
     SlotTable,
+    StaffActionTable,
 )
 from mailflow.campaign.calendars import (
     AUDIENCES,
@@ -35,6 +36,7 @@ from mailflow.campaign.calendars import (
     Period,
     Reminder,
     SlotRule,
+    StaffAction,
 )
 from mailflow.errors import CalendarError
 from mailflow.toml_errors import Loc, display, line_of, toml_error, validation_reason
@@ -133,6 +135,8 @@ def _build(parsed: CalendarFile, path: Path, template_names: Collection[str] | N
         for index, table in enumerate(parsed.reminders)
     )
     _unique([r.id for r in reminders], "reminders", "id", "reminder id")
+    actions = tuple(_staff_action(index, table, dates) for index, table in enumerate(parsed.staff_actions))
+    _unique([a.id for a in actions], "staff_actions", "id", "staff action id")
     return Calendar(
         id=campaign.id,
         title=campaign.title,
@@ -151,6 +155,7 @@ def _build(parsed: CalendarFile, path: Path, template_names: Collection[str] | N
         periods=periods,
         holidays_country=campaign.holidays_country,
         holidays_subdiv=campaign.holidays_subdiv,
+        staff_actions=actions,
     )
 
 
@@ -283,7 +288,17 @@ def _reminder(
         slot=table.slot,
         ics=table.ics,
         period=table.period,
+        announce=table.announce,
     )
+
+
+def _staff_action(index: int, table: StaffActionTable, dates: Mapping[str, date | list[date]]) -> StaffAction:
+    loc: Loc = ("staff_actions", index)
+    _check_statuses(table.statuses, (*loc, "statuses"))
+    day = table.date if isinstance(table.date, date) else _named(table.date, dates, (*loc, "date"))
+    if isinstance(day, list):
+        day = min(day)
+    return StaffAction(table.id, table.title, day, tuple(table.statuses), table.notice_days, table.todo)
 
 
 def _named(name: str, dates: Mapping[str, date | list[date]], loc: Loc) -> date | list[date]:
@@ -313,7 +328,7 @@ def _parse_time(text: str) -> time | None:
         return None
 
 
-_TABLES = "[campaign], [proposals], [dates], [[periods]], [[slots]], [[reminders]]"
+_TABLES = "[campaign], [proposals], [dates], [[periods]], [[slots]], [[reminders]], [[staff_actions]]"
 
 
 def _message(path: Path, text: str, raw: Mapping[str, Any], loc: Loc, reason: str) -> str:
@@ -322,7 +337,7 @@ def _message(path: Path, text: str, raw: Mapping[str, Any], loc: Loc, reason: st
 
 def _where(raw: Mapping[str, Any], loc: Loc) -> str:
     """`reminder 'relance': template`, `[proposals] deadline`, `slot 'teams': hours`."""
-    if len(loc) >= 2 and isinstance(loc[1], int) and loc[0] in ("reminders", "slots", "periods"):
+    if len(loc) >= 2 and isinstance(loc[1], int) and loc[0] in ("reminders", "slots", "periods", "staff_actions"):
         table = raw.get(str(loc[0]), [])
         entry = table[loc[1]] if isinstance(table, list) and loc[1] < len(table) else {}
         key = "kind" if loc[0] == "slots" else "id"

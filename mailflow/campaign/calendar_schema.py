@@ -77,6 +77,7 @@ class ReminderTable(Table):
     slot: str | None = None
     ics: bool = False
     period: str | None = None
+    announce: str = ""
     template: str
 
     _no_datetime = field_validator("date", "until", mode="before")(refuse_datetime)
@@ -96,6 +97,19 @@ class SlotTable(Table):
     _no_datetime = field_validator("days", mode="before")(refuse_datetime)
 
 
+class StaffActionTable(Table):
+    """`[[staff_actions]]`: what staff must do before a date (listed in the digest)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)]
+    title: str
+    date: date | str
+    statuses: list[str]
+    notice_days: Annotated[int, Field(ge=0, le=90)] = 7
+    todo: str = ""
+
+    _no_datetime = field_validator("date", mode="before")(refuse_datetime)
+
+
 class CalendarFile(Table):
     campaign: CampaignTable
     proposals: ProposalsTable
@@ -103,6 +117,7 @@ class CalendarFile(Table):
     periods: list[PeriodTable] = []
     reminders: list[ReminderTable] = []
     slots: list[SlotTable] = []
+    staff_actions: list[StaffActionTable] = []
 
     @field_validator("dates", mode="before")
     @classmethod

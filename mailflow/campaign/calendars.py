@@ -42,6 +42,7 @@ class Reminder:
     slot: str | None
     ics: bool
     period: str | None
+    announce: str = ""
 
     @property
     def per_proposal(self) -> bool:
@@ -81,6 +82,22 @@ class Period:
 
 
 @dataclass(frozen=True)
+class StaffAction:
+    """Something staff must do before a date of the campaign, e.g. decide on every complete proposal.
+
+    The proposals still in one of `statuses` are what is left to do; the digest lists them from
+    `notice_days` before `date`, and is sent the last working day before it even with nothing new.
+    """
+
+    id: str
+    title: str
+    date: date
+    statuses: tuple[str, ...]
+    notice_days: int
+    todo: str
+
+
+@dataclass(frozen=True)
 class Calendar:
     """A campaign as read from its TOML file; `dates` are the named dates templates use."""
 
@@ -101,6 +118,7 @@ class Calendar:
     periods: tuple[Period, ...] = ()
     holidays_country: str = "FR"
     holidays_subdiv: str | None = None
+    staff_actions: tuple[StaffAction, ...] = ()
 
     def reminder(self, reminder_id: str) -> Reminder:
         """The reminder with this id (KeyError when there is none)."""

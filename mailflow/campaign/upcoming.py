@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.campaign.calendars import PROPOSAL_AUDIENCES, Calendar, Reminder, staff_working_day
@@ -15,6 +16,7 @@ from mailflow.campaign.export import STATUS_FR
 from mailflow.campaign.reminders import mails_of, plan, service_since_now
 from mailflow.campaign.rules import (
     Occurrence,
+    SlotTime,
     allocate,
     concerned,
     decide,
@@ -24,6 +26,8 @@ from mailflow.campaign.rules import (
     slot_times,
     until_end,
 )
+from mailflow.campaign.wording import day_fr, moment_fr, time_fr
+from mailflow.db.models import Proposal
 
 if TYPE_CHECKING:
     from mailflow.context import App
@@ -53,6 +57,9 @@ class Upcoming:
     description: str
     audience: str = ""
     local: datetime | None = None
+    words: str = ""
+    event: date | datetime | None = None
+    event_words: str = ""
 
     @property
     def who(self) -> str:
@@ -60,9 +67,12 @@ class Upcoming:
         return self.recipient or self.audience
 
     def __str__(self) -> str:
-        moment = (self.local or self.at).strftime("%Y-%m-%d %H:%M")
+        """One line of `mailflow schedule list`: the mail's date, the event's date, what, to whom."""
+        local = self.local or self.at
+        moment = f"{local:%Y-%m-%d %H:%M} {day_fr(local, local.tzinfo or UTC)}"
+        event = f"({self.event_words})" if self.event_words else ""
         about = f" [{self.reference}]" if self.reference else ""
-        return f"{moment}  {self.campaign}  {self.reminder}  {self.template}  → {self.who}{about}"
+        return f"{moment:<38} {event:<32} {self.words or self.description} → {self.who}{about}"
 
 
 def upcoming(
@@ -94,6 +104,7 @@ def upcoming(
         if not reminders:
             continue
         current = plan(app, session, calendar, reminders)
+        names = _names(session, calendar.id)
         for reminder in reminders:
             if reminder.slot and not reminder.slot_relative:
                 _tentative_slots(calendar, reminder, current.targets, current.slots)
@@ -103,7 +114,7 @@ def upcoming(
                 if at is None or decide(calendar, occurrence, max(now, at), grace, since) != "send":
                     continue
                 if now < at <= end:
-                    rows.append(_row(calendar, occurrence, at))
+                    rows.append(_row(calendar, occurrence, at, names))
             if not rows and not _any_target(reminder, current.targets):
                 placeholder = _placeholder(calendar, reminder, now, end)
                 if placeholder is not None:
@@ -122,7 +133,49 @@ def _in_window(calendar: Calendar, reminder: Reminder, now: datetime, end: datet
     return due <= end and max(due, until_end(calendar, reminder) or due) > now
 
 
-def _row(calendar: Calendar, occurrence: Occurrence, at: datetime) -> Upcoming:
+def _names(session: Session, campaign: str) -> dict[str, str]:
+    """The collectivité's name of each current proposal of a campaign, by reference."""
+    rows = session.execute(
+        select(Proposal.reference, Proposal.fields).where(
+            Proposal.campaign == campaign, Proposal.status != "superseded"
+        )
+    )
+    return {ref: ((fields or {}).get("collectivity") or {}).get("name") or "" for ref, fields in rows}
+
+
+def words(
+    calendar: Calendar, reminder: Reminder, slot: SlotTime | None = None, name: str = ""
+) -> tuple[str, date | datetime | None, str]:
+    """What a mail announces, in words, with the date of the event it is about (and that date in words).
+
+    « Invitation à la réunion Teams du jeudi 28 août, 10 h — Ville de Brest »; the event is the
+    slot for a slot mail, else the reminder's named date when the mail is sent before it.
+    """
+    what = reminder.announce or reminder.description or reminder.id
+    event: date | datetime | None = None
+    zone = calendar.timezone
+    event_words = ""
+    if slot is not None:
+        event = slot[0]
+        what = f"{what} du {moment_fr(slot[0], zone)}"
+        event_words = f"le {day_fr(event, zone)}, {time_fr(event, zone)}"
+    elif reminder.slot is not None:
+        times = slot_times(calendar, calendar.slot_rule(reminder.slot))
+        if times:
+            event = times[0][0]
+            event_words = f"dès le {day_fr(event, zone)}"
+    elif isinstance(reminder.anchor, str) and reminder.anchor in calendar.dates:
+        named = calendar.dates[reminder.anchor]
+        event = named[0] if isinstance(named, list) else named
+        event_words = f"le {day_fr(event, zone)}"
+    if name:
+        what = f"{what} — {name}"
+    return what, event, event_words
+
+
+def _row(calendar: Calendar, occurrence: Occurrence, at: datetime, names: dict[str, str]) -> Upcoming:
+    reference = occurrence.target.reference if occurrence.target else None
+    what, event, event_words = words(calendar, occurrence.reminder, occurrence.slot, names.get(reference or "", ""))
     return Upcoming(
         at=at,
         campaign=calendar.id,
@@ -133,6 +186,9 @@ def _row(calendar: Calendar, occurrence: Occurrence, at: datetime) -> Upcoming:
         description=occurrence.reminder.description,
         audience=_audience_fr(occurrence.reminder),
         local=at.astimezone(calendar.timezone),
+        words=what,
+        event=event,
+        event_words=event_words,
     )
 
 
@@ -161,6 +217,7 @@ def _placeholder(calendar: Calendar, reminder: Reminder, now: datetime, end: dat
         return None
     if "staff" in reminder.audience:
         return None  # staff are real addresses, listed as such
+    what, event, event_words = words(calendar, reminder)
     return Upcoming(
         at=at,
         campaign=calendar.id,
@@ -171,6 +228,9 @@ def _placeholder(calendar: Calendar, reminder: Reminder, now: datetime, end: dat
         description=reminder.description,
         audience=_audience_fr(reminder),
         local=at.astimezone(calendar.timezone),
+        words=what,
+        event=event,
+        event_words=event_words,
     )
 
 
@@ -199,6 +259,7 @@ def _next_digest(app: App, now: datetime, end: datetime) -> list[Upcoming]:
                     recipient=recipient,
                     reference=None,
                     description="Synthèse quotidienne (si quelque chose est à signaler)",
+                    words=f"Synthèse du service des stages, {time_fr(at, app.timezone)}",
                     audience=AUDIENCE_FR["staff"],
                     local=at.astimezone(app.timezone),
                 )
