@@ -151,8 +151,10 @@ def deliver(app: App, message: EmailMessage, at: datetime) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def simulate(tmp_path: Path, smtp, restarts: tuple[datetime, ...]) -> tuple[App, Campaign]:  # noqa: ANN001
-    """Run the campaign; at each time in `restarts` the process stops and starts again on the same DB."""
+def simulate(  # noqa: ANN201
+    tmp_path: Path, smtp, restarts: tuple[datetime, ...] = (), until: datetime = END  # noqa: ANN001
+) -> tuple[App, Campaign]:
+    """Run the campaign up to `until`; at each time in `restarts` the process stops and starts again on the same DB."""
     campaign = Campaign()
     clock = ManualClock(START)
     app = make_app(tmp_path, smtp=smtp, clock=clock)
@@ -163,7 +165,7 @@ def simulate(tmp_path: Path, smtp, restarts: tuple[datetime, ...]) -> tuple[App,
         key=lambda event: event[0],
     )
     now = START
-    while now <= END:
+    while now <= until:
         clock.set(now)
         while scripted and scripted[0][0] <= now:
             _, kind, payload = scripted.pop(0)

@@ -1,16 +1,11 @@
-"""Proposals as records: JSON per proposal.schema.json, and flat rows for CSV and xlsx."""
+"""Proposals as records: JSON per proposal.schema.json, and flat rows for CSV (the xlsx is `spreadsheet`)."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
-
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
 
 from mailflow.db.models import Proposal
 
@@ -77,33 +72,6 @@ def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-
-
-def xlsx_bytes(records: Iterable[dict[str, Any]], title: str = "Propositions") -> bytes:
-    """An .xlsx workbook with one proposal per row, header frozen and filterable."""
-    rows = [flat_row(r) for r in records]
-    columns = _columns(rows)
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]
-    sheet.append(columns)
-    for row in rows:
-        sheet.append([_cell(row.get(c)) for c in columns])
-    for line in sheet.iter_rows(min_row=2):
-        for cell in line:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"  # text a sender wrote is never a formula
-    sheet.freeze_panes = "A2"
-    if columns:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    """Control characters a sender typed are dropped: Excel cannot store them."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

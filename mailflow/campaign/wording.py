@@ -65,7 +65,7 @@ def age_fr(since: datetime, now: datetime, zone: tzinfo) -> str:
 
 
 def days_left_fr(day: date, today: date) -> str:
-    """« aujourd'hui », « demain », « dans 4 jours » (J-4), « il y a 2 jours »."""
+    """« aujourd'hui », « demain », « dans 4 jours, J-4 », « il y a 2 jours »."""
     days = (day - today).days
     if days == 0:
         return "aujourd'hui"
@@ -73,4 +73,4 @@ def days_left_fr(day: date, today: date) -> str:
         return "demain"
     if days < 0:
         return f"il y a {count(-days, 'jour', 'jours')}"
-    return f"dans {count(days, 'jour', 'jours')} (J-{days})"
+    return f"dans {count(days, 'jour', 'jours')}, J-{days}"

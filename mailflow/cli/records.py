@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from mailflow.campaign.export import proposal_record, write_csv, write_json, xlsx_bytes
+from mailflow.campaign.export import proposal_record, write_csv, write_json
+from mailflow.campaign.spreadsheet import empty_workbook, workbook_bytes
 from mailflow.cli.base import Context, cli, guard, pass_context
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.errors import MailflowError
@@ -72,15 +73,16 @@ def proposals_show(ctx: Context, reference: str) -> None:
 def proposals_export(ctx: Context, fmt: str, campaign: str | None, output: Path | None) -> None:
     """Export proposals: JSON (per proposal.schema.json), CSV or xlsx."""
     app = ctx.app()
-    with app.sessions() as session:
-        records = [proposal_record(p) for p in _current_proposals(session, campaign)]
     if fmt == "xlsx":
-        data = xlsx_bytes(records)
+        with app.sessions() as session:
+            data = workbook_bytes(app, session, app.clock.now(), campaign) or empty_workbook()
         if output:
             output.write_bytes(data)
         else:
             sys.stdout.buffer.write(data)
         return
+    with app.sessions() as session:
+        records = [proposal_record(p) for p in _current_proposals(session, campaign)]
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         (write_json if fmt == "json" else write_csv)(records, out)
