@@ -263,4 +263,4 @@ def test_service_down_longer_than_grace_reports_the_missed_reminder(tmp_path: Pa
     assert [s.template for s in sent if s.template == "collectivite/rappel-veille-teams"] == []
     digest = [s for s in sent if s.template == "staff/digest" and s.at.date() == date(2025, 8, 29)]
     text = digest[0].mail.get_body(("plain",)).get_content()
-    assert "RAPPELS NON ENVOYÉS (2)" in text and "veille-teams:PC-2025-0001" in text
+    assert "RAPPELS NON ENVOYÉS (2)" in text and "Rappel de la réunion Teams — PC-2025-0001" in text

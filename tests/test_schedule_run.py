@@ -91,7 +91,7 @@ def test_reminders_missed_beyond_grace_are_recorded_and_shown_to_staff(tmp_path:
     [digest] = outbox(app, "staff/digest")
     text = message_from_bytes(digest.raw, policy=policy.default).get_body(("plain",)).get_content()
     assert "RAPPELS NON ENVOYÉS (1)" in text
-    assert "relance-incomplet" in text
+    assert "Relance : proposition incomplète — PC-" in text
 
 
 def test_reminders_due_before_the_service_ever_ran_are_neither_sent_nor_missed(tmp_path: Path) -> None:

@@ -222,7 +222,7 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None) -
         base_url=base,
         new_proposals=[lines[p.id] for p in current if p.version == 1 and lower < p.created_at <= now],
         new_versions=[_line(app, p, first.get(p.reference, p.received_at), now) for p in versions],
-        missed=[_missed_line(r) for r in missed],
+        missed=[_missed_line(app, r) for r in missed],
         actions=_actions(app, current, lines, now),
         items=items,
         to_check=[lines[p.id] for p in current if p.flags],
@@ -274,13 +274,21 @@ def _problem(label: Any, text: str) -> str:
     return f"{label_or_path(label, path.strip())}\u00a0: {reason.strip()}"
 
 
-def _missed_line(row: ReminderRow) -> MissedLine:
+def _missed_line(app: App, row: ReminderRow) -> MissedLine:
+    """« Relance : proposition incomplète — PC-2025-0004 » and why it did not go."""
     why = (
-        "non envoyé : le service était arrêté au-delà du délai de rattrapage"
+        "le service était arrêté au-delà du délai de rattrapage"
         if row.status == "missed"
-        else "non envoyé : adresse du destinataire invalide"
+        else "adresse du destinataire invalide"
     )
-    return MissedLine(row.due_at, row.recipient, f"{row.campaign} / {row.reminder}", why)
+    reminder_id, _, reference = row.reminder.partition(":")
+    calendar = app.calendars.get(row.campaign)
+    try:
+        reminder = calendar.reminder(reminder_id) if calendar else None
+    except KeyError:
+        reminder = None
+    what = (reminder.announce or reminder.description) if reminder else row.reminder
+    return MissedLine(row.due_at, row.recipient, f"{what} — {reference}" if reference else what, why)
 
 
 def _actions(app: App, current: list[Proposal], lines: dict[int, ProposalLine], now: datetime) -> list[ActionLine]:
