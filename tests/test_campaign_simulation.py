@@ -243,8 +243,36 @@ def test_whole_campaign_sends_every_mail_once_at_its_time(tmp_path: Path, smtp, 
         while not working_day(day):
             day += timedelta(days=1)
         assert day in days, f"no digest the working day after the arrival of {at}"
-    questions = [s for s in digests if s.at.date() == date(2025, 7, 3)]
-    assert "QUESTIONS ET RÉPONSES À TRAITER (1)" in questions[0].mail.get_body(("plain",)).get_content()
+    check_digests_day_by_day(digests)
+
+
+def check_digests_day_by_day(digests: list[Sent]) -> None:
+    """Read every digest as staff would: the open question in each until closed, the decisions on the eve of
+    5 September, silence on a working day with nothing open and nothing new."""
+    texts = {s.at.date(): s.mail.get_body(("plain",)).get_content() for s in digests}
+    question = "- Question{new}, depuis {age} – secretariat@ville-question.example.fr – « Question sur les projets"
+    day = date(2025, 7, 3)
+    while day <= END.date():  # nobody closes it in this campaign
+        if working_day(day):
+            assert day in texts, f"no digest on {day} while a question waits"
+            age = (day - date(2025, 7, 2)).days
+            expected = question.format(
+                new=" (NOUVEAU)" if day == date(2025, 7, 3) else "",
+                age="hier" if age == 1 else f"{age}\u00a0jours",
+            )
+            assert expected in texts[day], f"the question is not in the digest of {day}"
+            assert "Pouvons-nous proposer deux missions ?" in texts[day]
+        day += timedelta(days=1)
+    eve = texts[date(2025, 9, 4)]
+    assert "DÉCISIONS À PRENDRE AVANT LE VENDREDI 5\u00a0SEPTEMBRE (demain)" in eve
+    waiting = eve.split("DÉCISIONS À PRENDRE")[1].split("NOUVEAU DEPUIS")[0]
+    for reference in ("PC-2025-0001", "PC-2025-0002", "PC-2025-0004", "PC-2025-0006", "PC-2025-0007"):
+        assert f"- {reference} – " in waiting
+    assert "PC-2025-0003" not in waiting and "PC-2025-0005" not in waiting  # incomplete: nothing to decide
+    assert "Rien de nouveau." in eve
+    # 5 June (the 3 June proposal was in the 4 June digest) and 10 June (after the 9 June holiday): nothing.
+    assert date(2025, 6, 4) in texts and date(2025, 6, 5) not in texts
+    assert date(2025, 6, 6) in texts and date(2025, 6, 10) not in texts
 
 
 def test_service_down_longer_than_grace_reports_the_missed_reminder(tmp_path: Path, smtp) -> None:  # noqa: ANN001
