@@ -7,11 +7,13 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from click.testing import CliRunner
 from icalendar import Calendar as ICalendar
 from sqlalchemy import select
 
 from mailflow.campaign.due import run_due
 from mailflow.campaign.upcoming import upcoming
+from mailflow.cli import cli
 from mailflow.clock import ManualClock
 from mailflow.context import App
 from mailflow.db.models import Reminder, Slot
@@ -185,6 +187,24 @@ def test_upcoming_reads_like_the_seed_timetable_on_an_empty_database(tmp_path: P
     assert ("grille-evaluation", "2025-12-19") in steps
     assert all(i.recipient is None and i.audience for i in items)
     assert "→ le tuteur (propositions : retenue)" in str(items[-1])
+
+
+def test_schedule_list_reads_like_the_timetable_in_words(tmp_path: Path) -> None:
+    """`mailflow schedule list`: the mail's date, the event's date beside it, what it announces and to whom."""
+    app = app_at(tmp_path, datetime(2025, 7, 1, tzinfo=UTC))
+    values = collectivity(961)
+    ref = add_proposal(app, datetime(2025, 6, 2, tzinfo=UTC), values=values)
+    result = CliRunner().invoke(cli, ["--config", str(app.settings.source), "schedule", "list",
+                                      "--now", "2025-08-01T09:00+02:00", "--days", "40"])
+    assert result.exit_code == 0, result.output
+    [line] = [x for x in result.output.splitlines() if values["tutor_email"] in x and "Invitation" in x]
+    assert line.startswith("2025-08-04 09:00 lundi 4\u00a0août ")
+    assert "(le mercredi 27\u00a0août, 9\u00a0h\u00a030)" in line
+    assert line.endswith(
+        f"Invitation à la réunion Teams du mercredi 27\u00a0août, 9\u00a0h\u00a030 — {values['name']}"
+        f" → {values['tutor_email']} [{ref}]"
+    )
+    assert "collectivite/" not in result.output
 
 
 def test_upcoming_names_each_recipient_once_proposals_exist(tmp_path: Path) -> None:
