@@ -265,7 +265,8 @@ def check_digests_day_by_day(digests: list[Sent]) -> None:
         day += timedelta(days=1)
     eve = texts[date(2025, 9, 4)]
     assert "DÉCISIONS À PRENDRE AVANT LE VENDREDI 5\u00a0SEPTEMBRE (demain)" in eve
-    waiting = eve.split("DÉCISIONS À PRENDRE")[1].split("NOUVEAU DEPUIS")[0]
+    assert eve.index("NOUVEAU DEPUIS") < eve.index("DÉCISIONS À PRENDRE") < eve.index("À TRAITER")
+    waiting = eve.split("DÉCISIONS À PRENDRE")[1].split("À TRAITER")[0]
     for reference in ("PC-2025-0001", "PC-2025-0002", "PC-2025-0004", "PC-2025-0006", "PC-2025-0007"):
         assert f"- {reference} – " in waiting
     assert "PC-2025-0003" not in waiting and "PC-2025-0005" not in waiting  # incomplete: nothing to decide
