@@ -21,7 +21,7 @@ from mailflow.db.state import put_state
 from mailflow.service.app import build_app
 from mailflow.settings import load_settings
 from tests.campaign_factories import add_proposal, outbox, set_status
-from tests.factories import collectivity, write_settings
+from tests.factories import REPO, collectivity, write_settings
 
 MONDAY_0730 = datetime(2025, 6, 16, 5, 30, tzinfo=UTC)  # 07:30 in Paris
 
@@ -308,3 +308,10 @@ def test_send_digest_now_queues_and_sends_even_on_a_quiet_day(tmp_path: Path) ->
     rows = outbox(app, "staff/digest")
     assert len(rows) == 2 and all(r.status == "sent" for r in rows)
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+
+
+def test_no_shell_command_in_any_staff_template() -> None:
+    """Staff read mails, not a terminal: no command line in the digest nor in the alerts (templates/staff/)."""
+    command = re.compile(r"\bmailflow [a-z]+ [a-z]|systemctl|journalctl|`|<code>|\[\[|sudo ")
+    for template in sorted((REPO / "templates" / "staff").glob("*.j2")):
+        assert not command.search(template.read_text(encoding="utf-8")), template.name
