@@ -64,7 +64,7 @@ def test_shipped_project_calendar_has_the_seed_timetable(calendars: dict) -> Non
     assert projects.slot_rule("teams").days == (date(2025, 8, 27), date(2025, 8, 28), date(2025, 8, 29))
     [decisions] = projects.staff_actions
     assert (decisions.title, decisions.date, decisions.statuses) == (
-        "Décisions à prendre", date(2025, 9, 5), ("complete", "late")
+        "Décisions à prendre", date(2025, 9, 5), ("complete", "to_check", "late")
     )
     assert projects.reminder("invitation-teams").announce == "Invitation à la réunion Teams"
 
@@ -191,7 +191,7 @@ def test_an_unknown_audience_is_refused_with_file_and_line(tmp_path: Path, templ
             'unknown time zone "Europe/Strasbourg"',
         ),
         ('id = "veille-teams"', 'id = "invitation-teams"', 'reminder id "invitation-teams" is used twice'),
-        ('statuses = ["complete", "late"]\nnotice_days', 'statuses = ["complet"]\nnotice_days',
+        ('statuses = ["complete", "to_check", "late"]\nnotice_days', 'statuses = ["complet"]\nnotice_days',
          "staff_action 'decisions': statuses: unknown status \"complet\""),
         ('date = "teams_formed"\nstatuses', 'date = "equipes"\nstatuses', 'unknown named date "equipes"'),
     ],

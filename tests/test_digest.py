@@ -273,7 +273,8 @@ def test_html_digest_is_built_for_outlook_with_marks_visible(tmp_path: Path) -> 
     assert 'width="720"' in html
     assert re.search(r'background-color:#b00020;[^>]*>HORS DÉLAI<', html)
     assert re.search(r'background-color:#c05800;[^>]*>À VÉRIFIER<', html)
-    assert "À VÉRIFIER (1)" in text and "plusieurs missions proposées dans le même envoi" in text
+    assert "À VÉRIFIER EN PREMIER : LECTURE INCERTAINE (1)" in text
+    assert "plusieurs missions proposées dans le même envoi" in text
 
 
 def test_no_bracketed_plurals_in_staff_mails(tmp_path: Path) -> None:

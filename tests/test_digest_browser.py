@@ -86,8 +86,9 @@ def test_digest_reads_in_a_browser_at_outlook_width(tmp_path: Path, browser: Any
     text = layout["text"]
     assert text.startswith("Synthèse du jeudi 4 septembre 2025\n")
     assert "À faire : 5 décisions à prendre, 1 question en attente, 1 proposition à vérifier." in text
-    order = ["Nouveau depuis", "Décisions à prendre avant le vendredi 5 septembre (demain)", "À traiter (1)",
-             "À vérifier (1)", "Hors délai (1)", "Incomplètes (1)", "Campagnes", "Envois prévus"]
+    order = ["À vérifier en premier : lecture incertaine (1)", "Nouveau depuis",
+             "Décisions à prendre avant le vendredi 5 septembre (demain)", "À traiter (1)", "Hors délai (1)",
+             "Incomplètes (1)", "Campagnes", "Envois prévus"]
     positions = [text.find(heading) for heading in order]
     assert -1 not in positions and positions == sorted(positions), positions
     colours = {text: colour for text, colour, width in layout["marks"] if width > 0}

@@ -108,4 +108,4 @@ def test_form_without_tutor_block_is_filed_flagged_listed_and_acknowledged_witho
     first_section = staff_text.split("À VÉRIFIER EN PREMIER", 1)[1].split("\n\n", 1)[0]
     assert record["reference"] in first_section
     assert "Nom du tuteur ou de la tutrice" in first_section
-    assert staff_text.index("À VÉRIFIER EN PREMIER") < staff_text.index("NOUVELLES PROPOSITIONS")
+    assert staff_text.index("À VÉRIFIER EN PREMIER") < staff_text.index("NOUVEAU DEPUIS LA PRÉCÉDENTE SYNTHÈSE")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from mailflow.campaign.reminders import service_since_now, target_of
 from mailflow.campaign.rules import Occurrence, concerned, decide, reminder_due, slot_times
 from mailflow.campaign.slots import load_slots
 from mailflow.campaign.upcoming import Upcoming, upcoming
-from mailflow.campaign.wording import age_fr, count, day_fr, days_left_fr
+from mailflow.campaign.wording import age_fr, checks_fr, count, day_fr, days_left_fr, problem_fr
 from mailflow.db.models import Proposal
 from mailflow.db.models import Reminder as ReminderRow
 from mailflow.mail.template_context import label_or_path
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 STATUS_PLURAL_FR = {
     "complete": ("complète", "complètes"),
     "incomplete": ("incomplète", "incomplètes"),
+    "to_check": ("à vérifier", "à vérifier"),
     "late": ("hors délai", "hors délai"),
     "accepted": ("retenue", "retenues"),
     "rejected": ("non retenue", "non retenues"),
@@ -225,7 +226,7 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None) -
         missed=[_missed_line(app, r) for r in missed],
         actions=_actions(app, current, lines, now),
         items=items,
-        to_check=[lines[p.id] for p in current if p.flags],
+        to_check=[lines[p.id] for p in current if lines[p.id].to_check or p.status == "to_check"],
         late=[lines[p.id] for p in current if p.status == "late"],
         without_slot=[lines[p.id] for p in current if p.id in no_slot],
         incomplete=sorted((lines[p.id] for p in current if p.status == "incomplete"), key=lambda x: x.since),
@@ -260,18 +261,10 @@ def _line(app: App, proposal: Proposal, since: datetime, now: datetime) -> Propo
         since=since,
         age=age_fr(since, now, app.timezone),
         missing=tuple(label_or_path(label, path) for path in proposal.missing or []),
-        problems=tuple(_problem(label, p) for p in proposal.problems or []),
-        to_check=tuple(_problem(label, str(f)) for f in proposal.flags or []),
+        problems=tuple(problem_fr(label, p) for p in proposal.problems or []),
+        to_check=tuple(checks_fr(label, proposal.flags or [])),
         link=f"{app.settings.web.base_url}/propositions/{proposal.reference}",
     )
-
-
-def _problem(label: Any, text: str) -> str:
-    """`collectivity.siret: …` as « SIRET : … » (the form's label)."""
-    path, sep, reason = text.partition(":")
-    if not sep or " " in path.strip():
-        return text  # already a sentence
-    return f"{label_or_path(label, path.strip())}\u00a0: {reason.strip()}"
 
 
 def _missed_line(app: App, row: ReminderRow) -> MissedLine:

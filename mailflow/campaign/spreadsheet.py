@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.campaign.export import STATUS_FR
+from mailflow.campaign.wording import checks_fr, problem_fr
 from mailflow.db.models import OutboxMail, Proposal, Slot
 from mailflow.mail.template_context import label_or_path
 
@@ -127,8 +128,8 @@ def _fill(
             row.append(_value((fields.get(definition.section) or {}).get(definition.key)))
         row += [
             "\n".join(label_or_path(form.label, p) for p in proposal.missing or []),
-            "\n".join(_problem(form.label, str(p)) for p in proposal.problems or []),
-            "\n".join(str(f) for f in proposal.flags or []),
+            "\n".join(problem_fr(form.label, str(p)) for p in proposal.problems or []),
+            "\n".join(checks_fr(form.label, proposal.flags or [])),
         ]
         row += [_local(slots[(kind, proposal.reference)], zone) if (kind, proposal.reference) in slots else None
                 for kind, _ in kinds]
@@ -150,13 +151,6 @@ def _value(value: Any) -> Any:
     if isinstance(value, dict):
         return "\n".join(f"{k} : {v}" for k, v in value.items() if v)
     return value
-
-
-def _problem(label: Any, text: str) -> str:
-    path, sep, reason = text.partition(":")
-    if not sep or " " in path.strip():
-        return text
-    return f"{label_or_path(label, path.strip())}\u00a0: {reason.strip()}"
 
 
 def _cell(value: Any) -> Any:

@@ -7,10 +7,14 @@ with the non-breaking spaces of French typography.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
 
 from babel import Locale
 from babel.dates import format_date
+
+from mailflow.campaign.export import to_check_items
+from mailflow.mail.template_context import label_or_path
 
 LOCALE = "fr_FR"
 NBSP = "\u00a0"
@@ -74,3 +78,16 @@ def days_left_fr(day: date, today: date) -> str:
     if days < 0:
         return f"il y a {count(-days, 'jour', 'jours')}"
     return f"dans {count(days, 'jour', 'jours')}, J-{days}"
+
+
+def problem_fr(label: Callable[[str], str], text: str) -> str:
+    """`collectivity.siret: numéro invalide` in the form's words: « N° de SIRET… : numéro invalide »."""
+    path, sep, reason = text.partition(":")
+    if not sep or " " in path.strip():
+        return text  # already a sentence
+    return f"{label_or_path(label, path.strip())}{NBSP}: {reason.strip()}"
+
+
+def checks_fr(label: Callable[[str], str], flags: Sequence[object]) -> list[str]:
+    """What staff should check: fields read without confidence (by the form's label), then the other flags."""
+    return [problem_fr(label, item) for item in to_check_items(flags)] + [f for f in flags if isinstance(f, str)]
