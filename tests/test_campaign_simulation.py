@@ -25,8 +25,9 @@ from sqlalchemy import select
 from mailflow.campaign.due import next_due
 from mailflow.clock import ManualClock
 from mailflow.context import App
-from mailflow.db.models import OutboxMail
+from mailflow.db.models import Message, OutboxMail
 from mailflow.service.app import build_app, run_once
+from mailflow.staff import mark_handled
 from tests.campaign_factories import set_status
 from tests.factories import collectivity, make_app, proposal_mail, question_mail
 
@@ -91,6 +92,7 @@ class Campaign:
             (paris(9, 5, 10), "d", "accepted"),
             (paris(9, 8, 10), "f", "accepted"),  # decided after the teams were announced
         ]
+        self.question_closed = paris(7, 15, 16)  # staff answered it and closed it in the console
 
     def expected(self) -> list[tuple[str, str, datetime]]:
         """Every mail of the campaign: (template, recipient, Paris time)."""
@@ -161,7 +163,8 @@ def simulate(  # noqa: ANN201
     scripted = sorted(
         [(at, "arrival", (name, message)) for at, name, message in campaign.arrivals]
         + [(at, "decision", (who, status)) for at, who, status in campaign.decisions]
-        + [(at, "restart", None) for at in restarts],
+        + [(at, "restart", None) for at in restarts]
+        + [(campaign.question_closed, "close", None)],
         key=lambda event: event[0],
     )
     now = START
@@ -173,6 +176,8 @@ def simulate(  # noqa: ANN201
                 deliver(app, payload[1], now)
             elif kind == "decision":
                 set_status(app, campaign.references[payload[0]], payload[1])
+            elif kind == "close":
+                close_question(app, now)
             else:
                 app.engine.dispose()
                 app = build_app(app.settings, clock=clock)
@@ -181,6 +186,13 @@ def simulate(  # noqa: ANN201
         later = [t for t in (next_due(app, now), scripted[0][0] if scripted else None) if t is not None]
         now = min([*later, now + timedelta(days=1)])
     return app, campaign
+
+
+def close_question(app: App, now: datetime) -> None:
+    """Staff close the question in the console (« Marquer comme traité »)."""
+    with app.sessions.begin() as session:
+        [question] = session.scalars(select(Message.id).where(Message.verdict == "question"))
+        mark_handled(session, "mail", question, "coordination@cnfpt.fr", now)
 
 
 def received(app: App, smtp) -> list[Sent]:  # noqa: ANN001
@@ -247,12 +259,12 @@ def test_whole_campaign_sends_every_mail_once_at_its_time(tmp_path: Path, smtp, 
 
 
 def check_digests_day_by_day(digests: list[Sent]) -> None:
-    """Read every digest as staff would: the open question in each until closed, the decisions on the eve of
-    5 September, silence on a working day with nothing open and nothing new."""
-    texts = {s.at.date(): s.mail.get_body(("plain",)).get_content() for s in digests}
+    """Read every digest as staff would: the open question in each until it is closed, the decisions on the eve
+    of 5 September, silence on the working days with nothing open and nothing new."""
+    texts = {s.at.date(): s.mail.get_body(("plain",)).get_content().replace("\r\n", "\n") for s in digests}
     question = "- Question{new}, depuis {age} – secretariat@ville-question.example.fr – « Question sur les projets"
     day = date(2025, 7, 3)
-    while day <= END.date():  # nobody closes it in this campaign
+    while day <= date(2025, 7, 15):  # open from 2 July 11:00 until closed on 15 July at 16:00
         if working_day(day):
             assert day in texts, f"no digest on {day} while a question waits"
             age = (day - date(2025, 7, 2)).days
@@ -263,17 +275,23 @@ def check_digests_day_by_day(digests: list[Sent]) -> None:
             assert expected in texts[day], f"the question is not in the digest of {day}"
             assert "Pouvons-nous proposer deux missions ?" in texts[day]
         day += timedelta(days=1)
-    eve = texts[date(2025, 9, 4)]
-    assert "DÉCISIONS À PRENDRE AVANT LE VENDREDI 5\u00a0SEPTEMBRE (demain)" in eve
-    assert eve.index("NOUVEAU DEPUIS") < eve.index("DÉCISIONS À PRENDRE") < eve.index("À TRAITER")
-    waiting = eve.split("DÉCISIONS À PRENDRE")[1].split("À TRAITER")[0]
-    for reference in ("PC-2025-0001", "PC-2025-0002", "PC-2025-0004", "PC-2025-0006", "PC-2025-0007"):
-        assert f"- {reference} – " in waiting
-    assert "PC-2025-0003" not in waiting and "PC-2025-0005" not in waiting  # incomplete: nothing to decide
-    assert "Rien de nouveau." in eve
+    assert not [d for d, text in texts.items() if d > date(2025, 7, 15) and "Question sur les projets" in text]
+    # Nothing open and nothing new from 16 July until the decisions' notice (26 August): no digest at all.
+    assert not [d for d in texts if date(2025, 7, 16) <= d <= date(2025, 8, 25)]
     # 5 June (the 3 June proposal was in the 4 June digest) and 10 June (after the 9 June holiday): nothing.
     assert date(2025, 6, 4) in texts and date(2025, 6, 5) not in texts
     assert date(2025, 6, 6) in texts and date(2025, 6, 10) not in texts
+    eve = texts[date(2025, 9, 4)]
+    assert "DÉCISIONS À PRENDRE AVANT LE VENDREDI 5\u00a0SEPTEMBRE (demain)" in eve
+    assert eve.index("NOUVEAU DEPUIS") < eve.index("DÉCISIONS À PRENDRE")
+    waiting = eve.split("DÉCISIONS À PRENDRE")[1].split("\n\n")[0]
+    for reference in ("PC-2025-0001", "PC-2025-0002", "PC-2025-0004", "PC-2025-0006", "PC-2025-0007"):
+        assert f"- {reference} – " in waiting
+    assert "PC-2025-0003" not in waiting and "PC-2025-0005" not in waiting  # incomplete: nothing to decide
+    assert "Rien de nouveau." in eve and "À TRAITER" not in eve
+    # From the notice (26 August) to the eve, every working day's digest lists what is left to decide.
+    assert all(d in texts and "DÉCISIONS À PRENDRE" in texts[d] for d in
+               (date(2025, 8, 26), date(2025, 8, 29), date(2025, 9, 1), date(2025, 9, 3)))
 
 
 def test_service_down_longer_than_grace_reports_the_missed_reminder(tmp_path: Path, smtp) -> None:  # noqa: ANN001

@@ -20,6 +20,7 @@ from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.db.state import put_state
 from mailflow.service.app import build_app
 from mailflow.settings import load_settings
+from mailflow.staff import mark_handled, open_items
 from tests.campaign_factories import add_proposal, outbox, set_status
 from tests.factories import REPO, collectivity, write_settings
 
@@ -184,8 +185,9 @@ def test_digest_shows_what_needs_a_human_with_links_and_no_command(tmp_path: Pat
         assert not re.search(r"mailflow \w|systemctl|journalctl|`|<code>|\[\[", part)
 
 
-def test_an_open_item_stays_in_every_digest_with_its_age(tmp_path: Path) -> None:
-    """A question nobody closed is in Tuesday's and the next Monday's digests too, older, no longer new."""
+def test_an_open_item_stays_in_every_digest_with_its_age_until_closed(tmp_path: Path) -> None:
+    """A question nobody closed is in Tuesday's and the next Monday's digests too, older, no longer new;
+    once the three items are closed in the console, the next working day brings no digest."""
     app = app_at(tmp_path, datetime(2025, 6, 16, 5, 30, tzinfo=UTC))
     _needs_a_human(app)
     run_due(app)
@@ -197,6 +199,14 @@ def test_an_open_item_stays_in_every_digest_with_its_age(tmp_path: Path) -> None
     last = digests[-1][1]
     assert "- Question, depuis 10\u00a0jours – elu@ville.example.fr – « Deux missions possibles ? »" in last
     assert "(NOUVEAU)" not in last and "Rien de nouveau." in last
+    with app.sessions.begin() as session:
+        for item in open_items(session):
+            mark_handled(session, "send" if item.kind == "failed-send" else "mail", item.id, "cli:test",
+                         app.clock.now())
+    app.clock.set(datetime(2025, 6, 24, 5, 30, tzinfo=UTC))
+    run_due(app)
+    assert len(outbox(app, "staff/digest")) == 12  # nothing more
+    assert build_digest(app, app.clock.now()) is None
 
 
 def test_digest_says_what_will_be_sent_in_the_next_seven_days_in_words(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.campaign.calendars import Calendar, StaffAction
 from mailflow.campaign.export import STATUS_FR
-from mailflow.campaign.open_items import OpenItem, first_lines, open_items
+from mailflow.campaign.open_items import Item, open_items
 from mailflow.campaign.reminders import service_since_now, target_of
 from mailflow.campaign.rules import Occurrence, concerned, decide, reminder_due, slot_times
 from mailflow.campaign.slots import load_slots
@@ -81,10 +81,9 @@ class ProposalLine:
 class ItemLine:
     """An open item as the digest shows it: new or not, how long it has waited, its first lines, its link."""
 
-    item: OpenItem
+    item: Item
     new: bool
     age: str
-    excerpt: str
     link: str
 
 
@@ -206,8 +205,8 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None) -
         .order_by(Proposal.reference, Proposal.version)
     )
     items = [
-        ItemLine(i, lower < i.at <= now, age_fr(i.at, now, zone), first_lines(app.archive, i), base + i.anchor)
-        for i in open_items(session)
+        ItemLine(i, lower < i.at <= now, age_fr(i.at, now, zone), base + i.anchor)
+        for i in open_items(session, app.archive)
         if i.at <= now
     ]
     missed = session.scalars(
