@@ -44,7 +44,7 @@ def test_a_reminder_goes_once_per_recipient_however_often_it_runs(tmp_path: Path
     assert reminders[0].created_at == PARIS_0900_13_JUNE
     mail = message_from_bytes(reminders[0].raw, policy=policy.default)
     assert mail["Auto-Submitted"] == "auto-generated"
-    assert "[PC-2025-" in mail["Subject"] and "vendredi 20 juin 2025" in mail["Subject"]
+    assert "[PC-2025-" in mail["Subject"] and "vendredi 20 juin 2025" in " ".join(mail["Subject"].split())
     text = mail.get_body(("plain",)).get_content()
     assert "Courriel du contact RH" in text
 
@@ -235,14 +235,15 @@ def test_every_reminder_template_renders_for_a_preview(tmp_path: Path) -> None:
     assert len(templates) == 12
     for template in sorted(templates):
         mail = preview_reminder(app, template)
-        text = mail.get_body(("plain",)).get_content()
-        assert text.startswith("Madame, Monsieur,"), template
+        text = " ".join(mail.get_body(("plain",)).get_content().split())
+        assert text.startswith(("Madame, Monsieur,", "Madame,", "Madame la Directrice générale adjointe,")), template
         assert "Le service des stages de l'INET" in text
         assert mail["Auto-Submitted"] == "auto-generated"
     teams = preview_reminder(app, "collectivite/rappel-reunion-teams")
-    assert "le mercredi 27 août 2025, de 9 h 30 à 10 h 00" in teams.get_body(("plain",)).get_content()
+    assert "le mercredi 27 août 2025, de 9 h 30 à 10 h." in " ".join(teams.get_body(("plain",)).get_content().split())
     assert [p.get_filename() for p in teams.iter_attachments()] == ["invitation.ics"]
     offers = preview_reminder(app, "collectivite/rappel-offres-stage").get_body(("plain",)).get_content()
+    offers = " ".join(offers.split())
     assert "Dépôt des offres jusqu'au lundi 29 novembre 2021." in offers
 
 

@@ -151,7 +151,19 @@ def _build(parsed: CalendarFile, path: Path, template_names: Collection[str] | N
         periods=periods,
         holidays_country=campaign.holidays_country,
         holidays_subdiv=campaign.holidays_subdiv,
+        team_size=campaign.team_size,
+        evaluation_grid=_grid_file(campaign.evaluation_grid, path),
     )
+
+
+def _grid_file(value: str | None, path: Path) -> str | None:
+    """The evaluation grid: a link as written, or the path of a file beside the calendar (which must exist)."""
+    if value is None or value.startswith("https://"):
+        return value
+    grid = path.parent / value
+    if not grid.is_file():
+        raise _Invalid(("campaign", "evaluation_grid"), f"file {value} not found beside the calendar")
+    return str(grid)
 
 
 def _check_subdiv(campaign: CampaignTable) -> None:
@@ -214,6 +226,7 @@ def _slot(index: int, table: SlotTable, dates: Mapping[str, date | list[date]]) 
         statuses=tuple(table.statuses),
         location=table.location,
         description=table.description,
+        link=table.link,
     )
 
 

@@ -67,6 +67,7 @@ class SlotRule:
     statuses: tuple[str, ...]
     location: str
     description: str
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class Calendar:
     periods: tuple[Period, ...] = ()
     holidays_country: str = "FR"
     holidays_subdiv: str | None = None
+    team_size: int | None = None
+    evaluation_grid: str | None = None
 
     def reminder(self, reminder_id: str) -> Reminder:
         """The reminder with this id (KeyError when there is none)."""

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.campaign.calendars import staff_working_day
 from mailflow.campaign.export import STATUS_FR, proposal_record, to_check_items, xlsx_bytes
+from mailflow.campaign.invitations import without_link
 from mailflow.campaign.reminders import service_since_now, target_of
 from mailflow.campaign.rules import (
     Occurrence,
@@ -104,6 +105,7 @@ class Digest:
     failures: list[OutboxLine] = field(default_factory=list)
     missed: list[OutboxLine] = field(default_factory=list)
     without_slot: list[ProposalLine] = field(default_factory=list)
+    without_link: list[str] = field(default_factory=list)
     upcoming: list[Upcoming] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
 
@@ -178,6 +180,7 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None, *
         failures=[OutboxLine(o.created_at, o.recipient, o.kind, o.last_error or "") for o in failed],
         missed=[_missed_line(r) for r in missed],
         without_slot=[lines[p.id] for p in ordered if p.id in no_slot],
+        without_link=without_link(app.calendars, now, session=session) if details else [],
         upcoming=upcoming(app, now, days=7, digests=False, session=session) if details else [],
         records=[proposal_record(p) for p in ordered] if details else [],
     )
@@ -265,6 +268,7 @@ def render_digest(app: App, digest: Digest, to: list[str]) -> EmailMessage:
         "campaigns": list(app.calendars.values()),
         "today": digest.now.astimezone(zone).date(),
         "court": lambda moment: moment.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
+        "without_link": digest.without_link,
     }
     rendered = app.templates.render(DIGEST_TEMPLATE, context)
     day = digest.now.astimezone(app.timezone).date()
