@@ -1,10 +1,11 @@
-"""Write one rendered acknowledgement of each kind to examples/answers/ (run from anywhere).
+"""Write one rendered acknowledgement of each kind, and one mail of each reminder, to examples/answers/.
 
     .venv/bin/python examples/render_answers.py
 
 Each kind gives `<name>.eml` (the mail exactly as it would be sent) and `<name>.txt` (its
 headers decoded, then the text and HTML parts, for proof-reading). The data is the made-up
-proposal of templates/_exemple.json, the dates those of schedules/projet-collectif-2025-2026.toml.
+proposal of templates/_exemple.json, the dates those of schedules/projet-collectif-2025-2026.toml;
+each reminder is rendered on its due day, to its first audience (examples/answers/rappels/).
 Run it again after editing a template and review the diff.
 """
 
@@ -13,12 +14,15 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mailflow.campaign.calendar_file import load_calendar  # noqa: E402
-from mailflow.mail.compose import compose, preview  # noqa: E402
+from mailflow.campaign.reminders import compose_reminder  # noqa: E402
+from mailflow.campaign.rules import Occurrence, Target, reminder_due, slot_times  # noqa: E402
+from mailflow.mail.compose import Composer, compose, preview  # noqa: E402
 from mailflow.mail.template_context import ACKNOWLEDGEMENTS, mail_context, specimen  # noqa: E402
 from mailflow.mail.templates import Templates  # noqa: E402
 from mailflow.pipeline.forms.definition import load_form_definition  # noqa: E402
@@ -38,11 +42,11 @@ def main() -> None:
     for name in ACKNOWLEDGEMENTS:
         example = specimen(templates, name)
         original = example["original"]
+        sent_at = datetime.fromisoformat(original["received_at"]) + timedelta(minutes=1)
         context = mail_context(
             proposal=example["proposal"], label=form.label, campaign=calendar, original=original,
-            unreadable=example["unreadable"], slot=example["slot"],
+            unreadable=example["unreadable"], slot=example["slot"], now=sent_at, recipient=original["sender"],
         )
-        sent_at = datetime.fromisoformat(original["received_at"]) + timedelta(minutes=1)
         mail = compose(
             templates.render(name, context), sender=SENDER, to=[original["sender"]],
             in_reply_to=original["message_id"], message_id_domain=DOMAIN, now=sent_at,
@@ -54,5 +58,33 @@ def main() -> None:
         print(f"{OUT.relative_to(REPO)}/{short}.eml  {mail['Subject']}")
 
 
+def reminders() -> None:
+    """Render each reminder of the campaign, on its due day, about the example proposal."""
+    templates = Templates(REPO / "templates")
+    calendar = load_calendar(CALENDAR)
+    # What compose_reminder reads of the application, without a database: a preview, nothing recorded.
+    app = SimpleNamespace(calendars={calendar.id: calendar}, form=load_form_definition(), templates=templates,
+                          sender_address="stages.inet@cnfpt.fr", message_id_domain=DOMAIN,
+                          compose=Composer(sender=SENDER, message_id_domain=DOMAIN))
+    out = OUT / "rappels"
+    out.mkdir(parents=True, exist_ok=True)
+    for reminder in calendar.reminders:
+        example = specimen(templates, reminder.template)["proposal"]
+        example["status"] = (reminder.statuses or ("complete",))[0]
+        slot = slot_times(calendar, calendar.slot_rule(reminder.slot))[1] if reminder.slot else None
+        due = reminder_due(calendar, reminder) or (slot[0] - timedelta(days=1))  # type: ignore[index]
+        addresses = {"sender": example["sender"], "tutor": example["tutor"]["email"],
+                     "hr": example["collectivity"]["hr_email"], "dgs": example["dgs"]["email"]}
+        target = Target(0, example["reference"], example["status"], due, due, addresses)
+        recipient = addresses.get(reminder.audience[0]) or "stages.inet@cnfpt.fr"
+        occurrence = Occurrence(calendar.id, reminder, due, recipient, target, slot)
+        mail = compose_reminder(app, occurrence, example, due, [], rejected="students")  # type: ignore[arg-type]
+        mail.replace_header("Message-ID", f"<exemple.{reminder.id}@{DOMAIN}>")
+        (out / f"{reminder.id}.eml").write_bytes(mail.as_bytes())
+        (out / f"{reminder.id}.txt").write_text(preview(mail), encoding="utf-8")
+        print(f"{out.relative_to(REPO)}/{reminder.id}.eml  {mail['Subject']}")
+
+
 if __name__ == "__main__":
     main()
+    reminders()

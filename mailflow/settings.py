@@ -157,6 +157,19 @@ class CampaignSettings(Section):
     grace_hours: Annotated[int, Field(ge=0)] = 72
 
 
+class InstituteSettings(Section):
+    """Who the mails are from and whom to contact at the institute (every mail's signature)."""
+
+    service: str = Field("Le service des stages de l'INET", description="Signature's first line.")
+    name: str = "CNFPT – Institut national des études territoriales"
+    city: str = "Strasbourg"
+    mailbox: str = Field("stages.inet@cnfpt.fr", description="The address collectivités write to.")
+    contact_name: str = Field("Ingrid VIBET", description="The internship officer named in every mail.")
+    contact_role: str = "Responsable des stages des élèves de l'INET"
+    contact_email: str = "ingrid.vibet@cnfpt.fr"
+    contact_phones: list[str] = Field(["03 88 15 53 69", "06 10 53 03 78"], description="As dialled in France.")
+
+
 class LoggingSettings(Section):
     """One line per event on stdout."""
 
@@ -201,6 +214,7 @@ class Settings(Section):
     archive: ArchiveSettings = ArchiveSettings()
     staff: StaffSettings = StaffSettings()
     campaigns: CampaignSettings = CampaignSettings()
+    institute: InstituteSettings = InstituteSettings()
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
     source: Path | None = Field(None, exclude=True, description="The file these settings came from.")

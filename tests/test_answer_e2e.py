@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from mailflow.cli import cli
-from mailflow.db.models import OutboxMail, Proposal
+from mailflow.db.models import Message, OutboxMail, Proposal
 from mailflow.mail.outbox import drain
 from mailflow.pipeline.run import ingest_pass
 from mailflow.service.previews import render_for_reference
@@ -107,11 +107,11 @@ def test_complete_proposal_is_acknowledged_with_summary_and_dates(service: Servi
     )
     text = text_of(ack)
     assert "Votre proposition est complète" in text
-    assert f"Collectivité : {values['name']}" in text
+    assert f"collectivité : {values['name']}" in text
     assert "Paul DURAND" in text and "Anne LEROY, Directrice générale adjointe Ressources" in text
     assert values["title"] in text
-    assert "reçue le mardi 10 juin 2025 à 11 h 00" in text
-    assert "les mercredi 27, jeudi 28 et vendredi 29 août 2025" in text
+    assert "reçue le mardi 10 juin 2025 à 11 h." in text
+    assert "Les mercredi 27, jeudi 28 et vendredi 29 août 2025" in text
     assert "du lundi 13 octobre au vendredi 19 décembre 2025" in text
     assert "contribution forfaitaire de 4 000 €" in text
     assert "Collectivité</td>" in html_of(ack)
@@ -132,8 +132,8 @@ def test_incomplete_proposal_lists_each_item_by_its_form_label(service: Service)
     text = text_of(ack)
     assert "« Courriel du contact RH (impératif) » : rubrique non renseignée" in text
     assert "« N° de SIRET de la collectivité » : numéro SIRET invalide" in text
-    assert "répondez simplement à ce courriel en joignant la fiche complétée et corrigée" in text
-    assert "en conservant dans l'objet la référence [PC-2025-0001]" in text
+    assert "répondez simplement à ce courriel en conservant dans l'objet la référence [PC-2025-0001]" in text
+    assert "joindre la fiche complétée et corrigée" in text
     assert "avant le vendredi 20 juin 2025" in text
 
 
@@ -159,7 +159,7 @@ def test_resubmission_gets_the_new_version_mail_and_a_duplicate_gets_nothing(ser
     assert_answers(second, corrected)  # type: ignore[arg-type]
     assert "Nouvelle version de votre proposition de projet collectif" in str(second["Subject"])
     text = text_of(second)  # type: ignore[arg-type]
-    assert "annule et remplace la version précédente (PC-2025-0001)" in text
+    assert "remplace la version précédente et reste enregistrée sous la référence PC-2025-0001 (version 2)" in text
     assert "désormais complète" in text
     assert [(p.version, p.status) for p in service.proposals()] == [(1, "superseded"), (2, "complete")]
 
@@ -176,7 +176,7 @@ def test_late_proposal_gets_the_after_deadline_mail(service: Service) -> None:
     assert "reçue après la date limite" in str(ack["Subject"])
     text = text_of(ack)
     assert "La date limite de transmission des propositions était fixée au vendredi 20 juin 2025" in text
-    assert "reçue le mercredi 25 juin 2025 à 10 h 00" in text
+    assert "reçue le mercredi 25 juin 2025 à 10 h," in text
 
 
 def test_unreadable_attachment_gets_the_formats_that_work(service: Service) -> None:
@@ -192,8 +192,8 @@ def test_unreadable_attachment_gets_the_formats_that_work(service: Service) -> N
     assert_answers(ack, incoming)
     assert str(ack["Subject"]).startswith("Document illisible")
     text = text_of(ack)
-    assert "- Fiche projet collectif.docx :" in text
-    assert "Word (.docx) ou OpenDocument (.odt)" in text
+    assert "- Fiche projet collectif.docx " in text
+    assert "Word (.docx ou .doc) ou OpenDocument (.odt)" in text
 
 
 def test_question_gets_a_short_acknowledgement_with_the_calendar(service: Service) -> None:
@@ -203,10 +203,10 @@ def test_question_gets_a_short_acknowledgement_with_the_calendar(service: Servic
     service.send()
     ack = service.one_for("elu@commune-test.example.fr")
     assert_answers(ack, incoming)
-    assert str(ack["Subject"]) == "Accusé de réception de votre message : Question sur les projets collectifs"
+    assert str(ack["Subject"]) == "Accusé de réception de votre message – Question sur les projets collectifs"
     text = text_of(ack)
     assert "qui vous répondra dans les meilleurs délais" in text
-    assert "avant le vendredi 20 juin 2025 : transmission des propositions" in text
+    assert "doivent nous parvenir avant le vendredi 20 juin 2025" in text
 
 
 BOUNCE = (
@@ -294,7 +294,7 @@ def test_hostile_fields_give_an_escaped_intact_mail(service: Service) -> None:
     assert " ".join(values["title"].split()) in text
     answer = service.one_for("elu@commune-test.example.fr")
     assert answer["Bcc"] is None and len(answer.get_all("Subject")) == 1
-    assert str(answer["Subject"]).startswith("Accusé de réception de votre message : Question Bcc: victim")
+    assert str(answer["Subject"]).startswith("Accusé de réception de votre message – Question Bcc: victim")
     assert len(str(answer["Subject"])) <= 200
     assert not [m for m in service.smtp.messages if "victim@evil.example" in m.rcpt_tos]
     assert "&lt;b&gt;corps&lt;/b&gt;" in html_of(answer)
@@ -344,7 +344,7 @@ def test_shared_samples_get_the_right_acknowledgements(service: Service) -> None
     assert subject["07-cergy-question-no-form"].startswith("Accusé de réception de votre message")
     assert "Nouvelle version" in subject["08-drome-resubmission"]
     drome = text_of(answers["08-drome-resubmission"])  # type: ignore[arg-type]
-    assert "remplace la version précédente (PC-2025-0003)" in drome
+    assert "remplace la version précédente et reste enregistrée sous la référence PC-2025-0003" in drome
     assert "Département de la Drôme" in drome
 
 
@@ -355,7 +355,7 @@ def test_templates_render_command_previews_a_filed_proposal(service: Service, tm
     message = render_for_reference(service.app, "collectivite/accuse-reception", "PC-2025-0001")
     assert str(message["To"]) == values["sender"]
     assert str(message["Subject"]).startswith("[PC-2025-0001]")
-    assert values["title"] in message.get_body(("plain",)).get_content()
+    assert values["title"] in " ".join(message.get_body(("plain",)).get_content().split())
     config = str(tmp_path / "settings.toml")
     result = CliRunner().invoke(cli, ["--config", config, "templates", "render",
                                       "collectivite/accuse-reception-incomplet", "--ref", "PC-2025-0001"])
@@ -371,3 +371,66 @@ def test_templates_render_command_previews_a_filed_proposal(service: Service, tm
                                        "collectivite/accuse-reception", "--ref", "PC-2025-0999"])
     assert unknown.exit_code != 0
     assert "PC-2025-0999" in unknown.output
+
+
+def test_reply_giving_the_missing_value_completes_the_proposal(service: Service) -> None:
+    """« Le courriel du contact RH est … » in the thread files version 2 and the sender gets the updated
+    acknowledgement; a value the reply does not give stays listed, and the mail stays for staff."""
+    values = collectivity() | {"hr_email": "", "dgs_email": ""}
+    first = proposal_mail(values)
+    service.receive(first)
+    service.send()
+    ack = service.one_for(values["sender"])
+    assert "« Courriel du contact RH (impératif) » : rubrique non renseignée" in text_of(ack)
+    reply = mail(
+        sender=values["sender"], subject="RE: " + str(ack["Subject"]), date=JUNE_10 + timedelta(days=1),
+        headers={"In-Reply-To": str(ack["Message-ID"]), "References": str(ack["Message-ID"])},
+        body="Bonjour,\n\nLe courriel du contact RH est k.haddad@ville-test.example.fr.\n\nCordialement,\n"
+             f"Claire Martin\n{values['sender']}\n\n> Votre proposition est toutefois incomplète.\n",
+    )
+    service.receive(reply, JUNE_10 + timedelta(days=1))
+    service.send()
+    answers = service.received_by(values["sender"])
+    assert len(answers) == 2
+    second = BytesParser(policy=policy.default).parsebytes(answers[1].raw)
+    assert str(second["Subject"]) == (
+        "[PC-2025-0001] Nouvelle version de votre proposition de projet collectif – à compléter")
+    text = text_of(second)  # type: ignore[arg-type]
+    assert "« Courriel du contact RH (impératif) »" not in text
+    assert "rubrique non renseignée" in text  # the DGS's e-mail, still missing
+    current = service.proposals()[-1]
+    assert (current.version, current.status) == (2, "incomplete")
+    assert current.fields["collectivity"]["hr_email"] == "k.haddad@ville-test.example.fr"
+    assert current.missing == ["dgs.email"]
+    with service.app.sessions() as session:
+        message = session.get(Message, current.message_pk)
+        assert message is not None and message.verdict == "reply"
+        assert "restent à lire par le service : Courriel du directeur général des services" in (message.reason or "")
+    complete = mail(
+        sender=values["sender"], subject="RE: " + str(second["Subject"]), date=JUNE_10 + timedelta(days=2),
+        headers={"In-Reply-To": str(second["Message-ID"]), "References": str(second["Message-ID"])},
+        body="Bonjour,\n\nVoici l'adresse du DGS : p.durand@ville-test.example.fr\n\nCordialement\n",
+    )
+    service.receive(complete, JUNE_10 + timedelta(days=2))
+    service.send()
+    third = BytesParser(policy=policy.default).parsebytes(service.received_by(values["sender"])[2].raw)
+    assert "désormais complète" in text_of(third)  # type: ignore[arg-type]
+    assert [(p.version, p.status) for p in service.proposals()] == [
+        (1, "superseded"), (2, "superseded"), (3, "complete")]
+
+
+def test_reply_without_a_readable_value_stays_for_staff(service: Service) -> None:
+    """A reply in the thread that gives none of the missing values files nothing and gets no answer."""
+    values = collectivity() | {"hr_email": ""}
+    service.receive(proposal_mail(values))
+    service.send()
+    ack = service.one_for(values["sender"])
+    reply = mail(
+        sender=values["sender"], subject="RE: " + str(ack["Subject"]), date=JUNE_10 + timedelta(days=1),
+        headers={"In-Reply-To": str(ack["Message-ID"])},
+        body="Bonjour,\n\nNous revenons vers vous très vite.\n\nCordialement\n",
+    )
+    service.receive(reply, JUNE_10 + timedelta(days=1))
+    service.send()
+    assert len(service.received_by(values["sender"])) == 1
+    assert [(p.version, p.status) for p in service.proposals()] == [(1, "incomplete")]

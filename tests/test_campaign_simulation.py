@@ -30,6 +30,7 @@ from mailflow.service.app import build_app, run_once
 from mailflow.staff import mark_handled
 from tests.campaign_factories import set_status
 from tests.factories import collectivity, make_app, proposal_mail, question_mail
+from tests.test_digest import spaced
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2025, 6, 1, 0, 0, tzinfo=PARIS)
@@ -261,7 +262,7 @@ def test_whole_campaign_sends_every_mail_once_at_its_time(tmp_path: Path, smtp, 
 def check_digests_day_by_day(digests: list[Sent]) -> None:
     """Read every digest as staff would: the open question in each until it is closed, the decisions on the eve
     of 5 September, silence on the working days with nothing open and nothing new."""
-    texts = {s.at.date(): s.mail.get_body(("plain",)).get_content().replace("\r\n", "\n") for s in digests}
+    texts = {s.at.date(): spaced(s.mail.get_body(("plain",)).get_content().replace("\r\n", "\n")) for s in digests}
     question = "- Question{new}, depuis {age} – secretariat@ville-question.example.fr – « Question sur les projets"
     day = date(2025, 7, 3)
     while day <= date(2025, 7, 15):  # open from 2 July 11:00 until closed on 15 July at 16:00
@@ -270,19 +271,22 @@ def check_digests_day_by_day(digests: list[Sent]) -> None:
             age = (day - date(2025, 7, 2)).days
             expected = question.format(
                 new=" (NOUVEAU)" if day == date(2025, 7, 3) else "",
-                age="hier" if age == 1 else f"{age}\u00a0jours",
+                age="hier" if age == 1 else f"{age} jours",
             )
             assert expected in texts[day], f"the question is not in the digest of {day}"
             assert "Pouvons-nous proposer deux missions ?" in texts[day]
         day += timedelta(days=1)
     assert not [d for d, text in texts.items() if d > date(2025, 7, 15) and "Question sur les projets" in text]
-    # Nothing open and nothing new from 16 July until the decisions' notice (26 August): no digest at all.
-    assert not [d for d in texts if date(2025, 7, 16) <= d <= date(2025, 8, 25)]
+    # From 16 July until the decisions' notice (26 August) nothing is open and nothing new: no digest, except
+    # in the week before the Teams invitations (4 August), to say that no meeting link is set yet.
+    quiet = [d for d in texts if date(2025, 7, 16) <= d <= date(2025, 8, 25)]
+    assert quiet == [d for d in quiet if date(2025, 7, 28) <= d <= date(2025, 8, 4)]
+    assert all("LIENS DE RÉUNION MANQUANTS" in texts[d] for d in quiet)
     # 5 June (the 3 June proposal was in the 4 June digest) and 10 June (after the 9 June holiday): nothing.
     assert date(2025, 6, 4) in texts and date(2025, 6, 5) not in texts
     assert date(2025, 6, 6) in texts and date(2025, 6, 10) not in texts
     eve = texts[date(2025, 9, 4)]
-    assert "DÉCISIONS À PRENDRE AVANT LE VENDREDI 5\u00a0SEPTEMBRE (demain)" in eve
+    assert "DÉCISIONS À PRENDRE AVANT LE VENDREDI 5 SEPTEMBRE (demain)" in eve
     assert eve.index("NOUVEAU DEPUIS") < eve.index("DÉCISIONS À PRENDRE")
     waiting = eve.split("DÉCISIONS À PRENDRE")[1].split("\n\n")[0]
     for reference in ("PC-2025-0001", "PC-2025-0002", "PC-2025-0004", "PC-2025-0006", "PC-2025-0007"):

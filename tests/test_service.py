@@ -213,7 +213,8 @@ def deliver_question(workdir: Path, n: int) -> None:
 def answer_subjects(workdir: Path) -> list[str]:
     found = []
     for path in sorted((workdir / "outbox").glob("*.eml")):
-        found.append(str(message_from_bytes(path.read_bytes(), policy=policy.default)["Subject"]))
+        subject = str(message_from_bytes(path.read_bytes(), policy=policy.default)["Subject"])
+        found.append(subject.replace("\u00a0", " "))  # French typography: a non-breaking space before « : »
     return found
 
 

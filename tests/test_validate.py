@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from mailflow.pipeline.validate import ROLE_PROBLEM, is_dgs_or_dga, validate_fields
+from mailflow.pipeline.validate import ROLE_PROBLEM, ROLE_TO_CHECK, is_dgs_or_dga, role_kind, validate_fields
 from tests.extract_helpers import DEFINITION
 
 COMPLETE = {
@@ -160,3 +160,21 @@ def test_form_definition_labels_and_required_paths():
     assert DEFINITION.label("collectivity.hr_email") == "Courriel du contact RH (impératif)"
     assert DEFINITION.required_paths[:2] == ("collectivity.name", "collectivity.siret")
     assert len(DEFINITION.required_paths) == 18
+
+
+def test_a_dgst_tutor_is_for_staff_to_judge() -> None:
+    """A DGST is not refused (the collectivité is not asked to change it) but « à vérifier » for staff."""
+    assert role_kind("Directeur général des services techniques") == "to_check"
+    assert role_kind("DGST") == "to_check"
+    assert role_kind("Directrice générale adjointe Ressources") == "dga"
+    assert role_kind("Directeur général des services") == "dgs"
+    assert role_kind("Directeur des finances") == "other"
+    fields = DEFINITION.empty_record()
+    fields["tutor"]["role"] = "Directeur général des services techniques"
+    validation = validate_fields(fields, DEFINITION)
+    assert not any(p.startswith("tutor.role") for p in validation.problems)
+    assert f"tutor.role: {ROLE_TO_CHECK}" in validation.to_check
+    fields["tutor"]["role"] = "Directeur des finances"
+    validation = validate_fields(fields, DEFINITION)
+    assert any(p.startswith("tutor.role") for p in validation.problems)
+    assert not any(p.startswith("tutor.role") for p in validation.to_check)

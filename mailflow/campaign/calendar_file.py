@@ -156,7 +156,19 @@ def _build(parsed: CalendarFile, path: Path, template_names: Collection[str] | N
         holidays_country=campaign.holidays_country,
         holidays_subdiv=campaign.holidays_subdiv,
         staff_actions=actions,
+        team_size=campaign.team_size,
+        evaluation_grid=_grid_file(campaign.evaluation_grid, path),
     )
+
+
+def _grid_file(value: str | None, path: Path) -> str | None:
+    """The evaluation grid: a link as written, or the path of a file beside the calendar (which must exist)."""
+    if value is None or value.startswith("https://"):
+        return value
+    grid = path.parent / value
+    if not grid.is_file():
+        raise _Invalid(("campaign", "evaluation_grid"), f"file {value} not found beside the calendar")
+    return str(grid)
 
 
 def _check_subdiv(campaign: CampaignTable) -> None:
@@ -219,6 +231,7 @@ def _slot(index: int, table: SlotTable, dates: Mapping[str, date | list[date]]) 
         statuses=tuple(table.statuses),
         location=table.location,
         description=table.description,
+        link=table.link,
     )
 
 

@@ -35,6 +35,15 @@ class CampaignTable(Table):
     contribution_eur: Annotated[int, Field(ge=0)] | None = None
     holidays_country: str = "FR"
     holidays_subdiv: str | None = None
+    team_size: Annotated[int, Field(ge=1, le=20)] | None = None
+    evaluation_grid: str | None = None
+
+    @field_validator("evaluation_grid")
+    @classmethod
+    def _grid(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://") and ("/" in value or "\\" in value):
+            raise ValueError("expected an https:// link or the name of a file beside the calendar")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -93,6 +102,7 @@ class SlotTable(Table):
     statuses: list[str]
     location: str = ""
     description: str = ""
+    link: Annotated[str, Field(pattern=r"^(https://\S+)?$")] = ""
 
     _no_datetime = field_validator("days", mode="before")(refuse_datetime)
 

@@ -68,6 +68,7 @@ class SlotRule:
     statuses: tuple[str, ...]
     location: str
     description: str
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ class Calendar:
     holidays_country: str = "FR"
     holidays_subdiv: str | None = None
     staff_actions: tuple[StaffAction, ...] = ()
+    team_size: int | None = None
+    evaluation_grid: str | None = None
 
     def reminder(self, reminder_id: str) -> Reminder:
         """The reminder with this id (KeyError when there is none)."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.campaign.calendars import Calendar, StaffAction
 from mailflow.campaign.export import STATUS_FR
+from mailflow.campaign.invitations import without_link
 from mailflow.campaign.open_items import Item, open_items
 from mailflow.campaign.reminders import service_since_now, target_of
 from mailflow.campaign.rules import Occurrence, concerned, decide, reminder_due, slot_times
@@ -143,6 +144,7 @@ class Digest:
     to_check: list[ProposalLine] = field(default_factory=list)
     late: list[ProposalLine] = field(default_factory=list)
     without_slot: list[ProposalLine] = field(default_factory=list)
+    without_link: list[str] = field(default_factory=list)
     incomplete: list[ProposalLine] = field(default_factory=list)
     totals: list[Totals] = field(default_factory=list)
     upcoming: list[Coming] = field(default_factory=list)
@@ -156,7 +158,7 @@ class Digest:
     def something_to_say(self) -> bool:
         """Send or stay silent: news, an open item, a proposal to check, a decision the calendar asks for."""
         return bool(
-            self.news or self.items or self.to_check or self.without_slot
+            self.news or self.items or self.to_check or self.without_slot or self.without_link
             or any(a.waiting or a.last_day for a in self.actions)
         )
 
@@ -180,6 +182,8 @@ class Digest:
             parts.append(count(len(self.to_check), "proposition à vérifier", "propositions à vérifier"))
         if self.without_slot:
             parts.append(count(len(self.without_slot), "proposition sans créneau", "propositions sans créneau"))
+        if self.without_link:
+            parts.append(count(len(self.without_link), "lien de réunion manquant", "liens de réunion manquants"))
         if self.new_proposals:
             parts.append(count(len(self.new_proposals), "nouvelle proposition", "nouvelles propositions"))
         if self.new_versions:
@@ -228,6 +232,7 @@ def collect(app: App, session: Session, now: datetime, since: datetime | None) -
         to_check=[lines[p.id] for p in current if lines[p.id].to_check or p.status == "to_check"],
         late=[lines[p.id] for p in current if p.status == "late"],
         without_slot=[lines[p.id] for p in current if p.id in no_slot],
+        without_link=without_link(app.calendars, now, session=session),
         incomplete=sorted((lines[p.id] for p in current if p.status == "incomplete"), key=lambda x: x.since),
         totals=[_totals(c, current, now) for c in app.calendars.values() if _running(c, now)],
         upcoming=_coming(upcoming(app, now, days=7, digests=False, session=session)),

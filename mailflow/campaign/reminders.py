@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mailflow.campaign import invitations
 from mailflow.campaign.calendars import Calendar, Reminder
 from mailflow.campaign.export import proposal_record
 from mailflow.campaign.rules import (
@@ -29,7 +30,6 @@ from mailflow.campaign.rules import (
     allocate,
     concerned,
     decide,
-    invitation_ics,
     occurrences,
     recipients,
     reminder_due,
@@ -204,7 +204,10 @@ def run_campaign(app: App, calendar: Calendar, now: datetime, since: datetime, g
                 log.warning("%s: no free %s slot for %s", occurrence.cause, reminder.slot, occurrence.recipient)
                 continue
             queued += record(app, occurrence, now, missed=decision == "missed")
-    return queued
+    with app.sessions() as session:
+        slots = load_slots(session, calendar.id)
+        changed = invitations.updates(session, calendar, current.targets, slots, app.message_id_domain, now)
+    return queued + sum(record(app, occurrence, now, missed=False) for occurrence in changed)
 
 
 def _active(calendar: Calendar, reminder: Reminder, now: datetime, since: datetime, grace: timedelta) -> bool:
@@ -318,15 +321,20 @@ def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> 
 
 
 def reminder_context(
-    app: App, occurrence: Occurrence, record: dict[str, Any] | None, meeting_url: str | None = None
+    app: App, occurrence: Occurrence, record: dict[str, Any] | None, now: datetime | None = None,
+    stored_link: str | None = None,
 ) -> dict[str, Any]:
     """The template context of a reminder mail: the acknowledgements' context (`proposal` is the
-    export record, `campaign` the calendar, `slot` with its local `day` and `hours`), plus
-    `reminder`, `recipient`, `roles` (sender, tutor… this recipient is), `period` and `slot_rule`."""
+    export record, `campaign` the calendar, `slot` with its local `day`, `hours` and `link`), plus
+    `reminder`, `recipient`, `roles` (sender, tutor… this recipient is), `period`, `slot_rule`,
+    `evaluation_grid`, `invitation_update` and `rejected_by` (set by `reminder_mail`)."""
     calendar = app.calendars[occurrence.campaign]
     reminder = occurrence.reminder
-    slot = slot_context(calendar, occurrence.slot, meeting_url) if occurrence.slot is not None else None
-    context = mail_context(proposal=record, label=app.form.label, campaign=calendar, slot=slot)
+    slot = None
+    if occurrence.slot is not None and reminder.slot:
+        slot = slot_context(calendar, occurrence.slot, invitations.slot_link(calendar, reminder.slot, stored_link))
+    context = mail_context(proposal=record, label=app.form.label, campaign=calendar, slot=slot,
+                           now=now or occurrence.due_at, recipient=occurrence.recipient)
     roles = [
         a
         for a in reminder.audience
@@ -336,40 +344,27 @@ def reminder_context(
     context.update(
         reminder={"id": reminder.id, "description": reminder.description, "due_at": occurrence.due_at},
         recipient=occurrence.recipient,
-        roles=roles,
+        roles=roles or context["roles"],
         period=calendar.period(reminder.period) if reminder.period else None,
         slot_rule=calendar.slot_rule(reminder.slot) if reminder.slot else None,
+        evaluation_grid=invitations.grid_context(calendar),
+        invitation_update=invitations.is_update(reminder),
     )
     return context
 
 
 def compose_reminder(
-    app: App,
-    occurrence: Occurrence,
-    record: dict[str, Any] | None,
-    now: datetime,
-    references: list[str],
-    meeting_url: str | None = None,
+    app: App, occurrence: Occurrence, record: dict[str, Any] | None, now: datetime, references: list[str],
+    *, session: Session | None = None, rejected: str | None = None, stored_link: str | None = None,
 ) -> EmailMessage:
-    """The reminder mail, rendered and composed (with its .ics invitation when the reminder asks for one)."""
-    reminder = occurrence.reminder
-    rendered = app.templates.render(reminder.template, reminder_context(app, occurrence, record, meeting_url))
-    attachments = []
-    if reminder.ics and occurrence.slot is not None and occurrence.target is not None:
-        calendar = app.calendars[occurrence.campaign]
-        rule = calendar.slot_rule(reminder.slot or "")
-        ics = invitation_ics(
-            calendar,
-            rule,
-            occurrence.slot,
-            uid=f"{calendar.id}.{rule.kind}.{occurrence.target.reference}@{app.message_id_domain}",
-            organizer=app.sender_address,
-            attendee=occurrence.recipient,
-            summary=f"{rule.title} – {occurrence.target.reference}",
-            now=now,
-            url=meeting_url,
-        )
-        attachments.append(("invitation.ics", "text/calendar", ics))
+    """The reminder mail, rendered and composed, with its .ics invitation when the reminder asks for one
+    (its SEQUENCE recorded in `session`) and the evaluation grid when the calendar gives it as a file."""
+    context = reminder_context(app, occurrence, record, now, stored_link)
+    context["rejected_by"] = rejected
+    rendered = app.templates.render(occurrence.reminder.template, context)
+    calendar = app.calendars[occurrence.campaign]
+    attachments = [a for a in (invitations.invitation_attachment(app, occurrence, now, session, stored_link),
+                               invitations.grid_attachment(calendar, context)) if a is not None]
     return app.compose(
         rendered,
         to=[occurrence.recipient],
@@ -387,8 +382,11 @@ def reminder_mail(
     proposal = session.get(Proposal, occurrence.target.pk) if occurrence.target else None
     record = proposal_record(proposal) if proposal is not None else None
     references = [proposal.message.message_id] if proposal is not None and proposal.message else []
+    rejected = invitations.rejected_by(session, proposal.reference) if proposal is not None else None
     link = meeting_url(session, proposal.id, occurrence.reminder.slot) if proposal is not None else None
-    return compose_reminder(app, occurrence, record, now, references, link), proposal
+    mail = compose_reminder(app, occurrence, record, now, references, session=session, rejected=rejected,
+                            stored_link=link)
+    return mail, proposal
 
 
 def occurrence_recipients(reminder: Reminder, target: Target | None) -> list[str]:

@@ -255,9 +255,13 @@ def invitation_ics(
     summary: str,
     now: datetime,
     sequence: int = 0,
-    url: str | None = None,
+    link: str | None = None,
 ) -> bytes:
-    """An RFC 5545 invitation (METHOD:REQUEST) for one slot, in the campaign's time zone (with its meeting link)."""
+    """An RFC 5545 invitation (METHOD:REQUEST) for one slot, in the campaign's time zone.
+
+    With a meeting `link`, it is the LOCATION (clickable in Outlook) and the URL; the UID stays the
+    same for every version of the invitation and `sequence` tells calendars which one is newest.
+    """
     cal = ICalendar()
     cal.add("prodid", "-//CNFPT INET//mailflow//FR")
     cal.add("version", "2.0")
@@ -270,13 +274,16 @@ def invitation_ics(
     event.add("dtstart", slot[0].astimezone(calendar.timezone))
     event.add("dtend", slot[1].astimezone(calendar.timezone))
     event.add("summary", summary)
-    if url:
-        event.add("url", url)
-        event.add("location", url)
+    if link:
+        event.add("location", link)
+        event.add("url", link)
     elif rule.location:
         event.add("location", rule.location)
-    if rule.description:
-        event.add("description", rule.description)
+    description = rule.description
+    if link:
+        description = f"{description}\n\nLien de connexion : {link}".strip()
+    if description:
+        event.add("description", description)
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
     host = vCalAddress(f"mailto:{organizer}")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from mailflow.campaign.calendars import Calendar
 from mailflow.campaign.rules import SlotTime
 from mailflow.db.models import Proposal, Slot
+from mailflow.mail import french
 
 
 def load_slots(session: Session, campaign: str) -> dict[tuple[str, str], SlotTime]:
@@ -22,16 +23,16 @@ def load_slots(session: Session, campaign: str) -> dict[tuple[str, str], SlotTim
     return {(kind, reference): (start, end) for kind, reference, start, end in rows}
 
 
-def slot_context(calendar: Calendar, slot: SlotTime, meeting_url: str | None = None) -> dict[str, Any]:
-    """A slot for templates: `starts_at`, `ends_at`, its local `day` and `hours` ("de 9 h 30 à 10 h 00"),
-    and the `meeting_url` staff gave it in the console (or None)."""
-    start, end = (moment.astimezone(calendar.timezone) for moment in slot)
+def slot_context(calendar: Calendar, slot: SlotTime, link: str | None = None) -> dict[str, Any]:
+    """A slot for templates: `starts_at`, `ends_at`, its local `day`, `hours` ("de 9 h 30 à 10 h") and its
+    meeting `link` (also `meeting_url`, the console's name)."""
     return {
         "starts_at": slot[0],
         "ends_at": slot[1],
-        "day": start.date(),
-        "hours": f"de {start.hour} h {start.minute:02d} à {end.hour} h {end.minute:02d}",
-        "meeting_url": meeting_url,
+        "day": slot[0].astimezone(calendar.timezone).date(),
+        "hours": french.hours_fr(slot[0], slot[1], calendar.timezone),
+        "link": link,
+        "meeting_url": link,
     }
 
 

@@ -237,8 +237,8 @@ def _placeholder(calendar: Calendar, reminder: Reminder, now: datetime, end: dat
 def _audience_fr(reminder: Reminder) -> str:
     who = " et ".join(AUDIENCE_FR[a] for a in reminder.audience)
     if reminder.statuses and any(a in PROPOSAL_AUDIENCES for a in reminder.audience):
-        states = ", ".join(STATUS_FR.get(s, s) for s in reminder.statuses)
-        return f"{who} (propositions : {states})"
+        states = " ou ".join(STATUS_FR.get(s, s) for s in reminder.statuses)
+        return f"{who} (propositions dont le statut est {states})"
     return who
 
 

@@ -23,6 +23,7 @@ MAX_SUBJECT = 200
 MAX_HEADER_TEXT = 300
 MAX_REFERENCES = 10
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+_SPACES = re.compile(r" {2,}")
 _MSGID = re.compile(r"<[^<>\s\"]{1,250}@[^<>\s\"@]{1,250}>")
 
 
@@ -46,11 +47,11 @@ class RenderedMail:
 def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
     """Text made safe for a header: one bounded line, with no encoded-word syntax left.
 
-    Control characters and line breaks become spaces. `=?` is split, because the email
-    package decodes a literal `=?utf-8?b?…?=` in a header value it is given, which could
-    otherwise smuggle a line break, and a header, into the mail.
+    Control characters and line breaks become spaces (non-breaking spaces stay: French typography).
+    `=?` is split, because the email package decodes a literal `=?utf-8?b?…?=` in a header value
+    it is given, which could otherwise smuggle a line break, and a header, into the mail.
     """
-    flat = " ".join(_CONTROL.sub(" ", text).split()).replace("=?", "= ?")
+    flat = _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip().replace("=?", "= ?")
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

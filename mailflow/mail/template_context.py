@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mailflow.errors import TemplateError
+from mailflow.mail import french
 
 if TYPE_CHECKING:
     from mailflow.db.models import Message
@@ -47,15 +49,20 @@ def mail_context(
     unreadable: Sequence[Mapping[str, str]] = (),
     slot: Mapping[str, Any] | None = None,
     supersedes: str | None = None,
+    now: datetime | None = None,
+    recipient: str | None = None,
 ) -> dict[str, Any]:
     """The full context every collectivité template can rely on (absent things are None or empty).
 
     `proposal` is the export dict (`export.proposal_record`); `label` maps a dotted path to the
-    form's label (`FormDefinition.label`); `original` describes the mail being answered.
+    form's label (`FormDefinition.label`); `original` describes the mail being answered; `now`
+    (the mail's date) lets templates leave out dates already past (`today`, filter `to_come`);
+    `recipient` chooses the salutation and the `roles` (sender, tutor, hr, dgs) the mail speaks to.
     """
     record = dict(proposal) if proposal is not None else None
     if record is not None:
         record.setdefault("supersedes", supersedes)
+    roles = recipient_roles(record, recipient)
     return {
         "proposal": record,
         "missing_items": missing_items(record.get("missing", []), label) if record else [],
@@ -64,7 +71,36 @@ def mail_context(
         "original": dict(original or {"subject": "", "message_id": None, "sender": "", "received_at": None}),
         "unreadable": [dict(item) for item in unreadable],
         "slot": dict(slot) if slot is not None else None,
+        "today": now,
+        "roles": roles,
+        "salutation": salutation_for(record, roles),
+        "several_missions": any("plusieurs missions" in flag for flag in (record or {}).get("flags") or []),
+        "rejected_by": None,
+        "evaluation_grid": None,
     }
+
+
+def recipient_roles(record: Mapping[str, Any] | None, recipient: str | None) -> list[str]:
+    """Who `recipient` is in a proposal: "tutor", "dgs", "hr", "sender" (several when one person is several)."""
+    if record is None or not recipient:
+        return []
+    address = recipient.strip().lower()
+    found = {
+        "tutor": (record.get("tutor") or {}).get("email"),
+        "dgs": (record.get("dgs") or {}).get("email"),
+        "hr": (record.get("collectivity") or {}).get("hr_email"),
+        "sender": record.get("sender"),
+    }
+    return [role for role, value in found.items() if (value or "").strip().lower() == address]
+
+
+def salutation_for(record: Mapping[str, Any] | None, roles: Sequence[str]) -> str:
+    """The salutation for the first role known: the tutor by function, the HR contact by civility."""
+    if record is not None and "tutor" in roles:
+        return french.salutation(record.get("tutor"))
+    if record is not None and "hr" in roles:
+        return french.salutation(None, (record.get("collectivity") or {}).get("hr_contact"))
+    return "Madame, Monsieur,"
 
 
 def acknowledgement_template(proposal: Mapping[str, Any], *, late: bool = False) -> str:

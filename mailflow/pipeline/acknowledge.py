@@ -104,6 +104,17 @@ def answer_recipients(
     return chosen if reason is None else replace(chosen, why_none=reason)
 
 
+def recipients_for(
+    app: App, session: Session, original: Original, verdict: Verdict,
+    fields: Mapping[str, Mapping[str, object]] | None, now: datetime,
+) -> Recipients:
+    """`answer_recipients` with the application's rules (daily limit, time zone, form, internal domains)."""
+    return answer_recipients(
+        session, original, verdict, fields, now, form=app.form, internal_domains=app.internal_domains,
+        daily_limit=app.settings.smtp.answers_per_sender_per_day, timezone=app.timezone,
+    )
+
+
 def form_addresses(fields: Mapping[str, Mapping[str, object]], form: FormDefinition) -> tuple[str, ...]:
     """The e-mail addresses typed in a form (its fields of type email), in the form's order, once each."""
     found: dict[str, None] = {}
@@ -209,6 +220,8 @@ def answer_mail(
         campaign=calendar,
         original=original.context(),
         unreadable=unreadable,
+        now=now,
+        recipient=recipients.to[0] if recipients.to else None,
     )
     rendered = app.templates.render(template, context)
     return app.compose(

@@ -26,10 +26,11 @@ from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
 from mailflow.mail.parsing import header, parse, parse_headers
-from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, answer_recipients
+from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message, message_id_of
 from mailflow.pipeline.extract import ExtractedForm, extract_forms
 from mailflow.pipeline.filing import file_proposal, thread_reference
+from mailflow.pipeline.reply import complete_from_reply
 from mailflow.pipeline.validate import validate_fields
 
 if TYPE_CHECKING:
@@ -247,8 +248,10 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
             _answer(app, session, original, verdict, now, "collectivite/document-illisible", unreadable=items)
             return "quarantined"
         if verdict.kind == "reply":
-            _finish(session, message, "reply", f"réponse sans formulaire dans le fil de {verdict.reference}", now)
-            return "reply"
+            kind, left = complete_from_reply(app, session, message, original, verdict, parsed, now,
+                                             lambda n, d: step(session, message, n, now, d))
+            _finish(session, message, kind, f"réponse sans formulaire dans le fil de {verdict.reference}{left}", now)
+            return kind
         _finish(session, message, "question", "question sans formulaire : à traiter par le service des stages", now)
         _answer(app, session, original, verdict, now, "collectivite/question-recue")
         return "question"
@@ -274,7 +277,7 @@ def _file_forms(
     references = []
     for form in forms:
         validation = validate_fields(form.fields, app.form, form.readings)
-        recipients = answer_recipients(session, original, verdict, form.fields, now, **_answer_rules(app))
+        recipients = recipients_for(app, session, original, verdict, form.fields, now)
         filed = file_proposal(
             session,
             form=app.form.name,
@@ -305,17 +308,12 @@ def _file_forms(
 def _answer(
     app: App, session: Session, original: Original, verdict: Verdict, now: datetime, template: str, **extra: Any
 ) -> None:
-    recipients = answer_recipients(session, original, verdict, None, now, **_answer_rules(app))
+    recipients = recipients_for(app, session, original, verdict, None, now)
     if recipients.why_none is not None:
         step(session, original.message, "not-answered", now, recipients.why_none)
         return
     if acknowledge_message(app, session, template, original, recipients, now, **extra) is not None:
         step(session, original.message, "answered", now, f"{template} mis en file")
-
-
-def _answer_rules(app: App) -> dict[str, Any]:
-    return {"daily_limit": app.settings.smtp.answers_per_sender_per_day, "timezone": app.timezone,
-            "form": app.form, "internal_domains": app.internal_domains}
 
 
 def _keep_attachments(app: App, session: Session, message: Message, parsed: EmailMessage) -> None:

@@ -22,6 +22,7 @@ from mailflow.pipeline.extract.confidence import MISPLACED, NOT_FOUND, NOT_FOUND
 from mailflow.pipeline.extract.folding import fold
 from mailflow.pipeline.forms.definition import FormDefinition
 
+ROLE_TO_CHECK = "directeur général des services techniques, portage par la direction générale à vérifier"
 ROLE_PROBLEM = "le projet doit être porté par le/la DGS ou un/une DGA"
 
 
@@ -66,11 +67,26 @@ def _phone_problem(value: str) -> str | None:
     return None
 
 
+def role_kind(role: str) -> str:
+    """What a tutor's "Fonction" is: "dgs", "dga", "to_check" or "other".
+
+    A directeur général des services techniques (DGST) may or may not carry the project for
+    the general management: staff judge ("to_check", "à vérifier"); the collectivité is not asked
+    to change it. Any director below the general management is "other".
+    """
+    key = " " + fold(role) + " "
+    if re.search(r" dgst | services techniques ", key):
+        return "to_check"
+    if not is_dgs_or_dga(role):
+        return "other"
+    return "dga" if re.search(r" (dga|dgas|dgaa|adjoint|adjointe|delegue|deleguee) ", key) else "dgs"
+
+
 def is_dgs_or_dga(role: str) -> bool:
     """Whether a tutor's "Fonction" names the DGS or a DGA (any gender, accents or not, abbreviated or not).
 
     "Directeur général des services techniques" (DGST) heads the technical services, not the
-    administration: it is not accepted, nor is any director below the general management.
+    administration: it is not accepted here (see `role_kind`, which leaves it to staff).
     """
     key = " " + fold(role) + " "
     for feminine, masculine in (("directrice", "directeur"), ("generale", "general"), ("adjointe", "adjoint"),
@@ -112,7 +128,9 @@ def validate_fields(fields: dict[str, dict[str, Any]], definition: FormDefinitio
             problem = _email_problem(str(value))
         elif f.type == "phone":
             problem = _phone_problem(str(value))
-        elif f.check == "dgs_or_dga" and not is_dgs_or_dga(str(value)):
+        elif f.check == "dgs_or_dga" and role_kind(str(value)) == "to_check":
+            to_check.append(f"{f.path}: {ROLE_TO_CHECK}")
+        elif f.check == "dgs_or_dga" and role_kind(str(value)) == "other":
             problem = ROLE_PROBLEM
         if problem:
             problems.append(f"{f.path}: {problem}")

@@ -36,7 +36,8 @@ def render_for_reference(app: App, name: str, reference: str | None) -> EmailMes
         context = mail_context(
             proposal=record, label=app.form.label, original=example["original"],
             campaign=campaign or app.current_calendar(now) or _any(app.calendars),
-            unreadable=example["unreadable"], slot=example["slot"],
+            unreadable=example["unreadable"], slot=example["slot"], now=now,
+            recipient=(record or example["original"])["sender"],
         )
         recipient = (record or example["original"])["sender"]
         rendered = app.templates.render(name, context)
@@ -56,6 +57,7 @@ def render_for_reference(app: App, name: str, reference: str | None) -> EmailMes
         context = mail_context(
             proposal=record, label=app.form.label, original=original,
             campaign=app.calendars.get(proposal.campaign) if proposal.campaign else None, slot=slot,
+            now=now, recipient=proposal.sender,
         )
     rendered = app.templates.render(name, context)
     return app.compose(

@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from mailflow.campaign.export import STATUS_FR as EXPORT_STATUS_FR
+from mailflow.mail import french
 from mailflow.mail.templates import Templates
 from mailflow.shipped import shipped
 from mailflow.staff import DECISIONS, StaffActionError
@@ -57,9 +58,9 @@ def _short(mail_templates: Templates, value: Any) -> str:
     """`27/08/2025 à 9 h 30` in the campaigns' time zone (a date alone: `27/08/2025`)."""
     if value is None:
         return ""
-    moment = mail_templates._local(value)  # noqa: SLF001 - the mails' own time-zone rule
+    moment = french.local(value, mail_templates.timezone)  # the mails' own time-zone rule
     if isinstance(moment, datetime):
-        return f"{moment:%d/%m/%Y} à {moment.hour}\u00a0h\u00a0{moment.minute:02d}"
+        return f"{moment:%d/%m/%Y} à {french.time_fr(moment, mail_templates.timezone)}"
     return f"{moment:%d/%m/%Y}"
 
 
