@@ -91,7 +91,8 @@ def test_reminders_missed_beyond_grace_are_recorded_and_shown_to_staff(tmp_path:
         [row] = session.scalars(select(Reminder)).all()
     assert row.status == "missed"
     [digest] = outbox(app, "staff/digest")
-    text = message_from_bytes(digest.raw, policy=policy.default).get_body(("plain",)).get_content().replace("\u00a0", " ")
+    text = message_from_bytes(digest.raw, policy=policy.default).get_body(("plain",)).get_content()
+    text = text.replace("\u00a0", " ")
     assert "RAPPELS NON ENVOYÉS (1)" in text
     assert "Relance : proposition incomplète — PC-" in text
 
