@@ -14,7 +14,7 @@ import mailbox as stdlib_mailbox
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -25,6 +25,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailflow.errors import AuthenticationError, MailboxError
+from mailflow.mail.imap_support import aware, chunks, hierarchy, is_news, text
 from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
 from mailflow.settings import MailboxSettings
 
@@ -199,7 +200,7 @@ class ImapMailbox:
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout_seconds
             )
         except NETWORK_ERRORS as exc:
-            raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {s.host}:{s.port}: {text(exc)}") from exc
         try:
             self._open(client)
         except BaseException:
@@ -216,7 +217,7 @@ class ImapMailbox:
             self._login(client)
             selected = client.select_folder(s.folder, readonly=self.readonly)
             self._uidvalidity = int(selected[b"UIDVALIDITY"])
-            self.prefix, self.separator = _hierarchy(client)
+            self.prefix, self.separator = hierarchy(client)
             if not self.readonly:
                 for folder in (s.processed_folder, s.attention_folder, s.ignored_folder):
                     path = self.folder_path(folder)
@@ -230,10 +231,10 @@ class ImapMailbox:
 
                 hint = f"; {IMAP_REFUSED_HINT}"
             raise AuthenticationError(
-                f"IMAP {s.host}:{s.port}: login refused for {s.username} ({_text(exc)}){hint}"
+                f"IMAP {s.host}:{s.port}: login refused for {s.username} ({text(exc)}){hint}"
             ) from exc
         except NETWORK_ERRORS as exc:
-            raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {s.host}:{s.port}: {text(exc)}") from exc
 
     def _login(self, client: IMAPClient) -> None:
         s = self.settings
@@ -273,10 +274,7 @@ class ImapMailbox:
 
     # -- reading ----------------------------------------------------------------------------
     def waiting(self, since: datetime | None = None) -> list[MailRef]:
-        """The mails in the folder (received `since` that moment when given): size, arrival time, flags.
-
-        SEARCH SINCE narrows by day on the server, so years of history are not listed at every pass.
-        """
+        """The mails in the folder (received `since` then, narrowed by day on the server): size, date, flags."""
         criteria: list[Any] = ["UNDELETED"]
         if since is not None:
             criteria += ["SINCE", (since - timedelta(days=1)).date()]
@@ -289,16 +287,14 @@ class ImapMailbox:
             found = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE", "FLAGS"])
         except NETWORK_ERRORS as exc:
             self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc
         refs = []
         for uid, data in sorted(found.items()):
             internal = data.get(b"INTERNALDATE")
-            received = _aware(internal) if isinstance(internal, datetime) else None
-            if since is not None and received is not None and received.replace(microsecond=0) < since.replace(
-                microsecond=0
-            ):
+            received = aware(internal) if isinstance(internal, datetime) else None
+            if since is not None and received is not None and received < since.replace(microsecond=0):
                 continue
-            flags = tuple(_text(flag) for flag in data.get(b"FLAGS", ()))
+            flags = tuple(text(flag) for flag in data.get(b"FLAGS", ()))
             refs.append(MailRef(key=str(uid), uid=uid, size=int(data.get(b"RFC822.SIZE", 0)),
                                 received_at=received, flags=flags))
         return refs
@@ -314,18 +310,18 @@ class ImapMailbox:
         self, refs: Sequence[MailRef], key: bytes, item: str, *, truncated: bool
     ) -> Iterator[IncomingMail]:
         by_uid = {r.uid: r for r in refs}
-        for batch in _chunks(list(by_uid), self.settings.batch_size):
+        for batch in chunks(list(by_uid), self.settings.batch_size):
             try:
                 data = self._connected().fetch(batch, [item, "INTERNALDATE"])
             except NETWORK_ERRORS as exc:
                 self._drop()
-                raise MailboxError(f"IMAP {self.settings.host}: {_text(exc)}") from exc
+                raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc
             for uid in batch:
                 entry = data.get(uid)
                 if not entry or key not in entry:
                     continue
                 internal = entry.get(b"INTERNALDATE")
-                received = _aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
+                received = aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
                 yield IncomingMail(ref=by_uid[uid], raw=entry[key], received_at=received, truncated=truncated)
 
     # -- filing -----------------------------------------------------------------------------
@@ -346,7 +342,7 @@ class ImapMailbox:
                 client.uid_expunge([ref.uid])
         except NETWORK_ERRORS as exc:
             self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: move to {path}: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {self.settings.host}: move to {path}: {text(exc)}") from exc
         return True
 
     # -- waiting ----------------------------------------------------------------------------
@@ -366,13 +362,13 @@ class ImapMailbox:
             try:
                 while time.monotonic() < deadline and not interrupted():
                     responses = client.idle_check(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
-                    if any(_is_news(r) for r in responses):
+                    if any(is_news(r) for r in responses):
                         break
             finally:
                 client.idle_done()
         except NETWORK_ERRORS as exc:
             self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: IDLE: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {self.settings.host}: IDLE: {text(exc)}") from exc
 
     def _drop(self) -> None:
         client, self._client = self._client, None
@@ -397,44 +393,7 @@ def _shutdown(client: IMAPClient) -> None:
         client.shutdown()
 
 
-def _hierarchy(client: IMAPClient) -> tuple[str, str]:
-    """The personal namespace's prefix and hierarchy separator, as the server states them."""
-    with contextlib.suppress(IMAPClientError):
-        if client.has_capability("NAMESPACE"):
-            personal = client.namespace().personal
-            if personal:
-                prefix, separator = personal[0]
-                if separator:
-                    return _text(prefix or ""), _text(separator)
-    with contextlib.suppress(IMAPClientError, IndexError):
-        listed = client.list_folders("", "")
-        if listed and listed[0][1]:
-            return "", _text(listed[0][1])
-    return "", "/"
-
-
-def _is_news(response: tuple) -> bool:
-    return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
-
-
 def _sleep(seconds: float, interrupted: Callable[[], bool]) -> None:
     deadline = time.monotonic() + seconds
     while not interrupted() and time.monotonic() < deadline:
         time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-
-
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    if isinstance(value, BaseException):
-        return str(value) or value.__class__.__name__
-    return str(value)

@@ -3,16 +3,16 @@
 A row in `sending` names the process that claimed it, so a daemon that takes the lead can
 make at once the mails of a dead process due again, instead of waiting for their lease.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-01 10:20:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
