@@ -203,7 +203,7 @@ def run(mails: int, latency_mails: int, big_mb: float, keep: bool) -> dict[str, 
     daemon = None
     try:
         workdir = root / "mailflow"
-        write_settings(workdir, imap=dovecot, smtp=smtp)  # SQLite and archive in workdir
+        write_settings(workdir, imap=dovecot, smtp=smtp, handle_since="2025-06-01")  # SQLite and archive in workdir
         settings = workdir / "settings.toml"
         text = settings.read_text().replace("poll_seconds = 3600\n",
                                             "poll_seconds = 3600\nmax_message_bytes = 41943040\n")

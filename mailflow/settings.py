@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -76,6 +76,9 @@ class MailboxSettings(Secret):
     auth: Literal["password", "oauth2"] = "password"
     oauth2: OAuth2 | None = None
     folder: str = "INBOX"
+    handle_since: date | None = Field(
+        None, description="Handle mail received from this day on (default: since mailflow first watched)."
+    )
     path: Path = Path("var/inbox")
     processed_folder: str = "mailflow/Traités"
     attention_folder: str = "mailflow/À traiter"

@@ -35,8 +35,12 @@ def write_settings(
     smtp: Any = None,
     database_url: str | None = None,
     extra: str = "",
+    handle_since: str | None = None,
 ) -> Path:
-    """A settings.toml for a test: Maildir and outbox directory unless real servers are given."""
+    """A settings.toml for a test: Maildir and outbox directory unless real servers are given.
+
+    `handle_since` (a date): for tests that deliver mails dated in the past to a daemon that runs now.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     if imap is not None:
         mailbox = (
@@ -46,6 +50,8 @@ def write_settings(
         )
     else:
         mailbox = 'kind = "maildir"\npath = "inbox"\n'
+    if handle_since is not None:
+        mailbox += f"handle_since = {handle_since}\n"
     if smtp is not None:
         outgoing = f'kind = "smtp"\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\n'
     else:
@@ -96,14 +102,23 @@ def make_app(
     database_url: str | None = None,
     clock: Clock | None = None,
     monkeypatch: Any = None,
+    handle_since: str | None = None,
+    watching: bool = True,
 ) -> Any:
-    """An App on a fresh database in `folder`, wired to the given test servers."""
+    """An App on a fresh database in `folder`, wired to the given test servers.
+
+    `watching`: the service watches the mailbox from the clock's start (mail delivered later is handled).
+    """
+    from mailflow.pipeline.placement import start_watching
     from mailflow.service.app import build_app
 
     if imap is not None and monkeypatch is not None:
         monkeypatch.setenv("MAILFLOW_TEST_IMAP_PASSWORD", imap.password)
-    settings = load_settings(write_settings(folder, imap=imap, smtp=smtp, database_url=database_url))
-    return build_app(settings, clock=clock or ManualClock(datetime(2025, 6, 10, 8, 0, tzinfo=UTC)))
+    path = write_settings(folder, imap=imap, smtp=smtp, database_url=database_url, handle_since=handle_since)
+    app = build_app(load_settings(path), clock=clock or ManualClock(datetime(2025, 6, 10, 8, 0, tzinfo=UTC)))
+    if watching:
+        start_watching(app)
+    return app
 
 
 def run_mailflow(

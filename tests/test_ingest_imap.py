@@ -34,7 +34,7 @@ PROCESSED, ATTENTION = "mailflow/Traités", "mailflow/À traiter"
 @pytest.fixture
 def workdir(tmp_path: Path, imap_server, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: ANN001
     """A settings file pointing at the test Dovecot, an outbox directory and a fresh SQLite database."""
-    write_settings(tmp_path, imap=imap_server)
+    write_settings(tmp_path, imap=imap_server, handle_since="2025-06-01")  # the mails are dated June 2025
     monkeypatch.setenv("MAILFLOW_TEST_IMAP_PASSWORD", imap_server.password)
     return tmp_path
 

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +45,8 @@ def pg_url(postgres_url: str) -> Iterator[str]:
 @pytest.fixture
 def shared(imap_server, smtp, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:  # noqa: ANN001
     """One settings file (same database, mailbox, SMTP server and archive) for both daemons."""
-    return make_app(tmp_path, imap=imap_server, smtp=smtp, database_url=pg_url, monkeypatch=monkeypatch)
+    return make_app(tmp_path, imap=imap_server, smtp=smtp, database_url=pg_url, monkeypatch=monkeypatch,
+                    handle_since="2025-06-01")  # the mails are dated June 2025, the daemons run now
 
 
 class Daemons:
@@ -105,6 +105,11 @@ def count(app: App, model, *where) -> int:  # noqa: ANN001
         return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
+def all_sent(app: App) -> bool:
+    """No row is waiting or claimed: a mail that is `sent` is never claimed again, so no second send can follow."""
+    return count(app, OutboxMail, OutboxMail.status.in_(("pending", "sending"))) == 0
+
+
 def deliver(imap_server, first: int, how_many: int) -> None:  # noqa: ANN001
     for n in range(first, first + how_many):
         imap_server.append(proposal_mail(collectivity(50_000 + n), date=JUNE).as_bytes(), internaldate=JUNE)
@@ -127,7 +132,7 @@ def test_two_daemons_file_each_mail_once_and_send_each_answer_once(
     deliver(imap_server, 0, 40)
     wait_until(lambda: count(shared, Message, Message.state == "moved") == 40, 180, "40 mails filed", daemons.logs)
     wait_until(lambda: len(smtp.messages) >= 40, 60, "40 answers sent", daemons.logs)
-    time.sleep(2)  # time for a second send, if one were to happen
+    wait_until(lambda: all_sent(shared), 60, "no outgoing mail left to send", daemons.logs)
 
     assert count(shared, Message) == 40
     assert count(shared, Proposal) == 40
@@ -155,7 +160,7 @@ def test_the_standby_takes_over_within_a_minute_when_the_leader_is_killed(
     took = wait_until(lambda: daemons.said("b", "leading:"), 60, "daemon b taking over", daemons.logs)
     wait_until(lambda: count(shared, Message, Message.state == "moved") == 20, 120, "10 more filed", daemons.logs)
     wait_until(lambda: len(smtp.messages) >= 20, 60, "20 answers sent", daemons.logs)
-    time.sleep(2)
+    wait_until(lambda: all_sent(shared), 60, "no outgoing mail left to send", daemons.logs)
 
     assert took < 60
     assert count(shared, Proposal) == 20

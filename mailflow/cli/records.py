@@ -14,6 +14,7 @@ from mailflow.campaign.spreadsheet import empty_workbook, workbook_bytes
 from mailflow.cli.base import Context, cli, guard, pass_context
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.errors import MailflowError
+from mailflow.pipeline.backfill import reprocess
 from mailflow.staff import cli_actor, decide, release, retry_sends
 
 # -- proposals -----------------------------------------------------------------------------------
@@ -203,3 +204,15 @@ def mail_show(ctx: Context, message_id: str) -> None:
                        f"  received {m.received_at:%Y-%m-%d %H:%M:%S} UTC, state {m.state}, verdict {m.verdict}")
             for step in m.steps:
                 click.echo(f"  {step.at:%Y-%m-%d %H:%M:%S}  {step.step:<12} {step.detail or ''}")
+
+
+@mail.command("reprocess")
+@click.argument("message_id")
+@pass_context
+@guard
+def mail_reprocess(ctx: Context, message_id: str) -> None:
+    """Process a known mail again on purpose (e.g. one staff put back in the mailbox)."""
+    app = ctx.app()
+    message = reprocess(app, message_id)
+    click.echo(f"{message.message_id}: {message.verdict} — {message.reason} (now {message.state})")
+    app.outbox.drain()

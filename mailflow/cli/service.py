@@ -1,20 +1,26 @@
-"""`mailflow run`, `ingest`, `check`, `status`, `db upgrade`, and the staff console's `web` and `users`."""
+"""`mailflow run` (also `--dry-run`), `import-history`, `ingest`, `check`, `status`, `db upgrade`, and the
+staff console's `web` and `users`."""
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import uvicorn
 
 from mailflow.cli.base import Context, cli, guard, now_option, pass_context
 from mailflow.db import engine as db
+from mailflow.pipeline.backfill import import_history as backfill
 from mailflow.pipeline.run import ingest_files
 from mailflow.service.app import run_once
 from mailflow.service.daemon import Daemon
+from mailflow.service.failures import LoginProblem, explain, record_cause, require_secrets
 from mailflow.service.health import run_checks, status_lines
 from mailflow.service.logs import setup_logging
+from mailflow.service.rehearsal import readonly_mailbox, rehearsal, rehearse_once
 from mailflow.staff import cli_actor
 from mailflow.web.accounts import add_user
 from mailflow.web.app import build_console
@@ -24,20 +30,58 @@ from mailflow.web.app import build_console
 
 @cli.command()
 @click.option("--once", is_flag=True, help="One pass (mailbox, reminders, digest, outbox), then exit.")
+@click.option("--dry-run", is_flag=True,
+              help="With --once: decide everything and print what would be filed, sent and moved; "
+                   "change nothing (database, mailbox, outgoing mail).")
 @pass_context
 @guard
-def run(ctx: Context, once: bool) -> None:
+def run(ctx: Context, once: bool, dry_run: bool) -> None:
     """Run the service: watch the mailbox, send reminders and digests, drain the outbox."""
+    if dry_run and not once:
+        raise click.UsageError("--dry-run rehearses one pass: use it with --once")
     setup_logging(ctx.settings.logging)
     app = ctx.app()
+    if dry_run:
+        for line in rehearse_once(app):
+            click.echo(line)
+        return
+    require_secrets(app)
     if once:
-
-        report = run_once(app)
+        try:
+            report = run_once(app)
+        except LoginProblem as exc:
+            record_cause(app, explain(exc))
+            raise
         click.echo(f"mail: {report.mail}; reminders queued: {report.reminders}; "
                    f"sent: {report.sent}; failed: {report.failed}")
         return
 
     sys.exit(Daemon(app).run())
+
+
+@cli.command("import-history")
+@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="File the mails received from this day on, up to the day mailflow started handling mail.")
+@click.option("--dry-run", is_flag=True, help="Print what would be filed; change nothing.")
+@click.option("--move", is_flag=True, help="Also move the mails to mailflow's folders (default: left where they are).")
+@pass_context
+@guard
+def import_history(ctx: Context, since: datetime, dry_run: bool, move: bool) -> None:
+    """File older proposals for the record (campaign by received date); answers and sends nothing."""
+    app = ctx.app()
+    moment = since.replace(tzinfo=ZoneInfo(app.settings.campaigns.timezone))
+    if dry_run:
+        with rehearsal(app) as (dry, decided):
+            report = backfill(dry, moment, move=move)
+            lines = list(decided().lines())
+        click.echo(f"dry run, nothing changed: {report}")
+        for line in lines:
+            click.echo(line)
+        return
+    if not move:
+        app.mailbox = readonly_mailbox(app)
+    report = backfill(app, moment, move=move)
+    click.echo(f"history from {moment:%Y-%m-%d} to {report.line.isoformat(timespec='seconds')}: {report}")
 
 
 @cli.command()

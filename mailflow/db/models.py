@@ -188,6 +188,7 @@ class OutboxMail(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     proposal_pk: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"), index=True)
     created_at: Mapped[datetime]

@@ -14,17 +14,18 @@ import mailbox as stdlib_mailbox
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailflow.errors import AuthenticationError, MailboxError
+from mailflow.mail.imap_support import aware, chunks, hierarchy, is_news, text
 from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
 from mailflow.settings import MailboxSettings
 
@@ -35,11 +36,18 @@ NETWORK_ERRORS = (IMAPClientError, OSError, socket.timeout, ssl.SSLError)
 
 @dataclass(frozen=True)
 class MailRef:
-    """A mail waiting in the watched folder, before its body is fetched."""
+    """A mail waiting in the watched folder, before its body is fetched: where, how big, when, flags."""
 
     key: str
     size: int
     uid: int | None = None
+    received_at: datetime | None = None
+    flags: tuple[str, ...] = ()
+
+    @property
+    def answered(self) -> bool:
+        """Staff (or their mail client) already answered it."""
+        return "\\Answered" in self.flags
 
 
 @dataclass(frozen=True)
@@ -60,9 +68,9 @@ class Mailbox(Protocol):
     def connect(self) -> None: ...
     def close(self) -> None: ...
     def uidvalidity(self) -> int | None: ...
-    def waiting(self) -> list[MailRef]: ...
+    def waiting(self, since: datetime | None = None) -> list[MailRef]: ...
     def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]: ...
-    def move(self, ref: MailRef, folder: str) -> None: ...
+    def move(self, ref: MailRef, folder: str) -> bool: ...
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None: ...
 
 
@@ -82,14 +90,19 @@ def header_date(raw: bytes) -> datetime | None:
 class MaildirMailbox:
     """A local Maildir: the embedded default and the demo. Received time is the file's delivery time."""
 
-    def __init__(self, path: Path, max_message_bytes: int, poll_seconds: float = 5.0):
+    def __init__(self, path: Path, max_message_bytes: int, poll_seconds: float = 5.0, *, readonly: bool = False):
         self.path = path
         self.name = f"maildir:{path.resolve()}"
         self.max_message_bytes = max_message_bytes
         self.poll_seconds = poll_seconds
+        self.readonly = readonly  # look only: the Maildir is neither created nor cleaned
         self._box: stdlib_mailbox.Maildir | None = None
 
     def connect(self) -> None:
+        if self.readonly:
+            if (self.path / "cur").is_dir():  # absent: nothing delivered yet (created by the first run)
+                self._box = stdlib_mailbox.Maildir(self.path, factory=None, create=False)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._box = stdlib_mailbox.Maildir(self.path, factory=None, create=True)
 
@@ -105,16 +118,26 @@ class MaildirMailbox:
         assert self._box is not None
         return self._box
 
-    def waiting(self) -> list[MailRef]:
+    def waiting(self, since: datetime | None = None) -> list[MailRef]:
+        """Every mail in the Maildir (delivered `since` that moment when given), with its size and flags."""
+        if self.readonly and not (self.path / "cur").is_dir():
+            return []
         box = self._opened()
-        box.clean()
+        if not self.readonly:
+            box.clean()
         refs = []
         for key in sorted(box.iterkeys()):
             try:
-                size = Path(self.path, box._lookup(key)).stat().st_size  # noqa: SLF001
+                subpath = box._lookup(key)  # noqa: SLF001
+                stat = Path(self.path, subpath).stat()
             except (KeyError, FileNotFoundError):
                 continue
-            refs.append(MailRef(key=key, size=size))
+            delivered = datetime.fromtimestamp(stat.st_mtime, UTC)
+            if since is not None and delivered.replace(microsecond=0) < since.replace(microsecond=0):
+                continue
+            info = subpath.rpartition(":2,")[2] if ":2," in subpath else ""
+            flags = tuple(flag for letter, flag in MAILDIR_FLAGS.items() if letter in info)
+            refs.append(MailRef(key=key, size=stat.st_size, received_at=delivered, flags=flags))
         return refs
 
     def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]:
@@ -130,15 +153,16 @@ class MaildirMailbox:
                 continue
             yield IncomingMail(ref=ref, raw=raw, received_at=delivered, truncated=truncated)
 
-    def move(self, ref: MailRef, folder: str) -> None:
+    def move(self, ref: MailRef, folder: str) -> bool:
         box = self._opened()
         target = box.add_folder(folder.replace("/", "."))
         try:
             message = box.get_message(ref.key)
         except KeyError:
-            return
+            return False
         target.add(message)
         box.discard(ref.key)
+        return True
 
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
         _sleep(min(seconds, self.poll_seconds), interrupted)
@@ -150,16 +174,22 @@ def header_block(head: bytes) -> bytes:
     return head[: min(ends) + 2] if ends else head
 
 
+MAILDIR_FLAGS = {"R": "\\Answered", "S": "\\Seen", "F": "\\Flagged"}
+
+
 class ImapMailbox:
     """An IMAP folder, watched with IDLE where the server has it, polled otherwise."""
 
-    def __init__(self, settings: MailboxSettings, token_source: TokenSource | None = None):
+    def __init__(self, settings: MailboxSettings, token_source: TokenSource | None = None, *, readonly: bool = False):
         self.settings = settings
         self.token_source = token_source
+        self.readonly = readonly  # EXAMINE, no folder created, no move: `check` and `--dry-run`
         self.name = f"imap://{settings.username}@{settings.host}:{settings.port}/{settings.folder}"
         self._client: IMAPClient | None = None
         self._uidvalidity: int | None = None
         self.idle_supported = False
+        self.separator = "/"
+        self.prefix = ""
 
     # -- connection -------------------------------------------------------------------------
     def connect(self) -> None:
@@ -170,7 +200,7 @@ class ImapMailbox:
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout_seconds
             )
         except NETWORK_ERRORS as exc:
-            raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {s.host}:{s.port}: {text(exc)}") from exc
         try:
             self._open(client)
         except BaseException:
@@ -185,11 +215,15 @@ class ImapMailbox:
             if s.security == "starttls":
                 client.starttls(ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None))
             self._login(client)
-            selected = client.select_folder(s.folder)
+            selected = client.select_folder(s.folder, readonly=self.readonly)
             self._uidvalidity = int(selected[b"UIDVALIDITY"])
-            for folder in (s.processed_folder, s.attention_folder, s.ignored_folder):
-                if not client.folder_exists(folder):
-                    client.create_folder(folder)
+            self.prefix, self.separator = hierarchy(client)
+            if not self.readonly:
+                for folder in (s.processed_folder, s.attention_folder, s.ignored_folder):
+                    path = self.folder_path(folder)
+                    if not client.folder_exists(path):
+                        client.create_folder(path)
+                        log.info("created the folder %s on %s", path, s.host)
             self.idle_supported = s.idle and client.has_capability("IDLE")
         except LoginError as exc:
             hint = ""
@@ -197,10 +231,10 @@ class ImapMailbox:
 
                 hint = f"; {IMAP_REFUSED_HINT}"
             raise AuthenticationError(
-                f"IMAP {s.host}:{s.port}: login refused for {s.username} ({_text(exc)}){hint}"
+                f"IMAP {s.host}:{s.port}: login refused for {s.username} ({text(exc)}){hint}"
             ) from exc
         except NETWORK_ERRORS as exc:
-            raise MailboxError(f"IMAP {s.host}:{s.port}: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {s.host}:{s.port}: {text(exc)}") from exc
 
     def _login(self, client: IMAPClient) -> None:
         s = self.settings
@@ -231,21 +265,39 @@ class ImapMailbox:
         self._connected()
         return self._uidvalidity
 
+    def folder_path(self, folder: str) -> str:
+        """A folder of the settings ("mailflow/Traités") as this server names it (its prefix and separator)."""
+        path = self.separator.join(part for part in folder.split("/") if part)
+        if self.prefix and path.upper() != "INBOX" and not path.startswith(self.prefix):
+            path = self.prefix + path
+        return path
+
     # -- reading ----------------------------------------------------------------------------
-    def waiting(self) -> list[MailRef]:
+    def waiting(self, since: datetime | None = None) -> list[MailRef]:
+        """The mails in the folder (received `since` then, narrowed by day on the server): size, date, flags."""
+        criteria: list[Any] = ["UNDELETED"]
+        if since is not None:
+            criteria += ["SINCE", (since - timedelta(days=1)).date()]
         try:
             client = self._connected()
-            uids = client.search(["UNDELETED"])
+            client.noop()  # let the server tell us about mail delivered since the last command
+            uids = client.search(criteria)
             if not uids:
                 return []
-            sizes = client.fetch(uids, ["RFC822.SIZE"])
+            found = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE", "FLAGS"])
         except NETWORK_ERRORS as exc:
             self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: {_text(exc)}") from exc
-        return [
-            MailRef(key=str(uid), uid=uid, size=int(data.get(b"RFC822.SIZE", 0)))
-            for uid, data in sorted(sizes.items())
-        ]
+            raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc
+        refs = []
+        for uid, data in sorted(found.items()):
+            internal = data.get(b"INTERNALDATE")
+            received = aware(internal) if isinstance(internal, datetime) else None
+            if since is not None and received is not None and received < since.replace(microsecond=0):
+                continue
+            flags = tuple(text(flag) for flag in data.get(b"FLAGS", ()))
+            refs.append(MailRef(key=str(uid), uid=uid, size=int(data.get(b"RFC822.SIZE", 0)),
+                                received_at=received, flags=flags))
+        return refs
 
     def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]:
         limit = self.settings.max_message_bytes
@@ -258,33 +310,40 @@ class ImapMailbox:
         self, refs: Sequence[MailRef], key: bytes, item: str, *, truncated: bool
     ) -> Iterator[IncomingMail]:
         by_uid = {r.uid: r for r in refs}
-        for batch in _chunks(list(by_uid), self.settings.batch_size):
+        for batch in chunks(list(by_uid), self.settings.batch_size):
             try:
                 data = self._connected().fetch(batch, [item, "INTERNALDATE"])
             except NETWORK_ERRORS as exc:
                 self._drop()
-                raise MailboxError(f"IMAP {self.settings.host}: {_text(exc)}") from exc
+                raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc
             for uid in batch:
                 entry = data.get(uid)
                 if not entry or key not in entry:
                     continue
                 internal = entry.get(b"INTERNALDATE")
-                received = _aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
+                received = aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
                 yield IncomingMail(ref=by_uid[uid], raw=entry[key], received_at=received, truncated=truncated)
 
     # -- filing -----------------------------------------------------------------------------
-    def move(self, ref: MailRef, folder: str) -> None:
+    def move(self, ref: MailRef, folder: str) -> bool:
+        """Move the mail to `folder`; False when it is no longer in the watched folder (staff moved it)."""
+        if self.readonly:
+            raise MailboxError(f"IMAP {self.settings.host}: read-only session, nothing is moved")
+        path = self.folder_path(folder)
         try:
             client = self._connected()
+            if not client.search(["UID", str(ref.uid), "UNDELETED"]):
+                return False
             if client.has_capability("MOVE"):
-                client.move([ref.uid], folder)
+                client.move([ref.uid], path)
             else:
-                client.copy([ref.uid], folder)
+                client.copy([ref.uid], path)
                 client.delete_messages([ref.uid])
                 client.uid_expunge([ref.uid])
         except NETWORK_ERRORS as exc:
             self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: move to {folder}: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {self.settings.host}: move to {path}: {text(exc)}") from exc
+        return True
 
     # -- waiting ----------------------------------------------------------------------------
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
@@ -303,13 +362,13 @@ class ImapMailbox:
             try:
                 while time.monotonic() < deadline and not interrupted():
                     responses = client.idle_check(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
-                    if any(_is_news(r) for r in responses):
+                    if any(is_news(r) for r in responses):
                         break
             finally:
                 client.idle_done()
         except NETWORK_ERRORS as exc:
             self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: IDLE: {_text(exc)}") from exc
+            raise MailboxError(f"IMAP {self.settings.host}: IDLE: {text(exc)}") from exc
 
     def _drop(self) -> None:
         client, self._client = self._client, None
@@ -317,12 +376,15 @@ class ImapMailbox:
             _shutdown(client)
 
 
-def make_mailbox(settings: MailboxSettings, base: Path, token_source: TokenSource | None = None) -> Mailbox:
-    """The mailbox the settings describe (paths relative to `base`)."""
+def make_mailbox(
+    settings: MailboxSettings, base: Path, token_source: TokenSource | None = None, *, readonly: bool = False
+) -> Mailbox:
+    """The mailbox the settings describe (paths relative to `base`); `readonly`: look, never change."""
     if settings.kind == "imap":
-        return ImapMailbox(settings, token_source)
+        return ImapMailbox(settings, token_source, readonly=readonly)
     path = settings.path if settings.path.is_absolute() else base / settings.path
-    return MaildirMailbox(path, settings.max_message_bytes, poll_seconds=min(settings.poll_seconds, 5))
+    return MaildirMailbox(path, settings.max_message_bytes, poll_seconds=min(settings.poll_seconds, 5),
+                          readonly=readonly)
 
 
 def _shutdown(client: IMAPClient) -> None:
@@ -331,25 +393,7 @@ def _shutdown(client: IMAPClient) -> None:
         client.shutdown()
 
 
-def _is_news(response: tuple) -> bool:
-    return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
-
-
 def _sleep(seconds: float, interrupted: Callable[[], bool]) -> None:
     deadline = time.monotonic() + seconds
     while not interrupted() and time.monotonic() < deadline:
         time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-
-
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _text(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return text.decode() if isinstance(text, bytes) else text

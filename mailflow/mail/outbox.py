@@ -8,15 +8,19 @@ handed to the transport; every attempt is recorded, failures are retried with ex
 backoff and jitter, and after `max_attempts` the row is `failed` and shown to staff.
 
 States: pending → sending (claimed) → sent | pending (retry later) | failed.
-A row left in `sending` by a crash is claimed again once its lease has passed: the mail may
-then reach its recipient twice, with the same Message-ID (clients show it once); the
-alternative would be to lose it.
+A claimed row names its claimer (`claimed_by`: host, pid and a token of this process). A row
+left in `sending` by a crash is claimed again once its lease has passed, or at once when a
+daemon takes the lead (`release_claims_of_others`): the mail may then reach its recipient
+twice, with the same Message-ID (clients show it once); the alternative would be to lose it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -33,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.clock import Clock
 from mailflow.db.models import OutboxAttempt, OutboxMail, Proposal
 from mailflow.errors import MailflowError, RecipientRefused, ServerUnreachable
+from mailflow.faults import checkpoint
 from mailflow.mail.compose import one_line
 from mailflow.mail.transport import Transport
 from mailflow.pipeline.archive import Archive
@@ -45,6 +50,8 @@ LONGEST_WAIT = timedelta(hours=6)
 BATCH = 50
 ANSWER_CAUSES = ("message:", "proposal:")
 _RNG = random.Random()
+# Who claims rows from this process; the token tells a restarted daemon from a dead one with the same pid.
+CLAIMER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:200]
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,7 @@ def drain(
                 row = _claim(sessions, row_id, clock.now())
                 if row is None:
                     continue
+                checkpoint("claimed")
                 outcome = _send_one(sessions, transport, clock, archive, row, max_attempts, rng)
                 if outcome == "sent":
                     sent += 1
@@ -245,7 +253,7 @@ def _claim(sessions: sessionmaker[Session], row_id: int, now: datetime) -> Claim
                 OutboxMail.status.in_(("pending", "sending")),
                 OutboxMail.next_attempt_at <= now,
             )
-            .values(status="sending", next_attempt_at=now + LEASE)
+            .values(status="sending", next_attempt_at=now + LEASE, claimed_by=CLAIMER)
             .execution_options(synchronize_session=False)
         ).rowcount
         if claimed != 1:
@@ -317,6 +325,22 @@ def envelope(raw: bytes, recipient: str) -> tuple[str, list[str]]:
         if address and address.lower() not in (r.lower() for r in recipients):
             recipients.append(address)
     return sender, recipients
+
+
+def release_claims_of_others(session: Session, now: datetime, claimer: str = CLAIMER) -> int:
+    """Make due now every row another process claimed and did not finish (not committed).
+
+    Called when a daemon takes the lead: with one daemon, any other claimer is a process that
+    died; with several, the one that led is dead or lost its lock. Without this, such a mail
+    would wait for its 15-minute lease.
+    """
+    result = session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.status == "sending", or_(OutboxMail.claimed_by.is_(None), OutboxMail.claimed_by != claimer))
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 def retry(session: Session, now: datetime, ids: Sequence[int] = ()) -> int:

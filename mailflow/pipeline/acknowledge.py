@@ -28,7 +28,9 @@ from mailflow.mail.outbox import answers_today, enqueue
 from mailflow.mail.parsing import header
 from mailflow.mail.template_context import acknowledgement_template, mail_context, original_context
 from mailflow.pipeline.classify import Verdict, is_internal, thread_ids
+from mailflow.pipeline.filing import other_missions
 from mailflow.pipeline.forms.definition import FormDefinition
+from mailflow.pipeline.history import never_answer
 
 if TYPE_CHECKING:
     from mailflow.context import App
@@ -133,6 +135,9 @@ def why_not_answer(
     """The reason (French, for staff) not to answer automatically, or None when an answer is fine.
 
     `daily_limit` answers per address and calendar day in `timezone` at most."""
+    held = never_answer(session, original.message)
+    if held is not None:
+        return held
     if recipients.why_none or not recipients.to:
         return recipients.why_none or "pas d'adresse de réponse utilisable"
     results = " ".join(str(value) for value in original.parsed.get_all("Authentication-Results", failobj=[]))
@@ -152,7 +157,7 @@ def acknowledge_proposal(
     app: App, session: Session, proposal: Proposal, original: Original, recipients: Recipients, now: datetime
 ) -> OutboxMail | None:
     """Queue the acknowledgement of a filed proposal (complete, incomplete, new version or late)."""
-    record = proposal_record(proposal)
+    record = {**proposal_record(proposal), "other_missions": other_missions(session, proposal)}
     template = acknowledgement_template(record, late=proposal.late)
     return _queue(
         app, session, template, original, recipients, now,

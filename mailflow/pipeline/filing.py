@@ -1,12 +1,16 @@
 """File a proposal: give it its reference, its version and its status, and supersede the old one.
 
-A collectivité has one proposal per campaign: a new form from it (same SIRET, or sent in
-the thread of its reference) becomes the next version under the same reference, and the
-previous version is marked `superseded`.
+A corrected form becomes the next version under the same reference, and the previous version is
+marked `superseded`: a form sent in the thread of a reference, or the same mission (same SIRET,
+same title) sent again. A new mail from a collectivité that already has a proposal, with another
+mission, is a second proposal with its own reference: the call for proposals allows several
+missions, of which only one will be offered to the students (`other_missions`, a flag for staff).
 """
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,7 +58,8 @@ def file_proposal(
     is missing or wrong; they are kept in `flags` as {"to_check": path, "reason": reason}.
     """
     siret = (fields.get("collectivity") or {}).get("siret")
-    previous = find_previous(session, thread_reference, campaign, siret, message)
+    title = mission_title(fields)
+    previous = find_previous(session, thread_reference, campaign, siret, message, title)
     if previous is not None:
         reference, version = previous.reference, previous.version + 1
         previous.status = "superseded"
@@ -92,6 +97,11 @@ def file_proposal(
     )
     session.add(proposal)
     session.flush()
+    others = other_missions(session, proposal)
+    if others:
+        rule = "une seule offre sera proposée au choix des élèves"
+        note = f"plusieurs missions proposées par la collectivité (aussi {', '.join(others)})\u00a0: {rule}"
+        proposal.flags = [*proposal.flags, note]
     return Filed(proposal, previous)
 
 
@@ -102,21 +112,58 @@ def to_check_flag(item: str) -> dict[str, str]:
 
 
 def find_previous(
-    session: Session, thread_reference: str | None, campaign: Campaign | None, siret: str | None, message: Message
+    session: Session,
+    thread_reference: str | None,
+    campaign: Campaign | None,
+    siret: str | None,
+    message: Message,
+    title: str = "",
 ) -> Proposal | None:
-    """The current version this new form replaces: by thread reference first, then by SIRET."""
+    """The current version this new form replaces: by thread reference first, then by SIRET and mission."""
     query = select(Proposal).where(Proposal.message_pk != message.id).order_by(Proposal.version.desc())
     if thread_reference:
         found = session.scalars(query.where(Proposal.reference == thread_reference).limit(1)).first()
         if found is not None:
             return found
     if campaign is not None and siret:
-        return session.scalars(
+        current = session.scalars(
             query.where(Proposal.campaign == campaign.id, Proposal.siret == siret, Proposal.status != "superseded")
             .order_by(Proposal.received_at.desc())
-            .limit(1)
-        ).first()
+        ).all()
+        return next((p for p in current if same_mission(mission_title(p.fields), title)), None)
     return None
+
+
+def mission_title(fields: dict) -> str:
+    """The mission's title as written in a form ("" when absent)."""
+    return str((fields.get("mission") or {}).get("title") or "")
+
+
+def same_mission(first: str, second: str) -> bool:
+    """Two titles name the same mission: equal once case, accents, punctuation and spacing are set aside,
+    or nearly so (a corrected typo); a form without a title is taken as the same mission."""
+    a, b = _plain(first), _plain(second)
+    if not a or not b:
+        return True
+    return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.9
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    letters = "".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c))
+    return " ".join(letters.split())
+
+
+def other_missions(session: Session, proposal: Proposal) -> list[str]:
+    """The references of the collectivité's other current proposals in the same campaign."""
+    if not proposal.siret or not proposal.campaign:
+        return []
+    return sorted(set(session.scalars(
+        select(Proposal.reference).where(
+            Proposal.campaign == proposal.campaign, Proposal.siret == proposal.siret,
+            Proposal.status != "superseded", Proposal.reference != proposal.reference,
+        )
+    )))
 
 
 def next_reference(session: Session, prefix: str, year: int) -> str:

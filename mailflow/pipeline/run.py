@@ -26,10 +26,12 @@ from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
 from mailflow.mail.parsing import header, parse, parse_headers
+from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message, message_id_of
 from mailflow.pipeline.extract import ExtractedForm, extract_forms
 from mailflow.pipeline.filing import file_proposal, thread_reference
+from mailflow.pipeline.placement import known_locations, move_to_folder, note_moved_elsewhere, start_watching
 from mailflow.pipeline.reply import complete_from_reply
 from mailflow.pipeline.validate import validate_fields
 
@@ -37,17 +39,6 @@ if TYPE_CHECKING:
     from mailflow.context import App
 
 log = logging.getLogger("mailflow.pipeline.run")
-
-# Which folder staff find a mail in, by verdict.
-PROCESSED, ATTENTION, IGNORED = "processed", "attention", "ignored"
-FOLDER_OF_VERDICT = {
-    "proposal": PROCESSED,
-    "reply": ATTENTION,
-    "question": ATTENTION,
-    "quarantined": ATTENTION,
-    "ignored": IGNORED,
-}
-
 
 @dataclass
 class PassReport:
@@ -71,17 +62,18 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> Pass
     """
     report = PassReport()
     mailbox = app.mailbox
-    refs = mailbox.waiting()
+    line = start_watching(app)
+    refs = mailbox.waiting(since=line)
     uidvalidity = mailbox.uidvalidity()
     with app.sessions() as session:
-        known = _known_locations(session, mailbox.name, uidvalidity, refs)
+        known = known_locations(session, mailbox.name, uidvalidity, refs)
     to_fetch = []
     for ref in refs:
         row = known.get(ref.uid) if ref.uid is not None else None
         if row is None or row[1] == "recorded":
             to_fetch.append(ref)
-        else:
-            _move(app, row[0], ref)
+        elif row[1] not in history.STAYING:
+            move_to_folder(app, row[0], ref)
             report.moved += 1
     seen: set[int] = set()
     for incoming in mailbox.fetch(to_fetch):
@@ -91,40 +83,12 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> Pass
         verdict = process(app, pk, incoming.raw)
         checkpoint("processed")
         report.verdicts[verdict] += 1
-        _move(app, pk, incoming.ref)
+        report.moved += move_to_folder(app, pk, incoming.ref)
         seen.add(pk)
-        report.moved += 1
         if not keep_going():
             return report
-    _note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)
+    note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)
     return report
-
-
-def _note_moved_elsewhere(app: App, mailbox: str, uidvalidity: int | None, waiting: set[int], seen: set[int]) -> None:
-    """Mails whose move was done but not noted (a crash right after it) are no longer waiting: note it."""
-    query = select(Message).where(Message.mailbox == mailbox, Message.state == "processed")
-    if uidvalidity is not None:
-        query = query.where(Message.uidvalidity == uidvalidity, Message.uid.not_in(waiting))
-    else:
-        query = query.where(Message.id.not_in(seen))
-    with app.sessions.begin() as session:
-        for message in session.scalars(query):
-            message.state = "moved"
-            step(session, message, "moved", app.clock.now(), "déjà hors du dossier surveillé")
-
-
-def _known_locations(
-    session: Session, mailbox: str, uidvalidity: int | None, refs: list[MailRef]
-) -> dict[int, tuple[int, str]]:
-    uids = [r.uid for r in refs if r.uid is not None]
-    if not uids or uidvalidity is None:
-        return {}
-    rows = session.execute(
-        select(Message.uid, Message.id, Message.state).where(
-            Message.mailbox == mailbox, Message.uidvalidity == uidvalidity, Message.uid.in_(uids)
-        )
-    )
-    return {uid: (pk, state) for uid, pk, state in rows}
 
 
 def ingest_files(app: App, paths: Iterable[Path]) -> list[tuple[Path, str]]:
@@ -142,11 +106,13 @@ def ingest_files(app: App, paths: Iterable[Path]) -> list[tuple[Path, str]]:
 # -- step 1: record ------------------------------------------------------------------------------
 
 
-def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | None) -> int:
+def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | None, hold: str | None = None) -> int:
     """Archive the raw bytes, then commit the mail's row; return its id. Idempotent.
 
     A mail already known by Message-ID and content (seen again after a UIDVALIDITY change,
-    or delivered twice) keeps its first row; its new location is noted.
+    or delivered twice) keeps its first row; its new location is noted. One that staff put back
+    in the folder after mailflow filed it is noted as such and stays there. `hold`: why this mail
+    must never be answered (also when it is flagged \\Answered).
     """
     digest = app.archive.store(incoming.raw)
     checkpoint("archived")
@@ -160,6 +126,14 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
         if existing is not None:
             if (existing.mailbox, existing.uidvalidity, existing.uid) != (mailbox, uidvalidity, incoming.ref.uid):
                 where = f"{mailbox} uidvalidity={uidvalidity} uid={incoming.ref.uid}"
+                if existing.mailbox == mailbox and existing.uidvalidity == uidvalidity and history.was_put_back(
+                    existing, incoming.received_at, uidvalidity
+                ):
+                    existing.state = history.RETURNED
+                    existing.uid = incoming.ref.uid
+                    step(session, existing, history.RETURNED, now, f"{history.RETURNED_BY_STAFF} ({where})\u00a0: "
+                          "ni réponse ni nouveau classement\u00a0; mailflow mail reprocess pour le retraiter")
+                    return existing.id
                 step(session, existing, "seen-again", now, where)
                 if existing.state == "recorded" and uidvalidity is not None:
                     existing.mailbox, existing.uidvalidity, existing.uid = mailbox, uidvalidity, incoming.ref.uid
@@ -181,6 +155,10 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
         session.add(row)
         session.flush()
         step(session, row, "recorded", now, f"{len(incoming.raw)} octets archivés ({digest[:12]}…)")
+        if incoming.ref.answered:
+            history.hold(session, row, history.ANSWERED_BY_STAFF, now)
+        if hold:
+            history.hold(session, row, hold, now)
         return row.id
 
 
@@ -222,6 +200,9 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
         if message.truncated:
             size_mb = message.size / 1_000_000
             raise Quarantine(f"message trop volumineux ({size_mb:.1f} Mo) : seuls ses en-têtes ont été conservés")
+        if history.is_own_mail(parsed, app.message_id_domain):
+            _finish(session, message, "own", history.OWN_MAIL, now)
+            return "own"
         verdict = classify_message(
             parsed,
             own_addresses=app.own_addresses,
@@ -365,25 +346,6 @@ def _finish(session: Session, message: Message, verdict: str, reason: str, now: 
 def step(session: Session, message: Message, name: str, at: datetime, detail: str | None = None) -> None:
     """Add one line to the mail's history (`mailflow mail show`, the console)."""
     session.add(MessageStep(message=message, step=name, at=at, detail=None if detail is None else storable(detail)))
-
-
-# -- step 7: move ----------------------------------------------------------------------------------
-
-
-def _move(app: App, pk: int, ref: MailRef) -> None:
-    """Tell the server: move the mail to the folder of its verdict, then note it (after the commit)."""
-    with app.sessions() as session:
-        message = session.get_one(Message, pk)
-        if message.state == "recorded":
-            return
-        folder = app.folders[FOLDER_OF_VERDICT.get(message.verdict or "", ATTENTION)]
-    app.mailbox.move(ref, folder)
-    checkpoint("moved")
-    with app.sessions.begin() as session:
-        message = session.get_one(Message, pk)
-        if message.state != "moved":
-            message.state = "moved"
-            step(session, message, "moved", app.clock.now(), folder)
 
 
 def resume(app: App) -> int:

@@ -30,9 +30,11 @@ from tenacity import RetryCallState, wait_exponential_jitter
 
 from mailflow.db.state import note_leader, note_mailbox
 from mailflow.errors import MailboxError, MailflowError, TemplateError
+from mailflow.mail.outbox import release_claims_of_others
 from mailflow.mail.templates import Templates
 from mailflow.pipeline.run import ingest_pass, resume
 from mailflow.service.alerts import review
+from mailflow.service.failures import LoginProblem, explain
 from mailflow.service.jobs import reschedule, start_scheduler
 from mailflow.service.leader import Leadership, identity, leadership_for
 
@@ -160,9 +162,21 @@ class Daemon:
         self._standing_by = False
         now = self.app.clock.now()
         note_leader(self.app.sessions, now, identity(now))
+        self._resend_orphans()
         self.scheduler = start_scheduler(self.app)
         log.info("leading: this daemon reads the mailbox and runs the scheduler")
         self.notifier.notify(f"STATUS=leading: watching {self.app.mailbox.name}")
+
+    def _resend_orphans(self) -> None:
+        """Mails another process claimed and never finished are due now: that process is gone."""
+        try:
+            with self.app.sessions.begin() as session:
+                released = release_claims_of_others(session, self.app.clock.now())
+        except Exception:  # noqa: BLE001 - they are sent after their lease anyway
+            log.warning("could not release the outbox claims of a previous daemon", exc_info=True)
+            return
+        if released:
+            log.info("outbox: %d mail(s) claimed by a stopped daemon are due again now", released)
 
     def _step_down(self) -> None:
         scheduler, self.scheduler = self.scheduler, None
@@ -194,6 +208,16 @@ class Daemon:
                 self._outage_since = time.monotonic()
                 log.warning("mailbox unreachable, retrying with backoff: %s", exc)
             self._note_error(str(exc))
+            self.app.mailbox.close()
+            self._drain()
+            self._pause(self._delay(self._failures))
+        except LoginProblem as exc:  # expected and explained: one line, no traceback
+            self._failures += 1
+            text = explain(exc)
+            if self._outage_since is None:
+                self._outage_since = time.monotonic()
+                log.error("%s", text)
+            self._note_error(text)
             self.app.mailbox.close()
             self._drain()
             self._pause(self._delay(self._failures))

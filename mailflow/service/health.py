@@ -20,7 +20,10 @@ from mailflow.mail.mailbox import make_mailbox
 from mailflow.mail.oauth import TokenSource, token_source_for
 from mailflow.mail.templates import Templates
 from mailflow.mail.transport import make_transport
+from mailflow.pipeline.history import RETURNED, first_watch, handling_line, is_history
+from mailflow.pipeline.history import STATE_KEY as HISTORY_KEY
 from mailflow.service.alerts import read_contact_from
+from mailflow.service.failures import LOGIN_PROBLEM_PREFIXES
 from mailflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
         return
     yield "settings", True, str(settings.source)
     base = settings.source.parent if settings.source else Path.cwd()
+    line = None
     try:
         engine = db.make_engine(settings.database.url, base)
         db.ping(engine)
@@ -48,6 +52,7 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
         yield "database", False, str(exc)
     else:
         yield daemon_check(engine, settings, now or SystemClock().now())
+        line = _line(settings, engine)
     try:
 
         templates = Templates.from_settings(settings)
@@ -55,8 +60,17 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
         yield "calendars", True, f"{len(calendars)} campaign(s): {', '.join(sorted(calendars)) or 'none'}"
     except MailflowError as exc:
         yield "calendars", False, str(exc)
-    yield from _check_mailbox(settings, base)
+    yield from _check_mailbox(settings, base, line)
     yield from _check_smtp(settings, base)
+
+
+def _line(settings: Settings, engine: Engine) -> datetime | None:
+    """The handling line as the database and the settings give it (None before the first watch)."""
+    try:
+        with db.session_factory(engine)() as session:
+            return handling_line(settings, first_watch(session))
+    except Exception:  # noqa: BLE001 - the database check already said what is wrong
+        return None
 
 
 def daemon_check(engine: Engine, settings: Settings, now: datetime) -> Check:
@@ -68,6 +82,9 @@ def daemon_check(engine: Engine, settings: Settings, now: datetime) -> Check:
         contact, _ = read_contact_from(session)
     if contact.last_ok is None and contact.error is None:
         return "daemon", True, "no daemon has run on this database yet (nothing to compare)"
+    if contact.error and contact.failing_since is not None and contact.error.startswith(LOGIN_PROBLEM_PREFIXES):
+        since = _utc(contact.failing_since)
+        return "daemon", False, f"the daemon cannot log in to the mailbox since {since}: {contact.error}"
     if contact.last_ok is None:
         return "daemon", False, f"the daemon has never reached the mailbox; last error: {contact.error}"
     age = now - contact.last_ok
@@ -92,7 +109,8 @@ def _token_check(section, name: str) -> tuple[TokenSource | None, Check | None]:
     return tokens, (f"{name} oauth2 token", True, "token acquired")
 
 
-def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
+def _check_mailbox(settings, base: Path, handling: datetime | None) -> Iterator[Check]:  # noqa: ANN001
+    """Log in and look, read-only (nothing is created, not even a folder); count the history left alone."""
     box = settings.mailbox
     tokens, line = _token_check(box, "mailbox")
     if line is not None:
@@ -100,14 +118,30 @@ def _check_mailbox(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
         if not line[1]:
             return
     try:
-        mailbox = make_mailbox(box, base, tokens)
+        mailbox = make_mailbox(box, base, tokens, readonly=True)
         mailbox.connect()
-        waiting = len(mailbox.waiting())
+        refs = mailbox.waiting()
         mailbox.close()
         where = f"{box.host}:{box.port} {box.folder}" if box.kind == "imap" else str(base / box.path)
-        yield "mailbox", True, f"{box.kind} {where}, {waiting} mail(s) waiting"
+        yield "mailbox", True, f"{box.kind} {where}, {len(refs)} mail(s) in the folder"
     except MailflowError as exc:
         yield "mailbox", False, str(exc)
+        return
+    yield "history", True, _history_detail(refs, handling, box.folder)
+
+
+def _history_detail(refs: list, line: datetime | None, folder: str) -> str:  # noqa: ANN001
+    """How many mails are older than the handling line, and what becomes of them."""
+    if line is None:
+        return (f"mailflow has not watched this mailbox yet: the {len(refs)} mail(s) now in {folder} are history "
+                "and will stay untouched, never answered (set [mailbox] handle_since to handle some; "
+                "`mailflow import-history --since DATE` files them for the record; rehearse with "
+                "`mailflow run --once --dry-run`)")
+    older = sum(1 for r in refs if r.received_at is not None and is_history(r.received_at, line))
+    if not older:
+        return f"no mail older than {_utc(line)} in {folder}"
+    return (f"{older} mail(s) received before {_utc(line)} stay in {folder} untouched and are never answered; "
+            "`mailflow import-history --since DATE` files them for the record (add --move to file them away)")
 
 
 def _check_smtp(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
@@ -137,6 +171,7 @@ def status_lines(app: App) -> Iterator[str]:
         held = QuarantineEntry.released_at.is_(None)
         waiting = select(func.count()).select_from(QuarantineEntry).where(held)
         yield f"quarantine: {session.scalar(waiting)} mail(s) waiting for a human"
+        yield from _history_lines(session, app.settings, states)
         digest = states.get("digest")
         yield f"last digest: {_utc(digest.updated_at)}" if digest else "last digest: none yet"
 
@@ -144,6 +179,21 @@ def status_lines(app: App) -> Iterator[str]:
     yield f"next reminders ({len(items)} in 14 days):"
     for item in items[:10]:
         yield f"  {item}"
+
+
+def _history_lines(session, settings: Settings, states: dict) -> Iterator[str]:  # noqa: ANN001
+    from mailflow.db.models import Message
+
+    watch = states.get(HISTORY_KEY)
+    line = handling_line(settings, datetime.fromisoformat(watch.value["since"]) if watch else None)
+    origin = "[mailbox] handle_since" if settings.mailbox.handle_since else "first watch"
+    yield f"handling mail received since {_utc(line)} ({origin})" if line else "handling: not watched yet"
+    returned = list(session.scalars(select(Message.message_id).where(Message.state == RETURNED)))
+    if returned:
+        yield (f"{len(returned)} mail(s) remis dans la boîte par l'équipe (put back in the mailbox by staff; "
+               "left there, not answered; `mailflow mail reprocess MESSAGE-ID` to process one again):")
+        for message_id in returned[:10]:
+            yield f"  {message_id}"
 
 
 def _mailbox_lines(states: dict) -> Iterator[str]:  # noqa: ANN001

@@ -1,0 +1,51 @@
+"""Small IMAP helpers: the server's own folder names (prefix and separator), and response decoding."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+
+def hierarchy(client: IMAPClient) -> tuple[str, str]:
+    """The personal namespace's prefix and hierarchy separator, as the server states them."""
+    with contextlib.suppress(IMAPClientError):
+        if client.has_capability("NAMESPACE"):
+            personal = client.namespace().personal
+            if personal:
+                prefix, separator = personal[0]
+                if separator:
+                    return text(prefix or ""), text(separator)
+    with contextlib.suppress(IMAPClientError, IndexError):
+        listed = client.list_folders("", "")
+        if listed and listed[0][1]:
+            return "", text(listed[0][1])
+    return "", "/"
+
+
+def is_news(response: tuple) -> bool:
+    """An IDLE response that announces new mail."""
+    return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    """`items` in batches of `size`."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def aware(value: datetime) -> datetime:
+    """A server time as an aware UTC datetime."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def text(value: object) -> str:
+    """Bytes, an exception or anything else from the IMAP library, as text."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, BaseException):
+        return str(value) or value.__class__.__name__
+    return str(value)
