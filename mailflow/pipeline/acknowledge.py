@@ -138,11 +138,13 @@ def why_not_answer(
 
 
 def acknowledge_proposal(
-    app: App, session: Session, proposal: Proposal, original: Original, recipients: Recipients, now: datetime
+    app: App, session: Session, proposal: Proposal, original: Original, recipients: Recipients, now: datetime,
+    template: str | None = None,
 ) -> OutboxMail | None:
-    """Queue the acknowledgement of a filed proposal (complete, incomplete, new version or late)."""
+    """Queue the acknowledgement of a filed proposal (complete, incomplete, new version or late);
+    `template` replaces the projet collectif's choice (a stage offer has its own)."""
     record = proposal_record(proposal)
-    template = acknowledgement_template(record, late=proposal.late)
+    template = template or acknowledgement_template(record, late=proposal.late)
     return _queue(
         app, session, template, original, recipients, now,
         proposal=proposal, record=record, cause=f"message:{original.message.id}:{proposal.reference}",
@@ -205,7 +207,7 @@ def answer_mail(
         calendar = app.current_calendar(original.message.received_at)
     context = mail_context(
         proposal=record,
-        label=app.form.label,
+        label=app.label_for(proposal.form if proposal is not None else None),
         campaign=calendar,
         original=original.context(),
         unreadable=unreadable,

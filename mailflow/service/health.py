@@ -20,6 +20,7 @@ from mailflow.mail.mailbox import make_mailbox
 from mailflow.mail.oauth import TokenSource, token_source_for
 from mailflow.mail.templates import Templates
 from mailflow.mail.transport import make_transport
+from mailflow.pipeline.forms.definition import load_form_definitions
 from mailflow.service.alerts import read_contact_from
 from mailflow.settings import Settings, load_settings
 
@@ -51,7 +52,7 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
     try:
 
         templates = Templates.from_settings(settings)
-        calendars = load_calendars(schedules_dir(settings), templates.names())
+        calendars = load_calendars(schedules_dir(settings), templates.names(), load_form_definitions())
         yield "calendars", True, f"{len(calendars)} campaign(s): {', '.join(sorted(calendars)) or 'none'}"
     except MailflowError as exc:
         yield "calendars", False, str(exc)
