@@ -47,7 +47,8 @@ class Document:
 
 @dataclass(frozen=True)
 class Recognised:
-    """A document and the kinds of proposal it carries (form names), best score first."""
+    """A document and the kind of proposal it carries (form names): the best-scoring kind (every kind
+    on a tie); a projet collectif form that names the cadres d'emplois is not also a stage offer."""
 
     document: Document
     kinds: tuple[str, ...]
@@ -122,14 +123,14 @@ def score(document: Document, rule: Recognition, subject: str = "") -> int:
 
 def recognise(message: EmailMessage, forms: Mapping[str, FormDefinition], limits: ExtractionLimits,
               ) -> list[Recognised]:
-    """Each readable document of the mail with the kinds it carries (possibly none)."""
+    """Each readable document of the mail with the kind it carries (possibly none)."""
     subject = str(message.get("Subject", "") or "")
     result = []
     for document in documents(message, limits):
         scores = {name: score(document, form.recognise, subject) for name, form in forms.items()}
-        kinds = sorted((n for n, s in scores.items() if s >= forms[n].recognise.min_score),
-                       key=lambda n: -scores[n])
-        result.append(Recognised(document, tuple(kinds)))
+        passing = {n: s for n, s in scores.items() if s >= forms[n].recognise.min_score}
+        best = max(passing.values(), default=0)
+        result.append(Recognised(document, tuple(n for n, s in passing.items() if s == best)))
     return result
 
 
