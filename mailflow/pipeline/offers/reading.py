@@ -132,7 +132,7 @@ def date_ranges(text: str) -> list[tuple[date, date]]:
             found.append((date(start_year, start_month, int(m.group(1))), date(end_year, end_month, int(m.group(4)))))
         except ValueError:
             continue
-    for m in _NUMERIC.finditer(folded):
+    for m in _NUMERIC.finditer(text.lower()):
         d1, m1, y1, d2, m2, y2 = (int(g) for g in m.groups())
         try:
             found.append((date(y1, m1, d1), date(y2, m2, d2)))
@@ -200,6 +200,15 @@ def _fill_from_text(fields: dict[str, Any], document: Document) -> None:
         mission["description"] = max(paragraphs, key=len, default=None)
 
 
+def _closest(periods: Sequence[Period], given: tuple[date, date]) -> list[Period]:
+    """The periods that best match given dates (largest share of common days), none when none overlaps."""
+    def share(p: Period) -> float:
+        common = (min(p.ends, given[1]) - max(p.starts, given[0])).days + 1
+        return common / ((max(p.ends, given[1]) - min(p.starts, given[0])).days + 1) if common > 0 else 0.0
+    best = max((share(p) for p in periods), default=0.0)
+    return [p for p in periods if best > 0 and share(p) == best]
+
+
 def _periods_for(calendar: Calendar | None) -> list[Period]:
     return [p for p in (calendar.periods if calendar else ()) if p.stage_type]
 
@@ -218,7 +227,7 @@ def _resolve(types: Sequence[str], cadres: Sequence[str], ranges: Sequence[tuple
     candidates = [p for p in periods if (not types or p.stage_type in types)
                   and (not cadres or set(cadres) & set(p.cadres))]
     if ranges:
-        dated = [p for p in candidates if any(s <= p.ends and p.starts <= e for s, e in ranges)]
+        dated = [p for p in candidates if any(p in _closest(candidates, r) for r in ranges)]
         if dated:
             candidates = dated
         elif candidates:

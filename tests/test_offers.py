@@ -1,0 +1,211 @@
+"""Stage offers through the pipeline on Dovecot and aiosmtpd: filed as ST-…, checked, acknowledged once."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from mailflow.campaign.digest import build_digest
+from mailflow.campaign.export import proposal_record
+from mailflow.clock import ManualClock
+from mailflow.db.models import Proposal
+from mailflow.pipeline.run import ingest_pass
+from tests.factories import REPO, collectivity, form_docx, make_app, run_mailflow, write_settings
+from tests.offer_factories import DOCX_TYPE, NOVEMBER_2021, offer_mail, offer_values
+
+PROCESSED = "mailflow/Traités"
+CAMPAIGN = "stages-2022-2023"
+NBSP = "\u00a0"
+
+
+class Mailbox:
+    """mailflow on the test Dovecot and SMTP server: deliver a mail at a date, run a pass, send."""
+
+    def __init__(self, folder: Path, imap, smtp, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+        self.imap, self.smtp = imap, smtp
+        self.app = make_app(folder, imap=imap, smtp=smtp, monkeypatch=monkeypatch,
+                            clock=ManualClock(NOVEMBER_2021))
+
+    def receive(self, message: EmailMessage, at: datetime = NOVEMBER_2021) -> None:
+        self.imap.append(message.as_bytes(policy=policy.SMTP), internaldate=at)
+        self.app.clock.set(at + timedelta(minutes=5))
+        self.app.mailbox.close()  # a new session sees the mail just appended, as the daemon's IDLE would
+        ingest_pass(self.app)
+        self.app.outbox.drain()
+
+    def records(self) -> list[dict]:
+        with self.app.sessions() as session:
+            return [proposal_record(p) for p in session.scalars(select(Proposal).order_by(Proposal.id))]
+
+    def answers_to(self, address: str) -> list[EmailMessage]:
+        return [BytesParser(policy=policy.default).parsebytes(m.raw)  # type: ignore[misc]
+                for m in self.smtp.messages if address in m.rcpt_tos]
+
+
+@pytest.fixture
+def box(tmp_path: Path, imap_server, smtp, monkeypatch: pytest.MonkeyPatch) -> Mailbox:  # noqa: ANN001
+    return Mailbox(tmp_path, imap_server, smtp, monkeypatch)
+
+
+def text(message: EmailMessage) -> str:
+    """The text part with line breaks folded to spaces (non-breaking spaces kept)."""
+    return re.sub(r"[ \t\r\n]+", " ", message.get_body(("plain",)).get_content())
+
+
+def test_letter_in_the_body_naming_the_stage_and_period_is_filed_and_acknowledged(box: Mailbox) -> None:
+    """A letter naming an observation stage for an élève administrateur and its dates: ST-2022-0001, complete."""
+    values = offer_values(1)
+    box.receive(offer_mail(values, "un stage d'observation à un élève administrateur territorial, "
+                                   "du 14 mars au 8 avril 2022"))
+    (offer,) = box.records()
+    assert (offer["reference"], offer["form"], offer["campaign"]) == ("ST-2022-0001", "offre_stage", CAMPAIGN)
+    assert offer["status"] == "complete", (offer["missing"], offer["problems"], offer["flags"])
+    assert offer["collectivity"] == {"name": values["town"], "siret": values["siret"], "address": values["address"]}
+    assert offer["tutor"]["role"] == "directeur général des services"
+    assert offer["agreement"]["email"] == values["hr_email"]
+    assert [p["period"] for p in offer["placements"]] == ["observation-administrateurs"]
+    (answer,) = box.answers_to(values["sender"])
+    assert answer["Subject"] == "[ST-2022-0001] Accusé de réception de votre offre de stage"
+    body = text(answer)
+    assert ("un ou une élève en stage d'observation, parmi les élèves administrateurs territoriaux, "
+            "du lundi 14 mars au vendredi 8 avril 2022.") in body
+    assert f"lu dans votre offre{NBSP}:" in body
+    assert len(box.imap.messages(PROCESSED)) == 1
+
+
+def test_word_letter_for_two_cadres_files_one_offer_for_both(box: Mailbox) -> None:
+    """A Word letter offering a stage thématique to an administrateur or a conservateur: one offer, two stages."""
+    values = offer_values(2)
+    box.receive(offer_mail(values, "un stage thématique à un élève administrateur territorial ou à un élève "
+                                   "conservateur de bibliothèques", attached=True,
+                           date=datetime(2022, 1, 10, 9, 0, tzinfo=UTC)),
+                at=datetime(2022, 1, 10, 9, 0, tzinfo=UTC))
+    (offer,) = box.records()
+    assert offer["source"] == {"kind": "docx", "filename": "Courrier offre de stage.docx",
+                               "message_id": offer["source"]["message_id"]}
+    assert offer["status"] == "complete", (offer["missing"], offer["problems"], offer["flags"])
+    assert [(p["period"], p["cadre"]) for p in offer["placements"]] == [
+        ("thematique", "élèves administrateurs territoriaux"),
+        ("thematique", "élèves conservateurs territoriaux de bibliothèques"),
+    ]
+    (answer,) = box.answers_to(values["sender"])
+    body = text(answer)
+    assert "parmi les élèves administrateurs territoriaux, du lundi 30 mai au mercredi 13 juillet 2022" in body
+    assert "parmi les élèves conservateurs territoriaux de bibliothèques, du lundi 30 mai" in body
+
+
+def test_offer_after_its_stage_type_deadline_is_late(box: Mailbox) -> None:
+    """An observation offer received on 10 December 2021 (offers until 29 November): late, and told so."""
+    values = offer_values(3)
+    december = datetime(2021, 12, 10, 9, 0, tzinfo=UTC)
+    box.receive(offer_mail(values, "un stage d'observation à un élève administrateur territorial", date=december),
+                at=december)
+    (offer,) = box.records()
+    assert (offer["status"], offer["campaign"], offer["placements"][0]["late"]) == ("late", CAMPAIGN, True)
+    (answer,) = box.answers_to(values["sender"])
+    assert answer["Subject"] == "[ST-2022-0001] Offre de stage reçue après la date limite"
+    assert "étaient attendues jusqu'au lundi 29 novembre 2021" in text(answer)
+
+
+def test_offer_for_a_stage_type_the_year_does_not_have_is_for_staff_to_check(box: Mailbox) -> None:
+    """A stage de perfectionnement for an administrateur (only ingénieurs have one): filed "à vérifier"."""
+    values = offer_values(4)
+    box.receive(offer_mail(values, "un stage de perfectionnement à un élève administrateur territorial"))
+    (offer,) = box.records()
+    assert offer["status"] == "to_check"
+    assert offer["placements"] == []
+    assert any(f.get("to_check") == "stage.type" and "non proposé aux élèves administrateurs" in f["reason"]
+               for f in offer["flags"] if isinstance(f, dict))
+    (answer,) = box.answers_to(values["sender"])
+    body = text(answer)
+    assert "Le service des stages vérifiera le type de stage" in body
+    assert "à compléter" not in body
+
+
+def test_observation_stage_whose_tutor_is_not_the_dgs_is_for_staff_to_check(box: Mailbox) -> None:
+    """An observation stage tutored by a DGA: filed, and the tutor is "à vérifier" (the brochure says the DGS)."""
+    values = {**offer_values(5), "tutor_role": "directrice générale adjointe des ressources", "tutor": "Mme Anne LEROY"}
+    box.receive(offer_mail(values, "un stage d'observation à un élève administrateur territorial"))
+    (offer,) = box.records()
+    assert offer["status"] == "to_check"
+    assert [f["to_check"] for f in offer["flags"] if isinstance(f, dict)] == ["tutor.role"]
+    assert len(box.answers_to(values["sender"])) == 1
+
+
+def test_offers_from_one_collectivity_are_each_filed(box: Mailbox) -> None:
+    """Two offers with the same SIRET are two offers (no one-per-collectivité rule), each acknowledged."""
+    values = offer_values(6)
+    box.receive(offer_mail(values, "un stage d'observation à un élève administrateur territorial"))
+    later = NOVEMBER_2021 + timedelta(days=1)
+    box.receive(offer_mail(values, "un stage thématique à un élève administrateur territorial", date=later,
+                           title="Évaluation de la politique d'achats"), at=later)
+    assert [(r["reference"], r["version"]) for r in box.records()] == [("ST-2022-0001", 1), ("ST-2022-0002", 1)]
+    assert len(box.answers_to(values["sender"])) == 2
+
+
+def test_mail_with_a_projet_collectif_form_and_a_stage_offer_files_both(box: Mailbox) -> None:
+    """A projet collectif form attached to a letter offering a stage: both filed, each acknowledged once."""
+    pc = collectivity(7)
+    values = {**offer_values(7), "sender": pc["sender"]}
+    message = offer_mail(values, "un stage d'observation à un élève administrateur territorial",
+                         subject="Projet collectif et offre de stage")
+    message.add_attachment(form_docx(pc), maintype="application", subtype=DOCX_TYPE.split("/")[1],
+                           filename="Proposition projet collectif.docx")
+    box.receive(message)
+    pc_record, offer = sorted(box.records(), key=lambda r: r["form"], reverse=True)
+    assert (pc_record["form"], pc_record["mission"]["title"]) == ("projet_collectif", pc["title"])
+    assert pc_record["campaign"] is None  # no projet collectif campaign in November 2021: filed, shown to staff
+    assert (offer["form"], offer["reference"], offer["campaign"]) == ("offre_stage", "ST-2022-0001", CAMPAIGN)
+    subjects = sorted(str(m["Subject"]) for m in box.answers_to(pc["sender"]))
+    assert len(subjects) == 2
+    assert any("projet collectif" in s for s in subjects) and any("offre de stage" in s for s in subjects)
+
+
+def test_offers_are_on_a_sheet_of_their_own_in_the_digest(box: Mailbox) -> None:
+    """The digest lists the offer to check and its spreadsheet has an "Offres de stage" sheet."""
+    box.receive(offer_mail(offer_values(8), "un stage de perfectionnement à un élève administrateur territorial"))
+    digest = build_digest(box.app, NOVEMBER_2021 + timedelta(hours=1), force=True)
+    assert digest is not None
+    assert "OFFRES DE STAGE À VÉRIFIER (1)" in digest.get_body(("plain",)).get_content()
+    (sheet,) = [p for p in digest.iter_attachments() if p.get_filename().endswith(".xlsx")]
+    book = load_workbook(io.BytesIO(sheet.get_content()))
+    assert book.sheetnames == ["Propositions", "Offres de stage"]
+    assert book["Offres de stage"]["A2"].value == "ST-2022-0001"
+
+
+
+def test_calendar_naming_a_form_without_definition_is_refused_at_start(tmp_path: Path) -> None:
+    """A calendar whose [campaign] form has no definition: `mailflow run --once` refuses to start, naming
+    the file, the line and the forms it knows."""
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    text = (REPO / "schedules" / "stages-2022-2023.toml").read_text(encoding="utf-8")
+    text = text.replace('form = "offre_stage"', 'form = "offre_alternance"')
+    (schedules / "stages.toml").write_text(text, encoding="utf-8")
+    line = text.splitlines().index('form = "offre_alternance"') + 1
+    config = write_settings(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8").replace(str(REPO / "schedules"), str(schedules)),
+                      encoding="utf-8")
+    result = run_mailflow("run", "--once", config=config)
+    assert result.returncode != 0
+    assert (f"stages.toml, line {line}: [campaign] form: no form definition \"offre_alternance\" "
+            "(forms: offre_stage, projet_collectif)") in result.stderr, result.stderr
+    assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
+
+
+def test_offer_acknowledgement_preview_renders_the_example(tmp_path: Path) -> None:
+    """`mailflow templates render collectivite/accuse-reception-offre` shows the made-up offer, in French."""
+    result = run_mailflow("templates", "render", "collectivite/accuse-reception-offre",
+                          config=write_settings(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "[ST-2022-0004] Accusé de réception de votre offre de stage" in result.stdout
+    assert "du lundi 14 mars au vendredi 8 avril 2022." in result.stdout
