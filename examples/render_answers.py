@@ -4,7 +4,8 @@
 
 Each kind gives `<name>.eml` (the mail exactly as it would be sent) and `<name>.txt` (its
 headers decoded, then the text and HTML parts, for proof-reading). The data is the made-up
-proposal of templates/_exemple.json, the dates those of schedules/projet-collectif-2025-2026.toml.
+proposal of templates/_exemple.json, the dates those of schedules/projet-collectif-2025-2026.toml (and of
+schedules/stages-2022-2023.toml for the stage offer).
 Run it again after editing a template and review the diff.
 """
 
@@ -21,25 +22,27 @@ from mailflow.campaign.calendar_file import load_calendar  # noqa: E402
 from mailflow.mail.compose import compose, preview  # noqa: E402
 from mailflow.mail.template_context import ACKNOWLEDGEMENTS, mail_context, specimen  # noqa: E402
 from mailflow.mail.templates import Templates  # noqa: E402
-from mailflow.pipeline.forms.definition import load_form_definition  # noqa: E402
+from mailflow.pipeline.forms.definition import load_form_definitions  # noqa: E402
 
 OUT = REPO / "examples" / "answers"
 CALENDAR = REPO / "schedules" / "projet-collectif-2025-2026.toml"
+OFFERS = ("collectivite/accuse-reception-offre", REPO / "schedules" / "stages-2022-2023.toml", "offre_stage")
 SENDER = "INET - Stages <stages.inet@cnfpt.fr>"
 DOMAIN = "stages.inet.cnfpt.fr"
 
 
 def main() -> None:
-    """Render, compose and write the six acknowledgements."""
+    """Render, compose and write the six acknowledgements of projets collectifs and the stage offer's."""
     templates = Templates(REPO / "templates")
-    calendar = load_calendar(CALENDAR)
-    form = load_form_definition()
+    forms = load_form_definitions()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name in ACKNOWLEDGEMENTS:
+    kinds = [(name, CALENDAR, "projet_collectif") for name in ACKNOWLEDGEMENTS] + [OFFERS]
+    for name, calendar_file, form in kinds:
         example = specimen(templates, name)
         original = example["original"]
         context = mail_context(
-            proposal=example["proposal"], label=form.label, campaign=calendar, original=original,
+            proposal=example["proposal"], label=forms[form].label, campaign=load_calendar(calendar_file),
+            original=original,
             unreadable=example["unreadable"], slot=example["slot"],
         )
         sent_at = datetime.fromisoformat(original["received_at"]) + timedelta(minutes=1)
