@@ -15,11 +15,13 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from mailflow.campaign.digest import build_digest
+from mailflow.campaign.due import run_due
 from mailflow.campaign.export import proposal_record
 from mailflow.clock import ManualClock
 from mailflow.db.models import Proposal
-from mailflow.pipeline.run import ingest_pass
-from tests.factories import REPO, collectivity, form_docx, make_app, run_mailflow, write_settings
+from mailflow.db.models import Reminder as ReminderRow
+from mailflow.pipeline.run import ingest_files, ingest_pass
+from tests.factories import REPO, collectivity, form_docx, make_app, proposal_mail, run_mailflow, write_settings
 from tests.offer_factories import DOCX_TYPE, NOVEMBER_2021, offer_mail, offer_values
 
 PROCESSED = "mailflow/Traités"
@@ -209,3 +211,25 @@ def test_offer_acknowledgement_preview_renders_the_example(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "[ST-2022-0004] Accusé de réception de votre offre de stage" in result.stdout
     assert "du lundi 14 mars au vendredi 8 avril 2022." in result.stdout
+
+
+def test_calendar_calls_for_each_stage_type_those_who_did_not_offer_it(tmp_path: Path) -> None:
+    """A collectivité of an earlier campaign that offered an observation stage to an administrateur is not
+    called again for that one, but is for the conservateurs' (8 November 2021) and the thematic stages
+    (7 January 2022)."""
+    app = make_app(tmp_path, clock=ManualClock(datetime(2021, 6, 1, tzinfo=UTC)))
+    values = offer_values(9)
+    earlier = tmp_path / "earlier.eml"
+    earlier.write_bytes(proposal_mail({**collectivity(9), "sender": values["sender"]},
+                                      date=datetime(2021, 6, 2, 9, 0, tzinfo=UTC)).as_bytes())
+    offer = tmp_path / "offer.eml"
+    offer.write_bytes(offer_mail(values, "un stage d'observation à un élève administrateur territorial").as_bytes())
+    ingest_files(app, [earlier, offer])
+    calls = []
+    for day in (datetime(2021, 11, 8, 10, 0, tzinfo=UTC), datetime(2022, 1, 7, 10, 0, tzinfo=UTC)):
+        app.clock.set(day)
+        run_due(app)
+        with app.sessions() as session:
+            calls = [(r.reminder, r.recipient) for r in session.scalars(select(ReminderRow))]
+    assert sorted(calls) == [("offres-observation-conservateurs", values["sender"]),
+                             ("offres-thematique", values["sender"])]
