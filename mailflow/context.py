@@ -27,6 +27,7 @@ from mailflow.mail.transport import Transport
 from mailflow.pipeline.archive import Archive
 from mailflow.pipeline.extract.limits import ExtractionLimits
 from mailflow.pipeline.forms.definition import FormDefinition
+from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.settings import CampaignSettings, Settings
 from mailflow.shipped import shipped
 
@@ -122,6 +123,7 @@ class App:
         """Re-read calendars and templates (SIGHUP); on error keep the old ones and raise the reason."""
         templates = Templates.from_settings(self.settings)
         calendars = load_calendars(schedules_dir(self.settings), templates.names(), self.forms)
+        check_periods(calendars, self.forms)
         self.templates, self.calendars = templates, calendars
 
 

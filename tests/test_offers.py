@@ -14,12 +14,16 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from mailflow.campaign.calendar_file import load_calendars
 from mailflow.campaign.digest import build_digest
 from mailflow.campaign.due import run_due
 from mailflow.campaign.export import proposal_record
 from mailflow.clock import ManualClock
 from mailflow.db.models import Proposal
 from mailflow.db.models import Reminder as ReminderRow
+from mailflow.errors import CalendarError
+from mailflow.pipeline.forms.definition import load_form_definitions
+from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.pipeline.run import ingest_files, ingest_pass
 from tests.factories import REPO, collectivity, form_docx, make_app, proposal_mail, run_mailflow, write_settings
 from tests.offer_factories import DOCX_TYPE, NOVEMBER_2021, offer_mail, offer_values
@@ -233,3 +237,15 @@ def test_calendar_calls_for_each_stage_type_those_who_did_not_offer_it(tmp_path:
             calls = [(r.reminder, r.recipient) for r in session.scalars(select(ReminderRow))]
     assert sorted(calls) == [("offres-observation-conservateurs", values["sender"]),
                              ("offres-thematique", values["sender"])]
+
+
+def test_calendar_period_naming_an_unknown_stage_type_is_refused(tmp_path: Path) -> None:
+    """A period whose stage_type the offer form does not name is refused at start, with file and line."""
+    text = (REPO / "schedules" / "stages-2022-2023.toml").read_text(encoding="utf-8")
+    text = text.replace('stage_type = "thematique"', 'stage_type = "decouverte"')
+    (tmp_path / "stages.toml").write_text(text, encoding="utf-8")
+    line = text.splitlines().index('stage_type = "decouverte"') + 1
+    with pytest.raises(CalendarError) as refused:
+        check_periods(load_calendars(tmp_path), load_form_definitions())
+    assert (f"stages.toml, line {line}: period 'thematique': stage_type: \"decouverte\" is not in form offre_stage "
+            "(observation, ouverture, perfectionnement, professionnalisation, thematique)") in str(refused.value)

@@ -23,6 +23,7 @@ from mailflow.mail.transport import Transport, make_transport
 from mailflow.pipeline.archive import Archive
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.forms.definition import DEFAULT_FORM_NAME, load_form_definitions
+from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.pipeline.run import ingest_pass, resume
 from mailflow.settings import Settings
 
@@ -49,6 +50,7 @@ def build_app(
     templates = Templates.from_settings(settings)
     forms = load_form_definitions()
     calendars = load_calendars(schedules_dir(settings), templates.names(), forms)
+    check_periods(calendars, forms)
     if mailbox is None and settings.mailbox.auth == "oauth2":
         token_source = token_source or token_source_for(settings.mailbox)
     smtp_tokens = token_source_for(settings.smtp) if transport is None and settings.smtp.auth == "oauth2" else None

@@ -21,6 +21,7 @@ from mailflow.mail.oauth import TokenSource, token_source_for
 from mailflow.mail.templates import Templates
 from mailflow.mail.transport import make_transport
 from mailflow.pipeline.forms.definition import load_form_definitions
+from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.service.alerts import read_contact_from
 from mailflow.settings import Settings, load_settings
 
@@ -52,7 +53,9 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
     try:
 
         templates = Templates.from_settings(settings)
-        calendars = load_calendars(schedules_dir(settings), templates.names(), load_form_definitions())
+        forms = load_form_definitions()
+        calendars = load_calendars(schedules_dir(settings), templates.names(), forms)
+        check_periods(calendars, forms)
         yield "calendars", True, f"{len(calendars)} campaign(s): {', '.join(sorted(calendars)) or 'none'}"
     except MailflowError as exc:
         yield "calendars", False, str(exc)

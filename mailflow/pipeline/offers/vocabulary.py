@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from mailflow.campaign.calendars import Calendar
+from mailflow.errors import CalendarError
 from mailflow.pipeline.forms.definition import FormDefinition, FormDefinitionError
+from mailflow.toml_errors import display, line_of
 
 OFFER_FORM = "offre_stage"
 
@@ -77,3 +81,21 @@ def vocabulary(definition: FormDefinition) -> Vocabulary:
     if definition.source is None:
         return Vocabulary((), (), ())
     return _load(definition.source)
+
+
+def check_periods(calendars: Mapping[str, Calendar], forms: Mapping[str, FormDefinition]) -> None:
+    """Refuse at start a period whose stage_type or cadres the calendar's form does not name (file, line)."""
+    for calendar in calendars.values():
+        form = forms.get(calendar.form)
+        words = vocabulary(form) if form is not None else Vocabulary((), (), ())
+        known = {"stage_type": {t.id for t in words.stage_types}, "cadres": {c.id for c in words.cadres}}
+        for index, period in enumerate(calendar.periods):
+            given = {"stage_type": [period.stage_type] if period.stage_type else [], "cadres": list(period.cadres)}
+            for key, values in given.items():
+                for value in values:
+                    if value not in known[key]:
+                        text = calendar.source.read_text(encoding="utf-8")
+                        names = ", ".join(sorted(known[key])) or "none"
+                        raise CalendarError(
+                            f"{display(calendar.source)}, line {line_of(text, ('periods', index, key))}: "
+                            f"period '{period.id}': {key}: \"{value}\" is not in form {calendar.form} ({names})")
