@@ -249,3 +249,20 @@ def test_calendar_period_naming_an_unknown_stage_type_is_refused(tmp_path: Path)
         check_periods(load_calendars(tmp_path), load_form_definitions())
     assert (f"stages.toml, line {line}: period 'thematique': stage_type: \"decouverte\" is not in form offre_stage "
             "(observation, ouverture, perfectionnement, professionnalisation, thematique)") in str(refused.value)
+
+
+def test_an_offer_completed_in_its_thread_becomes_its_version_two(box: Mailbox) -> None:
+    """An offer without its SIRET, then the letter again in reply to [ST-2022-0001]: version 2, told so."""
+    values = offer_values(10)
+    first = offer_mail({**values, "siret": ""}, "un stage thématique à un élève administrateur territorial")
+    box.receive(first)
+    later = NOVEMBER_2021 + timedelta(days=2)
+    box.receive(offer_mail(values, "un stage thématique à un élève administrateur territorial", date=later,
+                           subject="RE: [ST-2022-0001] Accusé de réception de votre offre de stage"), at=later)
+    v1, v2 = box.records()
+    assert (v1["reference"], v1["status"], v1["missing"]) == ("ST-2022-0001", "superseded", ["collectivity.siret"])
+    assert (v2["reference"], v2["version"], v2["status"]) == ("ST-2022-0001", 2, "complete")
+    answers = box.answers_to(values["sender"])
+    assert len(answers) == 2
+    assert "« N° de SIRET de la collectivité »" in text(answers[0]).replace(NBSP, " ")
+    assert "Elle annule et remplace la version précédente de cette offre." in text(answers[1])
