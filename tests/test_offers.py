@@ -74,7 +74,7 @@ def test_letter_in_the_body_naming_the_stage_and_period_is_filed_and_acknowledge
                                    "du 14 mars au 8 avril 2022"))
     (offer,) = box.records()
     assert (offer["reference"], offer["form"], offer["campaign"]) == ("ST-2022-0001", "offre_stage", CAMPAIGN)
-    assert offer["status"] == "complete", (offer["missing"], offer["problems"], offer["flags"])
+    assert offer["status"] == "complete", (offer["missing"], offer["problems"], offer["to_check"])
     assert offer["collectivity"] == {"name": values["town"], "siret": values["siret"], "address": values["address"]}
     assert offer["tutor"]["role"] == "directeur général des services"
     assert offer["agreement"]["email"] == values["hr_email"]
@@ -98,7 +98,7 @@ def test_word_letter_for_two_cadres_files_one_offer_for_both(box: Mailbox) -> No
     (offer,) = box.records()
     assert offer["source"] == {"kind": "docx", "filename": "Courrier offre de stage.docx",
                                "message_id": offer["source"]["message_id"]}
-    assert offer["status"] == "complete", (offer["missing"], offer["problems"], offer["flags"])
+    assert offer["status"] == "complete", (offer["missing"], offer["problems"], offer["to_check"])
     assert [(p["period"], p["cadre"]) for p in offer["placements"]] == [
         ("thematique", "élèves administrateurs territoriaux"),
         ("thematique", "élèves conservateurs territoriaux de bibliothèques"),
@@ -129,8 +129,8 @@ def test_offer_for_a_stage_type_the_year_does_not_have_is_for_staff_to_check(box
     (offer,) = box.records()
     assert offer["status"] == "to_check"
     assert offer["placements"] == []
-    assert any(f.get("to_check") == "stage.type" and "non proposé aux élèves administrateurs" in f["reason"]
-               for f in offer["flags"] if isinstance(f, dict))
+    assert any(item.startswith("stage.type: stage de perfectionnement non proposé aux élèves administrateurs")
+               for item in offer["to_check"]), offer["to_check"]
     (answer,) = box.answers_to(values["sender"])
     body = text(answer)
     assert "Le service des stages vérifiera le type de stage" in body
@@ -143,7 +143,7 @@ def test_observation_stage_whose_tutor_is_not_the_dgs_is_for_staff_to_check(box:
     box.receive(offer_mail(values, "un stage d'observation à un élève administrateur territorial"))
     (offer,) = box.records()
     assert offer["status"] == "to_check"
-    assert [f["to_check"] for f in offer["flags"] if isinstance(f, dict)] == ["tutor.role"]
+    assert [item.partition(":")[0] for item in offer["to_check"]] == ["tutor.role"]
     assert len(box.answers_to(values["sender"])) == 1
 
 
@@ -177,11 +177,14 @@ def test_mail_with_a_projet_collectif_form_and_a_stage_offer_files_both(box: Mai
 
 
 def test_offers_are_on_a_sheet_of_their_own_in_the_digest(box: Mailbox) -> None:
-    """The digest lists the offer to check and its spreadsheet has an "Offres de stage" sheet."""
+    """The digest lists the offer to check, in the offer form's words, and its spreadsheet has an "Offres de
+    stage" sheet."""
     box.receive(offer_mail(offer_values(8), "un stage de perfectionnement à un élève administrateur territorial"))
     digest = build_digest(box.app, NOVEMBER_2021 + timedelta(hours=1), force=True)
     assert digest is not None
-    assert "OFFRES DE STAGE À VÉRIFIER (1)" in digest.get_body(("plain",)).get_content()
+    text_part = digest.get_body(("plain",)).get_content()
+    assert "À VÉRIFIER EN PREMIER" in text_part
+    assert "Type de stage : stage de perfectionnement non proposé aux élèves administrateurs" in text_part
     (sheet,) = [p for p in digest.iter_attachments() if p.get_filename().endswith(".xlsx")]
     book = load_workbook(io.BytesIO(sheet.get_content()))
     assert book.sheetnames == ["Propositions", "Offres de stage"]
