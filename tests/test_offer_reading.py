@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from mailflow.campaign.calendar_file import load_calendar
+from mailflow.pipeline.extract import ExtractionLimits, extract_forms
 from mailflow.pipeline.forms.definition import load_form_definitions
+from mailflow.pipeline.offers.filing import sort_kinds
 from mailflow.pipeline.offers.reading import date_ranges, named, read_offer
 from mailflow.pipeline.offers.vocabulary import OFFER_FORM, vocabulary
 from mailflow.pipeline.recognise import Document
-from tests.factories import REPO
+from tests.corpus.classes import build_cases
+from tests.corpus.score_classes import recorded
+from tests.factories import REPO, SHARED
 
 FORM = load_form_definitions()[OFFER_FORM]
 WORDS = vocabulary(FORM)
@@ -66,3 +73,18 @@ def test_a_period_that_is_not_the_calendars_is_to_check() -> None:
     offer = reading("Stage thématique pour un élève administrateur, du 5 septembre au 21 octobre 2022.")
     assert [p.period for p in offer.placements] == ["thematique"]
     assert any(item.startswith("stage.period:") for item in offer.to_check)
+
+
+@pytest.mark.slow
+def test_no_projet_collectif_form_is_taken_for_a_stage_offer(tmp_path: Path) -> None:
+    """The shared samples and one mail of each layout class: every form read stays a projet collectif form,
+    and none is also filed as a stage offer (the forms name the cadres d'emplois too)."""
+    forms = load_form_definitions()
+    paths = sorted((SHARED / "samples").glob("*/message.eml"))
+    paths += [case.folder / "message.eml" for case in build_cases(tmp_path, 1, recorded()["seed"])]
+    assert len(paths) > 10
+    for path in paths:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        read = extract_forms(message, forms["projet_collectif"]).forms
+        kept, offers = sort_kinds(message, read, "projet_collectif", forms, ExtractionLimits())
+        assert (len(kept), offers) == (len(read), []), path.parent.name

@@ -112,7 +112,8 @@ def _contains(haystack: str, phrase: str) -> bool:
 
 def score(document: Document, rule: Recognition, subject: str = "") -> int:
     """How strongly a document looks like a kind (see `Recognition`)."""
-    head = fold(" \n ".join(document.lines[:FIRST_LINES]) + (" \n " + subject if document.filename is None else ""))
+    title = subject if document.filename is None else document.filename
+    head = fold(" \n ".join((title, *document.lines[:FIRST_LINES])))
     whole = fold(document.text)
     label_lines = [fold(line) for line in document.lines]
     points = sum(2 if _contains(head, w) else 1 if _contains(whole, w) else 0 for w in rule.title_words)

@@ -54,8 +54,8 @@ class SectionDefinition:
 class Recognition:
     """How a document of this kind is told apart from the others in the same mailbox (`[recognise]`).
 
-    A document scores 2 for a title word in its first lines (or the subject, for a mail body), 1 for
-    each distinctive label and each keyword found; it is of this kind from `min_score` on.
+    A document scores 2 for a title word in its name (the subject, for a mail body) or first lines, 1
+    for each distinctive label and each keyword found; it is of this kind from `min_score` on.
     """
 
     title_words: tuple[str, ...] = ()

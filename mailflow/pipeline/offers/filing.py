@@ -43,7 +43,10 @@ def sort_kinds(
         return list(extracted), []
     recognised = recognise(message, forms, limits)
     kept = [f for f in extracted if belongs(f.filename, f.source_kind, recognised, form)]
-    return kept, carrying(recognised, OFFER_FORM)
+    # A document that scores as much for both kinds is the form the extractor read from it, if any.
+    read = {f.filename if f.source_kind != "body" else None for f in kept}
+    offered = [r for r in recognised if not (len(r.kinds) > 1 and r.document.filename in read)]
+    return kept, carrying(offered, OFFER_FORM)
 
 
 def offer_thread(session: Session, reference: str | None) -> str | None:
