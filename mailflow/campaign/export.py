@@ -40,6 +40,11 @@ def proposal_record(proposal: Proposal) -> dict[str, Any]:
     return record
 
 
+def offer_periods(fields: dict | None) -> set[str]:
+    """The calendar periods a stage offer is for (none for a projet collectif)."""
+    return {p.get("period") for p in (fields or {}).get("placements") or [] if isinstance(p, dict)}
+
+
 def to_check_items(flags: Sequence[object]) -> list[str]:
     """The items to check stored among a proposal's flags, as "path: reason"."""
     return [f"{f['to_check']}: {f.get('reason', '')}".rstrip(": ") for f in flags

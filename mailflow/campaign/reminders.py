@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailflow.campaign.calendars import Calendar, Reminder
-from mailflow.campaign.export import proposal_record
+from mailflow.campaign.export import offer_periods, proposal_record
 from mailflow.campaign.rules import (
     Occurrence,
     SlotTime,
@@ -101,14 +101,9 @@ def past_senders(session: Session, calendar: Calendar, reminder: Reminder, befor
     if reminder.statuses:
         query = query.where(Proposal.status.in_(reminder.statuses))
     rows = session.execute(select(Proposal.sender, Proposal.fields).where(Proposal.campaign == calendar.id))
-    already = {s.lower() for s, fields in rows if reminder.period is None or reminder.period in _periods(fields)}
+    already = {s.lower() for s, fields in rows if reminder.period is None or reminder.period in offer_periods(fields)}
     found = dict.fromkeys(s.strip().lower() for s in session.scalars(query.order_by(Proposal.received_at)))
     return [s for s in found if s and s not in already]
-
-
-def _periods(fields: dict | None) -> set[str]:
-    """The calendar periods a stage offer is for (none for a projet collectif)."""
-    return {p.get("period") for p in (fields or {}).get("placements") or [] if isinstance(p, dict)}
 
 
 def done_keys(session: Session, campaign: str) -> set[tuple[str, str]]:
