@@ -25,6 +25,7 @@ from mailflow.errors import CalendarError
 from mailflow.pipeline.forms.definition import load_form_definitions
 from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.pipeline.run import ingest_files, ingest_pass
+from tests import web_helpers as web
 from tests.factories import REPO, collectivity, form_docx, make_app, proposal_mail, run_mailflow, write_settings
 from tests.offer_factories import DOCX_TYPE, NOVEMBER_2021, offer_mail, offer_values
 
@@ -269,3 +270,22 @@ def test_an_offer_completed_in_its_thread_becomes_its_version_two(box: Mailbox) 
     assert len(answers) == 2
     assert "« N° de SIRET de la collectivité »" in text(answers[0]).replace(NBSP, " ")
     assert "Elle annule et remplace la version précédente de cette offre." in text(answers[1])
+
+
+def test_the_console_shows_an_offer_with_its_own_fields(tmp_path: Path) -> None:
+    """The console lists the offer, shows it with the offer form's labels (stage type, cadre, period) and
+    previews the offer's own acknowledgement."""
+    app = web.service(tmp_path, now=NOVEMBER_2021)
+    web.ingest(app, offer_mail(offer_values(11), "un stage d'observation à un élève administrateur territorial"),
+               "offer")
+    http = web.client(app)
+    web.login(http)
+    assert "ST-2022-0001" in http.get("/propositions").text
+    page = http.get("/propositions/ST-2022-0001")
+    assert page.status_code == 200
+    for shown in ("Type de stage", "Stage d&#39;observation", "Cadre(s) d&#39;emplois",
+                  "élèves administrateurs territoriaux", "du 14 mars au 8 avril 2022", "Contact pour la convention"):
+        assert shown in page.text, shown
+    preview = http.get("/propositions/ST-2022-0001/accuse")
+    assert preview.status_code == 200
+    assert "Accusé de réception de votre offre de stage" in preview.text

@@ -138,13 +138,11 @@ def why_not_answer(
 
 
 def acknowledge_proposal(
-    app: App, session: Session, proposal: Proposal, original: Original, recipients: Recipients, now: datetime,
-    template: str | None = None,
+    app: App, session: Session, proposal: Proposal, original: Original, recipients: Recipients, now: datetime
 ) -> OutboxMail | None:
-    """Queue the acknowledgement of a filed proposal (complete, incomplete, new version or late);
-    `template` replaces the projet collectif's choice (a stage offer has its own)."""
+    """Queue the acknowledgement of a filed proposal (complete, incomplete, new version or late)."""
     record = proposal_record(proposal)
-    template = template or acknowledgement_template(record, late=proposal.late)
+    template = acknowledgement_template(record, late=proposal.late)
     return _queue(
         app, session, template, original, recipients, now,
         proposal=proposal, record=record, cause=f"message:{original.message.id}:{proposal.reference}",

@@ -30,9 +30,6 @@ from mailflow.pipeline.recognise import Document, belongs, carrying, recognise
 if TYPE_CHECKING:
     from mailflow.context import App
 
-ACKNOWLEDGEMENT = "collectivite/accuse-reception-offre"
-
-
 def sort_kinds(
     message: EmailMessage, extracted: Sequence[ExtractedForm], form: str, forms: Mapping[str, FormDefinition],
     limits: ExtractionLimits,
@@ -102,7 +99,7 @@ def file_offers(
         note(session, message, "filed", now, references[-1])
         if recipients.why_none is not None:
             note(session, message, "not-answered", now, recipients.why_none)
-        elif acknowledge_proposal(app, session, proposal, original, recipients, now, template=ACKNOWLEDGEMENT):
+        elif acknowledge_proposal(app, session, proposal, original, recipients, now):
             note(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
     return references
 
