@@ -183,13 +183,17 @@ def test_offers_are_on_a_sheet_of_their_own_in_the_digest(box: Mailbox) -> None:
     box.receive(offer_mail(offer_values(8), "un stage de perfectionnement à un élève administrateur territorial"))
     digest = build_digest(box.app, NOVEMBER_2021 + timedelta(hours=1), force=True)
     assert digest is not None
-    text_part = digest.get_body(("plain",)).get_content()
+    text_part = digest.get_body(("plain",)).get_content().replace(NBSP, " ")
     assert "À VÉRIFIER EN PREMIER" in text_part
     assert "Type de stage : stage de perfectionnement non proposé aux élèves administrateurs" in text_part
     (sheet,) = [p for p in digest.iter_attachments() if p.get_filename().endswith(".xlsx")]
     book = load_workbook(io.BytesIO(sheet.get_content()))
-    assert book.sheetnames == ["Propositions", "Offres de stage"]
-    assert book["Offres de stage"]["A2"].value == "ST-2022-0001"
+    assert book.sheetnames == ["Offres de stage, scolarité 2022"]  # 31 characters at most
+    sheet = book["Offres de stage, scolarité 2022"]
+    headers = [c.value for c in sheet[1]]
+    assert sheet["A2"].value == "ST-2022-0001"
+    assert {"Type de stage", "Cadre(s) d'emplois", "Période du stage", "Contact pour la convention de stage"} <= set(
+        headers)
 
 
 
