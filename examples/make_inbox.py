@@ -1,4 +1,5 @@
-"""Write the demo mails of `examples/inbox/`: what the stages mailbox receives in June 2025.
+"""Write the demo mails of `examples/inbox/`: what the stages mailbox receives in June 2025, and a stage
+offer sent in November 2021 for the scolarité 2022-2023 (the year of the shipped stages calendar).
 
 Everything is invented (people, addresses on example.fr domains, SIRET numbers with a
 correct check digit). Run `python examples/make_inbox.py` to write them again.
@@ -124,6 +125,23 @@ def mails() -> dict[str, EmailMessage]:
     auto["Auto-Submitted"] = "auto-replied"
     auto.set_content("Je suis absent jusqu'au 16 juin.\n")
     found["04-reponse-automatique.eml"] = auto
+
+    offer = base("Nadia Weber <n.weber@haut-exemple.example.fr>", "Offre de stage d'observation",
+                 datetime(2021, 11, 15, 9, 30, tzinfo=timezone(timedelta(hours=1))), "demo-5@haut-exemple.example.fr")
+    offer.set_content(
+        "Madame, Monsieur,\n\n"
+        "Suite à la brochure « Accueillir un ou une élève en stage », le Département du Haut-Exemple propose\n"
+        "d'accueillir un élève administrateur territorial en stage d'observation, du 14 mars au 8 avril 2022.\n\n"
+        "L'élève sera placé auprès de M. Laurent Fischer, directeur général des services\n"
+        "(dgs@haut-exemple.example.fr), qui assurera son tutorat. La mission lui fera découvrir le pilotage\n"
+        "de la collectivité, les relations avec les élus et une semaine dans un centre médico-social.\n\n"
+        "Intitulé de la mission : Découverte de la direction générale et de l'action sociale de proximité\n"
+        f"SIRET : {siret('22670001')}\n"
+        "Adresse : Hôtel du Département, 1 place du Quartier Blanc, 67000 Haut-Exemple\n"
+        "Contact pour la convention : Mme Nadia Weber, direction des ressources humaines "
+        "(n.weber@haut-exemple.example.fr)\n\n"
+        "Bien cordialement,\n\nNadia Weber\n")
+    found["05-offre-de-stage.eml"] = offer
     return found
 
 

@@ -4,7 +4,8 @@
 
 Each kind gives `<name>.eml` (the mail exactly as it would be sent) and `<name>.txt` (its
 headers decoded, then the text and HTML parts, for proof-reading). The data is the made-up
-proposal of templates/_exemple.json, the dates those of schedules/projet-collectif-2025-2026.toml;
+proposal of templates/_exemple.json, the dates those of schedules/projet-collectif-2025-2026.toml (and of
+schedules/stages-2022-2023.toml for the stage offer);
 each reminder is rendered on its due day, to its first audience (examples/answers/rappels/).
 Run it again after editing a template and review the diff.
 """
@@ -25,26 +26,28 @@ from mailflow.campaign.rules import Occurrence, Target, reminder_due, slot_times
 from mailflow.mail.compose import Composer, compose, preview  # noqa: E402
 from mailflow.mail.template_context import ACKNOWLEDGEMENTS, mail_context, specimen  # noqa: E402
 from mailflow.mail.templates import Templates  # noqa: E402
-from mailflow.pipeline.forms.definition import load_form_definition  # noqa: E402
+from mailflow.pipeline.forms.definition import load_form_definitions  # noqa: E402
 
 OUT = REPO / "examples" / "answers"
 CALENDAR = REPO / "schedules" / "projet-collectif-2025-2026.toml"
+OFFERS = ("collectivite/accuse-reception-offre", REPO / "schedules" / "stages-2022-2023.toml", "offre_stage")
 SENDER = "INET - Stages <stages.inet@cnfpt.fr>"
 DOMAIN = "stages.inet.cnfpt.fr"
 
 
 def main() -> None:
-    """Render, compose and write the six acknowledgements."""
+    """Render, compose and write the six acknowledgements of projets collectifs and the stage offer's."""
     templates = Templates(REPO / "templates")
-    calendar = load_calendar(CALENDAR)
-    form = load_form_definition()
+    forms = load_form_definitions()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name in ACKNOWLEDGEMENTS:
+    kinds = [(name, CALENDAR, "projet_collectif") for name in ACKNOWLEDGEMENTS] + [OFFERS]
+    for name, calendar_file, form in kinds:
         example = specimen(templates, name)
         original = example["original"]
         sent_at = datetime.fromisoformat(original["received_at"]) + timedelta(minutes=1)
         context = mail_context(
-            proposal=example["proposal"], label=form.label, campaign=calendar, original=original,
+            proposal=example["proposal"], label=forms[form].label, campaign=load_calendar(calendar_file),
+            original=original,
             unreadable=example["unreadable"], slot=example["slot"], now=sent_at, recipient=original["sender"],
         )
         mail = compose(
@@ -63,7 +66,8 @@ def reminders() -> None:
     templates = Templates(REPO / "templates")
     calendar = load_calendar(CALENDAR)
     # What compose_reminder reads of the application, without a database: a preview, nothing recorded.
-    app = SimpleNamespace(calendars={calendar.id: calendar}, form=load_form_definition(), templates=templates,
+    form = load_form_definitions()["projet_collectif"]
+    app = SimpleNamespace(calendars={calendar.id: calendar}, form=form, templates=templates,
                           sender_address="stages.inet@cnfpt.fr", message_id_domain=DOMAIN,
                           compose=Composer(sender=SENDER, message_id_domain=DOMAIN))
     out = OUT / "rappels"

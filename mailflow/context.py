@@ -6,6 +6,7 @@ any stage can receive an `App` without importing the code that builds it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
@@ -26,6 +27,7 @@ from mailflow.mail.transport import Transport
 from mailflow.pipeline.archive import Archive
 from mailflow.pipeline.extract.limits import ExtractionLimits
 from mailflow.pipeline.forms.definition import FormDefinition
+from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.settings import CampaignSettings, Settings
 from mailflow.shipped import shipped
 
@@ -46,6 +48,14 @@ class App:
     calendars: dict[str, Calendar]
     form: FormDefinition
     limits: ExtractionLimits = field(default_factory=ExtractionLimits)
+    forms: dict[str, FormDefinition] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.forms = {self.form.name: self.form, **self.forms}
+
+    def label_for(self, form: str | None) -> Callable[[str], str]:
+        """The labels of a proposal's own form (an offer's fields are not a projet collectif's)."""
+        return self.forms.get(form or "", self.form).label
 
     @property
     def base(self) -> Path:
@@ -112,7 +122,8 @@ class App:
     def reload(self) -> None:
         """Re-read calendars and templates (SIGHUP); on error keep the old ones and raise the reason."""
         templates = Templates.from_settings(self.settings)
-        calendars = load_calendars(schedules_dir(self.settings), templates.names())
+        calendars = load_calendars(schedules_dir(self.settings), templates.names(), self.forms)
+        check_periods(calendars, self.forms)
         self.templates, self.calendars = templates, calendars
 
 

@@ -51,17 +51,20 @@ class _Invalid(Exception):
         self.reason = reason
 
 
-def load_calendars(directory: Path, template_names: Collection[str] | None = None) -> dict[str, Calendar]:
+def load_calendars(
+    directory: Path, template_names: Collection[str] | None = None, form_names: Collection[str] | None = None
+) -> dict[str, Calendar]:
     """Every `*.toml` calendar of `directory`, by campaign id; CalendarError names file, line and reason.
 
-    `template_names` (from `Templates.names()`) lets a reminder naming a template that does
-    not exist be refused at start rather than on the day it is due.
+    `template_names` (from `Templates.names()`) and `form_names` (the form definitions) let a
+    reminder naming a template, or a campaign naming a form, that does not exist be refused at start
+    rather than on the day it is needed.
     """
     if not directory.is_dir():
         raise CalendarError(f"{display(directory)}: calendar folder not found ([campaigns] schedules)")
     calendars: dict[str, Calendar] = {}
     for path in sorted(directory.glob("*.toml")):
-        calendar = load_calendar(path, template_names)
+        calendar = load_calendar(path, template_names, form_names)
         if calendar.id in calendars:
             other = calendars[calendar.id].source
             raise CalendarError(
@@ -73,7 +76,9 @@ def load_calendars(directory: Path, template_names: Collection[str] | None = Non
     return calendars
 
 
-def load_calendar(path: Path, template_names: Collection[str] | None = None) -> Calendar:
+def load_calendar(
+    path: Path, template_names: Collection[str] | None = None, form_names: Collection[str] | None = None
+) -> Calendar:
     """One calendar file, checked; CalendarError names the file, the line and the reason."""
     text = _read(path)
     try:
@@ -86,6 +91,9 @@ def load_calendar(path: Path, template_names: Collection[str] | None = None) -> 
         loc, reason = validation_reason(exc, _TABLES)
         raise CalendarError(_message(path, text, raw, loc, reason)) from None
     try:
+        if form_names is not None and parsed.campaign.form not in form_names:
+            known = ", ".join(sorted(form_names)) or "none"
+            raise _Invalid(("campaign", "form"), f'no form definition "{parsed.campaign.form}" (forms: {known})')
         return _build(parsed, path, template_names)
     except _Invalid as exc:
         raise CalendarError(_message(path, text, raw, exc.loc, exc.reason)) from None
@@ -194,7 +202,8 @@ def _period(index: int, table: PeriodTable, dates: dict[str, date | list[date]])
     dates[f"{table.id}.ends"] = table.ends
     if table.offers_deadline is not None:
         dates[f"{table.id}.offers_deadline"] = table.offers_deadline
-    return Period(table.id, table.title, table.starts, table.ends, table.offers_deadline)
+    return Period(table.id, table.title, table.starts, table.ends, table.offers_deadline,
+                  table.stage_type, tuple(table.cadres))
 
 
 def _slot(index: int, table: SlotTable, dates: Mapping[str, date | list[date]]) -> SlotRule:

@@ -69,6 +69,8 @@ class PeriodTable(Table):
     starts: date
     ends: date
     offers_deadline: date | None = None
+    stage_type: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
+    cadres: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = []
 
     _no_datetime = field_validator("starts", "ends", "offers_deadline", mode="before")(refuse_datetime)
 

@@ -73,13 +73,18 @@ class SlotRule:
 
 @dataclass(frozen=True)
 class Period:
-    """A stage type's period, with the date until which collectivités may send offers."""
+    """A stage type's period, with the date until which collectivités may send offers.
+
+    `stage_type` and `cadres` name, in the words of the offer form, which stage offers it receives.
+    """
 
     id: str
     title: str
     starts: date
     ends: date
     offers_deadline: date | None
+    stage_type: str | None = None
+    cadres: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

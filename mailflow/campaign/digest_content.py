@@ -251,7 +251,7 @@ def _coming(rows: list[Upcoming]) -> list[Coming]:
 
 def _line(app: App, proposal: Proposal, since: datetime, now: datetime) -> ProposalLine:
     fields = proposal.fields or {}
-    label = app.form.label
+    label = app.label_for(proposal.form)
     return ProposalLine(
         reference=proposal.reference,
         version=proposal.version,

@@ -29,14 +29,20 @@ def proposal_record(proposal: Proposal) -> dict[str, Any]:
         "received_at": proposal.received_at.isoformat(),
         "sender": proposal.sender,
     }
-    for section in SECTIONS:
-        record[section] = dict(fields.get(section) or {})
+    for section in SECTIONS if proposal.form == "projet_collectif" else tuple(fields):
+        value = fields.get(section)
+        record[section] = [dict(v) for v in value] if isinstance(value, list) else dict(value or {})
     record["source"] = {
         "kind": proposal.source_kind,
         "filename": proposal.source_filename,
         "message_id": proposal.message.message_id or None,
     }
     return record
+
+
+def offer_periods(fields: dict | None) -> set[str]:
+    """The calendar periods a stage offer is for (none for a projet collectif)."""
+    return {p.get("period") for p in (fields or {}).get("placements") or [] if isinstance(p, dict)}
 
 
 def to_check_items(flags: Sequence[object]) -> list[str]:
@@ -53,10 +59,16 @@ def flat_row(record: dict[str, Any]) -> dict[str, Any]:
             for sub, inner in value.items():
                 row[f"{key}.{sub}"] = inner
         elif isinstance(value, list):
-            row[key] = "; ".join(str(v) for v in value)
+            row[key] = "; ".join(_item(v) for v in value)
         else:
             row[key] = value
     return row
+
+
+def _item(value: Any) -> str:
+    if isinstance(value, dict):  # a stage of an offer, an item to check
+        return " – ".join(str(v) for v in value.values() if v not in (None, ""))
+    return str(value)
 
 
 def write_json(records: Sequence[dict[str, Any]], out: IO[str]) -> None:

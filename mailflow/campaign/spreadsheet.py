@@ -59,14 +59,15 @@ def workbook_bytes(app: App, session: Session, now: datetime, campaign: str | No
     book = Workbook()
     book.remove(book.active)
     titles = {c.id: c.title for c in app.calendars.values()}
-    groups: dict[str | None, list[Proposal]] = {}
-    for proposal in proposals:
-        groups.setdefault(proposal.campaign, []).append(proposal)
-    for campaign_id in sorted(groups, key=lambda c: (c is None, c or "")):
-        name = titles.get(campaign_id or "", campaign_id or NO_CAMPAIGN)
+    groups: dict[tuple[str | None, str], list[Proposal]] = {}
+    for proposal in proposals:  # one sheet per campaign, and per form (offers without a campaign apart)
+        groups.setdefault((proposal.campaign, proposal.form), []).append(proposal)
+    for campaign_id, form in sorted(groups, key=lambda c: (c[0] is None, c[0] or "", c[1])):
+        outside = NO_CAMPAIGN if form == app.form.name else f"{NO_CAMPAIGN} ({form.replace('_', ' ')})"
+        name = titles.get(campaign_id or "", campaign_id or outside)
         sheet = book.create_sheet(_sheet_title(name, book.sheetnames))
         kinds = _slot_kinds(app, campaign_id)
-        _fill(app, sheet, groups[campaign_id], kinds, slots, last_mails)
+        _fill(app, sheet, groups[(campaign_id, form)], kinds, slots, last_mails)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -106,7 +107,7 @@ def _fill(
     last_mails: dict[str, tuple[str, datetime]],
 ) -> None:
     zone = app.timezone
-    form = app.form
+    form = app.forms.get(proposals[0].form, app.form)
     headers = ["Référence", "Version", "Statut", "Décision", "Reçue le", "Expéditeur"]
     headers += [label_or_path(form.label, f.path) for f in form.fields]
     headers += ["Éléments manquants", "Éléments non valides", "À vérifier"]

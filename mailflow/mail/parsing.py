@@ -1,4 +1,5 @@
-"""Reading a raw mail: its header block alone (to record it cheaply), or the whole message, in chunks."""
+"""Reading a raw mail: its header block alone (to record it cheaply), or the whole message, in chunks; and
+what a sender wrote made safe to store."""
 
 from __future__ import annotations
 
@@ -44,3 +45,16 @@ def header(message: Message, name: str) -> str:
         wanted = name.lower()
         raw = next((v for k, v in message.raw_items() if k.lower() == wanted), "")
         return " ".join(str(raw).split())
+
+
+def storable(text: str) -> str:
+    """Text from a sender made safe for any database: no NUL character, no lone surrogate."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def part_filename(part: EmailMessage) -> str:
+    """The display name of an attached file, "" when absent or when its header cannot be decoded."""
+    try:
+        return part.get_filename() or ""
+    except Exception:  # noqa: BLE001 - a broken Content-Disposition only loses the display name
+        return ""

@@ -104,7 +104,10 @@ def salutation_for(record: Mapping[str, Any] | None, roles: Sequence[str]) -> st
 
 
 def acknowledgement_template(proposal: Mapping[str, Any], *, late: bool = False) -> str:
-    """Which acknowledgement a filed proposal gets: late, new version, incomplete or complete."""
+    """Which acknowledgement a filed proposal gets: late, new version, incomplete or complete; a stage offer
+    has one of its own, which says all of that itself."""
+    if proposal.get("form") == "offre_stage":
+        return OFFER_ACKNOWLEDGEMENT
     if late or proposal.get("status") == "late":
         return "collectivite/hors-delai"
     if proposal.get("supersedes") or (proposal.get("version") or 1) > 1:
@@ -114,6 +117,7 @@ def acknowledgement_template(proposal: Mapping[str, Any], *, late: bool = False)
     return "collectivite/accuse-reception"
 
 
+OFFER_ACKNOWLEDGEMENT = "collectivite/accuse-reception-offre"
 ACKNOWLEDGEMENTS = (
     "collectivite/accuse-reception",
     "collectivite/accuse-reception-incomplet",

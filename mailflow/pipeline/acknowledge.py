@@ -221,7 +221,7 @@ def answer_mail(
         calendar = app.current_calendar(original.message.received_at)
     context = mail_context(
         proposal=record,
-        label=app.form.label,
+        label=app.label_for(proposal.form if proposal is not None else None),
         campaign=calendar,
         original=original.context(),
         unreadable=unreadable,

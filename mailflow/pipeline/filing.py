@@ -51,15 +51,19 @@ def file_proposal(
     now: datetime,
     flags: Sequence[str] = (),
     to_check: Sequence[str] = (),
+    one_per_collectivity: bool = True,
 ) -> Filed:
     """Write the proposal (not committed: the caller commits it with the answers it queues).
 
     Items to check ("path: reason", read without confidence) give the status "to_check" when nothing
     is missing or wrong; they are kept in `flags` as {"to_check": path, "reason": reason}.
+    With `one_per_collectivity` (projets collectifs), a form with the SIRET of a proposal of the
+    same campaign is its new version; without it (stage offers), only a form sent in its thread is.
     """
     siret = (fields.get("collectivity") or {}).get("siret")
     title = mission_title(fields)
-    previous = find_previous(session, thread_reference, campaign, siret, message, title)
+    previous = find_previous(session, thread_reference, campaign, siret if one_per_collectivity else None, message,
+                             title)
     if previous is not None:
         reference, version = previous.reference, previous.version + 1
         previous.status = "superseded"

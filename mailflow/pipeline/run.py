@@ -25,12 +25,13 @@ from mailflow.db.models import Attachment, Message, MessageStep, Proposal, Quara
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
-from mailflow.mail.parsing import header, parse, parse_headers
+from mailflow.mail.parsing import header, parse, parse_headers, part_filename, storable
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message, message_id_of
 from mailflow.pipeline.extract import ExtractedForm, extract_forms
 from mailflow.pipeline.filing import file_proposal, thread_reference
+from mailflow.pipeline.offers.filing import file_offers, sort_kinds
 from mailflow.pipeline.placement import known_locations, move_to_folder, note_moved_elsewhere, start_watching
 from mailflow.pipeline.reply import complete_from_reply
 from mailflow.pipeline.validate import validate_fields
@@ -218,10 +219,14 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
             _finish(session, message, "question", verdict.reason, now)
             return "question"
         extraction = extract_forms(parsed, app.form, app.limits)
-        step(session, message, "extracted", now,
-              f"{len(extraction.forms)} formulaire(s), {len(extraction.unreadable)} document(s) illisible(s)")
-        if extraction.forms:
-            return _file_forms(app, session, message, original, verdict, extraction.forms, now)
+        forms, offers = sort_kinds(parsed, extraction.forms, app.form.name, app.forms, app.limits)
+        step(session, message, "extracted", now, f"{len(forms)} formulaire(s), {len(offers)} offre(s) de stage, "
+             f"{len(extraction.unreadable)} document(s) illisible(s)")
+        if forms or offers:
+            filed = _file_forms(app, session, message, original, verdict, forms, now) if forms else []
+            filed += file_offers(app, session, original, verdict, offers, now, step) if offers else []
+            _finish(session, message, "proposal", "proposition enregistrée : " + ", ".join(filed), now)
+            return "proposal"
         if extraction.unreadable:
             items = [{"filename": u.filename or "(sans nom)", "reason": u.reason} for u in extraction.unreadable]
             reasons = " ; ".join(f"{i['filename']} : {i['reason']}" for i in items)
@@ -252,7 +257,7 @@ def _file_forms(
     verdict: Verdict,
     forms: Sequence[ExtractedForm],
     now: datetime,
-) -> str:
+) -> list[str]:
     match = app.campaign_for(app.form.name, message.received_at)
     several = len(forms) > 1
     references = []
@@ -282,8 +287,7 @@ def _file_forms(
                 step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
         else:
             step(session, message, "not-answered", now, recipients.why_none)
-    _finish(session, message, "proposal", "proposition enregistrée : " + ", ".join(references), now)
-    return "proposal"
+    return references
 
 
 def _answer(
@@ -311,23 +315,11 @@ def _keep_attachments(app: App, session: Session, message: Message, parsed: Emai
             data = b""
         session.add(Attachment(
             message=message,
-            filename=storable(_filename(part)) or None,
+            filename=storable(part_filename(part)) or None,
             content_type=part.get_content_type(),
             size=len(data),
             content_hash=app.archive.store(data),
         ))
-
-
-def storable(text: str) -> str:
-    """Text from a sender made safe for any database: no NUL character, no lone surrogate."""
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
-def _filename(part: EmailMessage) -> str:
-    try:
-        return part.get_filename() or ""
-    except Exception:  # noqa: BLE001 - a broken Content-Disposition only loses the display name
-        return ""
 
 
 def _quarantine(app: App, session: Session, message: Message, reason: str) -> None:

@@ -22,7 +22,8 @@ from mailflow.mail.templates import Templates
 from mailflow.mail.transport import Transport, make_transport
 from mailflow.pipeline.archive import Archive
 from mailflow.pipeline.extract import ExtractionLimits
-from mailflow.pipeline.forms.definition import load_form_definition
+from mailflow.pipeline.forms.definition import DEFAULT_FORM_NAME, load_form_definitions
+from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.pipeline.run import ingest_pass, resume
 from mailflow.settings import Settings
 
@@ -47,7 +48,9 @@ def build_app(
     if upgrade:
         db.upgrade(engine)
     templates = Templates.from_settings(settings)
-    calendars = load_calendars(schedules_dir(settings), templates.names())
+    forms = load_form_definitions()
+    calendars = load_calendars(schedules_dir(settings), templates.names(), forms)
+    check_periods(calendars, forms)
     if mailbox is None and settings.mailbox.auth == "oauth2":
         token_source = token_source or token_source_for(settings.mailbox)
     smtp_tokens = token_source_for(settings.smtp) if transport is None and settings.smtp.auth == "oauth2" else None
@@ -61,7 +64,8 @@ def build_app(
         transport=transport or make_transport(settings.smtp, base, smtp_tokens, clock=clock),
         templates=templates,
         calendars=calendars,
-        form=load_form_definition(),
+        form=forms[DEFAULT_FORM_NAME],
+        forms=forms,
         limits=ExtractionLimits(max_attachment_bytes=settings.mailbox.max_message_bytes),
     )
 

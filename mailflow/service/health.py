@@ -20,8 +20,10 @@ from mailflow.mail.mailbox import make_mailbox
 from mailflow.mail.oauth import TokenSource, token_source_for
 from mailflow.mail.templates import Templates
 from mailflow.mail.transport import make_transport
+from mailflow.pipeline.forms.definition import load_form_definitions
 from mailflow.pipeline.history import RETURNED, first_watch, handling_line, is_history
 from mailflow.pipeline.history import STATE_KEY as HISTORY_KEY
+from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.service.alerts import read_contact_from
 from mailflow.service.failures import LOGIN_PROBLEM_PREFIXES
 from mailflow.settings import Settings, load_settings
@@ -56,7 +58,9 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
     try:
 
         templates = Templates.from_settings(settings)
-        calendars = load_calendars(schedules_dir(settings), templates.names())
+        forms = load_form_definitions()
+        calendars = load_calendars(schedules_dir(settings), templates.names(), forms)
+        check_periods(calendars, forms)
         yield "calendars", True, f"{len(calendars)} campaign(s): {', '.join(sorted(calendars)) or 'none'}"
     except MailflowError as exc:
         yield "calendars", False, str(exc)

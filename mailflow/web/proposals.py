@@ -21,6 +21,7 @@ from mailflow.campaign.upcoming import upcoming
 from mailflow.db.models import Attachment, AuditEntry, Message, OutboxMail, Proposal, Slot
 from mailflow.mail.compose import preview
 from mailflow.mail.parsing import parse
+from mailflow.pipeline.forms.definition import FormDefinition
 
 from .common import DECISIONS, STATUS_FR, action, console, render
 
@@ -109,7 +110,7 @@ def _sent(row: OutboxMail) -> dict[str, Any]:
 def _fields(app: App, p: Proposal) -> list[dict[str, Any]]:
     problems = {item.split(":", 1)[0]: item.split(":", 1)[1].strip() for item in p.problems or [] if ":" in item}
     sections = []
-    for section in app.form.sections:
+    for section in app.forms.get(p.form, app.form).sections:
         values = (p.fields or {}).get(section.key) or {}
         rows = []
         for f in section.fields:
@@ -178,15 +179,23 @@ def acknowledgement_preview(request: Request) -> Response:
 
 
 def _correct(app: App, session: Session, form: dict[str, str], actor: str) -> str:
-    p = staff.correct_field(session, app.form, form["reference"], form.get("path", ""), form.get("value", ""),
+    definition = _form_of(app, session, form["reference"])
+    p = staff.correct_field(session, definition, form["reference"], form.get("path", ""), form.get("value", ""),
                             actor, app.clock.now())
     return f"/propositions/{p.reference}"
 
 
 def _accept_flag(app: App, session: Session, form: dict[str, str], actor: str) -> str:
     index = int(form["index"]) if form.get("index", "").isdigit() else -1
-    p = staff.accept_flag(session, app.form, form["reference"], index, form.get("flag", ""), actor, app.clock.now())
+    definition = _form_of(app, session, form["reference"])
+    p = staff.accept_flag(session, definition, form["reference"], index, form.get("flag", ""), actor, app.clock.now())
     return f"/propositions/{p.reference}"
+
+
+def _form_of(app: App, session: Session, reference: str) -> FormDefinition:
+    """The definition of a proposal's own form (a stage offer's fields are not a projet collectif's)."""
+    found = session.scalars(select(Proposal.form).where(Proposal.reference == reference).limit(1)).first()
+    return app.forms.get(found or "", app.form)
 
 
 def _decide(app: App, session: Session, form: dict[str, str], actor: str) -> str:

@@ -13,7 +13,9 @@ from pathlib import Path
 from mailflow.errors import MailflowError
 from mailflow.toml_errors import toml_error
 
-DEFAULT_FORM_PATH = Path(__file__).with_name("projet_collectif.toml")
+FORMS_DIR = Path(__file__).parent
+DEFAULT_FORM_NAME = "projet_collectif"
+DEFAULT_FORM_PATH = FORMS_DIR / f"{DEFAULT_FORM_NAME}.toml"
 FIELD_TYPES = frozenset({"text", "multiline", "address", "email", "phone", "siret", "contact", "checkbox"})
 
 
@@ -49,6 +51,20 @@ class SectionDefinition:
 
 
 @dataclass(frozen=True)
+class Recognition:
+    """How a document of this kind is told apart from the others in the same mailbox (`[recognise]`).
+
+    A document scores 2 for a title word in its name (the subject, for a mail body) or first lines, 1
+    for each distinctive label and each keyword found; it is of this kind from `min_score` on.
+    """
+
+    title_words: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    min_score: int = 2
+
+
+@dataclass(frozen=True)
 class FormDefinition:
     """A whole form: its sections in order, plus the markers, fillers and printed notes the extractor needs.
 
@@ -65,6 +81,8 @@ class FormDefinition:
     min_fields_attachment: int
     min_fields_body: int
     form_text: tuple[str, ...] = ()
+    recognise: Recognition = Recognition()
+    source: Path | None = None
 
     @property
     def fields(self) -> tuple[FieldDefinition, ...]:
@@ -142,4 +160,33 @@ def load_form_definition(path: Path | None = None) -> FormDefinition:
         min_fields_attachment=int(data.get("min_fields_attachment", 6)),
         min_fields_body=int(data.get("min_fields_body", 8)),
         form_text=tuple(data.get("form_text", [])),
+        recognise=_recognition(data.get("recognise", {}), path.name),
+        source=path,
     )
+
+
+def _recognition(raw: object, where: str) -> Recognition:
+    if not isinstance(raw, dict):
+        raise FormDefinitionError(f"{where}: [recognise] must be a table")
+    unknown = set(raw) - {"title_words", "labels", "keywords", "min_score"}
+    if unknown:
+        raise FormDefinitionError(f"{where}: [recognise] has unknown keys {sorted(unknown)}")
+    lists = {key: _strings(raw[key], f"{where}: recognise.{key}") if key in raw else ()
+             for key in ("title_words", "labels", "keywords")}
+    min_score = raw.get("min_score", 2)
+    if not isinstance(min_score, int) or min_score < 1:
+        raise FormDefinitionError(f"{where}: recognise.min_score must be a whole number from 1 on")
+    return Recognition(**lists, min_score=min_score)
+
+
+def load_form_definitions(folder: Path | None = None) -> dict[str, FormDefinition]:
+    """Every form definition (`*.toml`) of a folder (default: the packaged ones), by form name."""
+    folder = Path(folder) if folder is not None else FORMS_DIR
+    forms: dict[str, FormDefinition] = {}
+    for path in sorted(folder.glob("*.toml")):
+        definition = load_form_definition(path)
+        if definition.name in forms:
+            raise FormDefinitionError(f"{path}: form {definition.name!r} is already defined by "
+                                      f"{forms[definition.name].source}")
+        forms[definition.name] = definition
+    return forms

@@ -1,0 +1,105 @@
+"""The offer stage of a mail: read each stage offer it carries, check it, file it (ST-…) and acknowledge it.
+
+Runs inside the mail's transaction, like the filing of projets collectifs. Unlike them, a
+collectivité may offer several stages: an offer never replaces another one of the same SIRET, only
+a new offer sent in the thread of its own reference does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailflow.campaign.calendars import Campaign, find_campaign
+from mailflow.db.models import Message, Proposal
+from mailflow.pipeline.acknowledge import Original, acknowledge_proposal, answer_recipients
+from mailflow.pipeline.classify import Verdict
+from mailflow.pipeline.extract import ExtractedForm, ExtractionLimits
+from mailflow.pipeline.filing import file_proposal
+from mailflow.pipeline.forms.definition import FormDefinition
+from mailflow.pipeline.offers.checks import check_offer
+from mailflow.pipeline.offers.reading import french_period, read_offer
+from mailflow.pipeline.offers.vocabulary import OFFER_FORM, vocabulary
+from mailflow.pipeline.recognise import Document, belongs, carrying, recognise
+
+if TYPE_CHECKING:
+    from mailflow.context import App
+
+def sort_kinds(
+    message: EmailMessage, extracted: Sequence[ExtractedForm], form: str, forms: Mapping[str, FormDefinition],
+    limits: ExtractionLimits,
+) -> tuple[list[ExtractedForm], list[Document]]:
+    """The forms of `form` the extractor read that are not in a document of another kind only, and the
+    documents that carry a stage offer (none when there is no offer form)."""
+    if OFFER_FORM not in forms or len(forms) < 2:
+        return list(extracted), []
+    recognised = recognise(message, forms, limits)
+    kept = [f for f in extracted if belongs(f.filename, f.source_kind, recognised, form)]
+    # A document that scores as much for both kinds is the form the extractor read from it, if any.
+    read = {f.filename if f.source_kind != "body" else None for f in kept}
+    offered = [r for r in recognised if not (len(r.kinds) > 1 and r.document.filename in read)]
+    return kept, carrying(offered, OFFER_FORM)
+
+
+def offer_thread(session: Session, reference: str | None) -> str | None:
+    """The thread's reference when it is an offer's (a projet collectif's thread does not take an offer)."""
+    if not reference:
+        return None
+    form = session.scalars(select(Proposal.form).where(Proposal.reference == reference).limit(1)).first()
+    return reference if form == OFFER_FORM else None
+
+
+def file_offers(
+    app: App,
+    session: Session,
+    original: Original,
+    verdict: Verdict,
+    documents: Sequence[Document],
+    now: datetime,
+    note: Callable[[Session, Message, str, datetime, str], None],
+) -> list[str]:
+    """File one offer per document; return "ST-2022-0001 v1 (complete)" for each. `note` adds a step."""
+    message = original.message
+    definition = app.forms[OFFER_FORM]
+    words = vocabulary(definition)
+    found = find_campaign(app.calendars.values(), OFFER_FORM, message.received_at)
+    calendar, after_deadline = found if found else (None, False)
+    zone = calendar.timezone if calendar else app.timezone
+    references = []
+    for document in documents:
+        reading = read_offer(document, definition, calendar, words)
+        check = check_offer(reading, definition, words, message.received_at.astimezone(zone).date())
+        undated = after_deadline and (not reading.placements or any(p.offers_deadline is None
+                                                                     for p in reading.placements))
+        late = bool(check.late) or undated
+        for placement, stored in zip(reading.placements, reading.fields["placements"], strict=True):
+            stored["late"] = placement in check.late
+        campaign = Campaign(calendar.id, calendar.reference_prefix, calendar.reference_year, late) if calendar else None
+        flags = [f"hors délai : {p.stage_type.lower()} des {p.cadre}, offres attendues jusqu'au "
+                 f"{p.offers_deadline:%d/%m/%Y} ({french_period(p.starts, p.ends)})"
+                 for p in check.late if p.offers_deadline]
+        recipients = answer_recipients(
+            session, original, verdict, reading.fields, now, form=definition, internal_domains=app.internal_domains,
+            daily_limit=app.settings.smtp.answers_per_sender_per_day, timezone=app.timezone,
+        )
+        filed = file_proposal(
+            session, form=OFFER_FORM, fields=reading.fields, missing=check.missing, problems=check.problems,
+            to_check=check.to_check, source_kind=document.source_kind, source_filename=document.filename,
+            message=message, sender=recipients.sender, received_at=message.received_at, campaign=campaign,
+            thread_reference=offer_thread(session, verdict.reference), now=now, flags=flags,
+            one_per_collectivity=False,
+        )
+        proposal = filed.proposal
+        references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")
+        note(session, message, "filed", now, references[-1])
+        if recipients.why_none is not None:
+            note(session, message, "not-answered", now, recipients.why_none)
+        elif acknowledge_proposal(app, session, proposal, original, recipients, now):
+            note(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
+    return references
+
