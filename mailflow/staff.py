@@ -26,6 +26,7 @@ from mailflow.campaign.rules import SlotTime, slot_times
 from mailflow.db.models import AuditEntry, Message, MessageStep, OutboxMail, Proposal, Slot
 from mailflow.errors import MailflowError
 from mailflow.mail.compose import AddressError
+from mailflow.mail.french import count
 from mailflow.mail.outbox import enqueue, retry
 from mailflow.mail.parsing import parse
 from mailflow.mail.template_context import acknowledgement_template
@@ -267,7 +268,7 @@ def retry_sends(session: Session, now: datetime, ids: Sequence[int], actor: str)
     """Queue failed (or waiting) mails again now; one audit line per request."""
     changed = retry(session, now, ids)
     audit(session, actor, "retry-send", now, target="outbox:" + (",".join(map(str, ids)) or "all"),
-          after=f"{changed} courriel(s) remis en file")
+          after=f"{count(changed, 'courriel remis', 'courriels remis')} en file")
     return changed
 
 

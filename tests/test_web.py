@@ -274,8 +274,8 @@ def test_list_filters_and_search_ignore_case_and_accents(app) -> None:  # noqa: 
     login(http)
     page = http.get("/propositions", params={"q": "beziers sur orb"}).text
     assert wanted in page and other not in page
-    assert "2 proposition(s)" in http.get("/propositions", params={"statut": "incomplete"}).text
-    assert "0 proposition(s)" in http.get("/propositions", params={"statut": "accepted"}).text
+    assert "2\u00a0propositions." in http.get("/propositions", params={"statut": "incomplete"}).text
+    assert "0\u00a0proposition." in http.get("/propositions", params={"statut": "accepted"}).text
 
 
 def test_the_console_benchmark_runs_on_a_small_lot() -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from mailflow.db.models import Attachment, Message, MessageStep, Proposal, QuarantineEntry
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
+from mailflow.mail.french import count
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
 from mailflow.mail.parsing import header, parse, parse_headers, part_filename, storable
 from mailflow.pipeline import history
@@ -220,8 +221,9 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
             return "question"
         extraction = extract_forms(parsed, app.form, app.limits)
         forms, offers = sort_kinds(parsed, extraction.forms, app.form.name, app.forms, app.limits)
-        step(session, message, "extracted", now, f"{len(forms)} formulaire(s), {len(offers)} offre(s) de stage, "
-             f"{len(extraction.unreadable)} document(s) illisible(s)")
+        step(session, message, "extracted", now, f"{count(len(forms), 'formulaire', 'formulaires')}, "
+             f"{count(len(offers), 'offre', 'offres')} de stage, "
+             f"{count(len(extraction.unreadable), 'document illisible', 'documents illisibles')}")
         if forms or offers:
             filed = _file_forms(app, session, message, original, verdict, forms, now) if forms else []
             filed += file_offers(app, session, original, verdict, offers, now, step) if offers else []

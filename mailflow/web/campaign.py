@@ -142,7 +142,7 @@ def _retry(app: App, session: Session, form: dict[str, str], actor: str) -> str:
 
 async def retry(request: Request) -> Response:
     """Queue a failed mail again (or all of them) and hand the outbox to the transport now."""
-    response = await action(_retry, "Courriel(s) remis en file.")(request)
+    response = await action(_retry, "Les envois choisis sont remis en file.")(request)
     app = console(request)
     await run_in_threadpool(app.outbox.drain)
     return response
