@@ -23,6 +23,7 @@ from mailflow.campaign.digest_content import Digest, collect
 from mailflow.campaign.spreadsheet import XLSX_TYPE, workbook_bytes
 from mailflow.campaign.upcoming import DIGEST_TEMPLATE
 from mailflow.db.state import get_state, put_state
+from mailflow.mail import french
 from mailflow.mail.outbox import enqueue
 
 if TYPE_CHECKING:
@@ -49,10 +50,10 @@ def render_digest(app: App, digest: Digest, to: list[str], spreadsheet: bytes | 
         "today": digest.now.astimezone(zone).date(),
         "day": lambda moment: wording.day_fr(moment, zone),
         "court": lambda moment: wording.short_fr(moment, zone),
-        "hour": lambda moment: wording.time_fr(moment, zone),
-        "digest_time": wording.time_fr(datetime.combine(digest.now.date(), app.settings.staff.digest_time, zone), zone),
-        "count": wording.count,
-        "plural": wording.plural,
+        "hour": lambda moment: french.time_fr(moment, zone),
+        "digest_time": french.time_fr(datetime.combine(digest.now.date(), app.settings.staff.digest_time, zone), zone),
+        "count": french.count,
+        "plural": french.plural,
     }
     rendered = app.templates.render(DIGEST_TEMPLATE, context)
     day = digest.now.astimezone(zone).date()

@@ -23,9 +23,10 @@ from mailflow.campaign.reminders import service_since_now, target_of
 from mailflow.campaign.rules import Occurrence, concerned, decide, reminder_due, slot_times
 from mailflow.campaign.slots import load_slots
 from mailflow.campaign.upcoming import Upcoming, upcoming
-from mailflow.campaign.wording import age_fr, checks_fr, count, day_fr, days_left_fr, problem_fr
+from mailflow.campaign.wording import age_fr, checks_fr, day_fr, days_left_fr, problem_fr
 from mailflow.db.models import Proposal
 from mailflow.db.models import Reminder as ReminderRow
+from mailflow.mail.french import count
 from mailflow.mail.template_context import label_or_path
 
 if TYPE_CHECKING:

@@ -26,8 +26,9 @@ from mailflow.campaign.rules import (
     slot_times,
     until_end,
 )
-from mailflow.campaign.wording import day_fr, moment_fr, time_fr
+from mailflow.campaign.wording import day_fr, moment_fr
 from mailflow.db.models import Proposal
+from mailflow.mail.french import time_fr
 
 if TYPE_CHECKING:
     from mailflow.context import App

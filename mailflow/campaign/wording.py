@@ -10,25 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
 
-from babel import Locale
 from babel.dates import format_date
 
 from mailflow.campaign.export import to_check_items
+from mailflow.mail.french import count, time_fr
 from mailflow.mail.template_context import label_or_path
 
 LOCALE = "fr_FR"
 NBSP = "\u00a0"
-_FRENCH = Locale.parse(LOCALE)
-
-
-def plural(value: int, singular: str, plural_form: str) -> str:
-    """The word that agrees with `value` (« 1 question », « 2 questions », « 0 question »)."""
-    return singular if _FRENCH.plural_form(value) == "one" else plural_form
-
-
-def count(value: int, singular: str, plural_form: str) -> str:
-    """`3 propositions`, `1 question`."""
-    return f"{value}{NBSP}{plural(value, singular, plural_form)}"
 
 
 def day_fr(value: date | datetime, zone: tzinfo, *, year: bool = False) -> str:
@@ -39,12 +28,6 @@ def day_fr(value: date | datetime, zone: tzinfo, *, year: bool = False) -> str:
         text = text.replace(" 1 ", " 1er ", 1)
     head, _, tail = text.partition(" ")
     return f"{head} {tail.replace(' ', NBSP)}"
-
-
-def time_fr(value: datetime, zone: tzinfo) -> str:
-    """`9 h`, `9 h 30`."""
-    moment = value.astimezone(zone)
-    return f"{moment.hour}{NBSP}h" if moment.minute == 0 else f"{moment.hour}{NBSP}h{NBSP}{moment.minute:02d}"
 
 
 def moment_fr(value: datetime, zone: tzinfo) -> str:
