@@ -88,7 +88,7 @@ def current(session: Session, reference: str) -> Proposal:
         .order_by(Proposal.version.desc()).limit(1)
     ).first()
     if found is None:
-        raise StaffActionError(f"aucune proposition {reference}")
+        raise StaffActionError(f"aucune proposition ne porte la référence {reference}")
     return found
 
 
@@ -99,7 +99,7 @@ def decide(session: Session, reference: str, decision: str, actor: str, now: dat
     try:
         previous, proposal = set_status(session, reference, decision, now)
     except MailflowError as exc:
-        raise StaffActionError(f"aucune proposition {reference}") from exc
+        raise StaffActionError(f"aucune proposition ne porte la référence {reference}") from exc
     audit(session, actor, "decision", now, reference=proposal.reference, target="status",
           before=previous, after=decision)
     return previous, proposal
@@ -162,7 +162,7 @@ def accept_flag(
     proposal = current(session, reference)
     flags = list(proposal.flags or [])
     if not 0 <= index < len(flags) or flag_text(flags[index]) != text:
-        raise StaffActionError("ce signalement n'existe plus")
+        raise StaffActionError("cette valeur à vérifier a déjà été traitée\u00a0: rechargez la page")
     before_status = proposal.status
     del flags[index]
     proposal.flags, proposal.updated_at = flags, now
@@ -184,7 +184,7 @@ def set_meeting_url(session: Session, slot_id: int, url: str, actor: str, now: d
     """Give a slot its meeting link (https only), carried by the invitations and reminders that follow."""
     slot = session.get(Slot, slot_id)
     if slot is None:
-        raise StaffActionError(f"aucun créneau n° {slot_id}")
+        raise StaffActionError(f"le créneau n°\u00a0{slot_id} n'existe plus")
     url = url.strip()
     parts = urlsplit(url)
     if url and (parts.scheme != "https" or not parts.netloc or any(ch.isspace() for ch in url)):
@@ -208,7 +208,7 @@ def move_slot(
     """Give a proposal another free time of the same kind (the next reminders and invitations carry it)."""
     slot = session.get(Slot, slot_id)
     if slot is None:
-        raise StaffActionError(f"aucun créneau n° {slot_id}")
+        raise StaffActionError(f"le créneau n°\u00a0{slot_id} n'existe plus")
     wanted = [t for t in free_slots(session, calendar, slot) if t[0] == starts_at]
     if not wanted:
         raise StaffActionError("ce créneau n'est pas libre")
@@ -345,7 +345,7 @@ def send_updated_acknowledgement(app: App, session: Session, reference: str, act
     row = enqueue(session, cause=cause, kind=template, recipient=proposal.sender,
                   mail=mail, now=now, proposal=proposal)
     if row is None:
-        raise StaffActionError("cet accusé de réception mis à jour est déjà parti")
+        raise StaffActionError("cet accusé de réception mis à jour a déjà été envoyé")
     audit(session, actor, "acknowledgement", now, reference=proposal.reference, target=proposal.sender,
           after=str(mail["Subject"]))
     return row

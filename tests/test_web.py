@@ -108,7 +108,7 @@ def test_a_post_without_a_valid_csrf_token_is_refused(app) -> None:  # noqa: ANN
         data = {"decision": "accepted"} | ({"csrftoken": token} if token else {})
         response = http.post(f"/propositions/{reference}/decision", data=data)
         assert response.status_code == 403
-        assert "CSRF" in response.text
+        assert "jeton de sécurité absent ou invalide" in response.text
     with app.sessions() as session:
         assert session.scalars(select(Proposal.status)).one() == "incomplete"
 
@@ -321,7 +321,7 @@ def test_accept_a_value_flagged_for_checking(app) -> None:  # noqa: ANN001
     text = "collectivity.siret\u00a0: lu sans certitude"
     stale = http.post(f"/propositions/{reference}/signalement", data={"csrftoken": csrf(page), "index": "0",
                                                                       "flag": "autre chose"})
-    assert stale.status_code == 303 and "n&#39;existe plus" in http.get(f"/propositions/{reference}").text
+    assert stale.status_code == 303 and "a déjà été traitée" in http.get(f"/propositions/{reference}").text
     http.post(f"/propositions/{reference}/signalement", data={"csrftoken": csrf(page), "index": "0", "flag": text})
     page = http.get(f"/propositions/{reference}").text
     assert "Valeurs à vérifier" not in page and re.search(r'id="statut">complète<', page)
@@ -368,7 +368,7 @@ def test_reprocess_a_question_but_never_a_mail_that_filed_a_proposal(app) -> Non
     with app.sessions() as session:
         proposal_mail_pk = session.scalars(select(Proposal.message_pk)).one()
     http.post(f"/a-traiter/{proposal_mail_pk}/retraiter", data={"csrftoken": token})
-    assert f"déjà donné la proposition {reference}" in http.get("/a-traiter").text
+    assert f"déjà donné lieu à la proposition {reference}" in http.get("/a-traiter").text
     with app.sessions() as session:
         assert len(session.scalars(select(Proposal)).all()) == 1
         assert session.get_one(Message, question_pk).verdict == "question"

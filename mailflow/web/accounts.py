@@ -50,9 +50,9 @@ def add_user(session: Session, email: str, password: str, actor: str, now: datet
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise AccountError(f"{email!r} is not a valid address ({exc})") from None
+        raise AccountError(f"{email!r} n'est pas une adresse électronique valide ({exc})") from None
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise AccountError(f"le mot de passe doit comporter au moins {MIN_PASSWORD}\u00a0caractères")
     user = session.scalars(select(StaffUser).where(StaffUser.email == address)).first()
     action = "password" if user is not None else "user-add"
     if user is None:
@@ -73,7 +73,7 @@ def authenticate(session: Session, email: str, password: str, web: WebSettings, 
         return LoginResult(None, refused)
     if user.locked_until is not None and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(None, f"Trop d'essais infructueux : ce compte est verrouillé pendant encore "
+        return LoginResult(None, f"Trop d'essais infructueux : ce compte est encore verrouillé pendant "
                                  f"{minutes}\u00a0min.", delay=web.failure_delay_seconds)
     if _verify(user.password_hash, password):
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now

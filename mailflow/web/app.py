@@ -110,7 +110,7 @@ def _next_query(path: str, query: bytes) -> str:
 
 
 async def _csrf_refused(scope: Scope, send: Send, _reason: Any) -> None:
-    response = PlainTextResponse("Requête refusée : jeton de sécurité (CSRF) absent ou invalide. "
+    response = PlainTextResponse("Requête refusée : jeton de sécurité absent ou invalide. "
                                  "Rechargez la page et recommencez.", status_code=403)
     await response(scope, lambda: None, send)  # type: ignore[arg-type,return-value]
 

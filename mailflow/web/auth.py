@@ -102,7 +102,7 @@ def callback(request: Request) -> Response:
     raw_flow = request.session.pop("msal_flow", None)
     target = safe_next(request.session.pop("msal_next", None))
     if not raw_flow or not app.settings.web.microsoft_signin:
-        flash(request, "La connexion Microsoft 365 a expiré : recommencez.", "error")
+        flash(request, "La connexion Microsoft 365 a expiré : veuillez recommencer.", "error")
         return RedirectResponse("/login", status_code=303)
     try:
         result = _msal_app(app).acquire_token_by_auth_code_flow(json.loads(raw_flow), dict(request.query_params))
@@ -112,7 +112,7 @@ def callback(request: Request) -> Response:
     email = normalise(str(claims.get("preferred_username") or claims.get("email") or ""))
     allowed = {normalise(address) for address in app.settings.web.staff}
     if "error" in result or not email:
-        flash(request, "La connexion Microsoft 365 a échoué : recommencez.", "error")
+        flash(request, "La connexion Microsoft 365 a échoué : veuillez recommencer.", "error")
         return RedirectResponse("/login", status_code=303)
     if email not in allowed:
         flash(request, f"L'adresse {email} n'a pas accès à la console.", "error")

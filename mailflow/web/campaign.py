@@ -142,7 +142,7 @@ def _retry(app: App, session: Session, form: dict[str, str], actor: str) -> str:
 
 async def retry(request: Request) -> Response:
     """Queue a failed mail again (or all of them) and hand the outbox to the transport now."""
-    response = await action(_retry, "Les envois choisis sont remis en file.")(request)
+    response = await action(_retry, "Les envois ont été relancés.")(request)
     app = console(request)
     await run_in_threadpool(app.outbox.drain)
     return response
@@ -169,7 +169,7 @@ routes = [
     Route("/", dashboard, methods=["GET"]),
     Route("/calendrier", calendar_page, methods=["GET"]),
     Route("/creneaux/{slot_id:int}/lien", action(_meeting_link, "Lien de réunion enregistré."), methods=["POST"]),
-    Route("/creneaux/{slot_id:int}/deplacer", action(_move_slot, "Créneau changé."), methods=["POST"]),
+    Route("/creneaux/{slot_id:int}/deplacer", action(_move_slot, "Créneau modifié."), methods=["POST"]),
     Route("/envois", outbox_page, methods=["GET"]),
     Route("/envois/relancer", retry, methods=["POST"]),
 ]

@@ -75,8 +75,11 @@ def user(request: Request) -> str:
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """A one-line message shown on the next page."""
-    request.session.setdefault("flash", []).append({"kind": kind, "text": message})
+    """A one-line message shown on the next page, written as a sentence (capital, final full stop)."""
+    text = message[:1].upper() + message[1:]
+    if text and text[-1] not in ".!?":
+        text += "."
+    request.session.setdefault("flash", []).append({"kind": kind, "text": text})
 
 
 def render(request: Request, name: str, context: Mapping[str, Any], status_code: int = 200) -> Response:

@@ -70,7 +70,7 @@ async def release(request: Request) -> Response:
     try:
         message = await run_in_threadpool(staff.release, app, entry_id, user(request))
     except NoResultFound:
-        flash(request, "Cette entrée de quarantaine n'existe plus.", "error")
+        flash(request, "Ce courriel n'est plus en quarantaine.", "error")
         return back("/quarantaine")
     with app.sessions() as session:
         reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)).first()
@@ -107,8 +107,8 @@ async def reprocess(request: Request) -> Response:
             message = session.get_one(Message, pk)
             filed = session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)).first()
             if filed is not None:
-                raise staff.StaffActionError(f"ce courriel a déjà donné la proposition {filed}\u00a0: "
-                                             "corrigez-la plutôt que de le retraiter")
+                raise staff.StaffActionError(f"ce courriel a déjà donné lieu à la proposition {filed}\u00a0: "
+                                             "corrigez plutôt cette proposition")
             entry = QuarantineEntry(message=message, reason="retraitement demandé", created_at=app.clock.now())
             session.add(entry)
             session.flush()
