@@ -211,10 +211,14 @@ def deliver_question(workdir: Path, n: int) -> None:
 
 
 def answer_subjects(workdir: Path) -> list[str]:
+    """The subjects of the answers written to the outbox folder (the staff digest, which the daemon may
+    send at any moment of a working day, left out)."""
     found = []
     for path in sorted((workdir / "outbox").glob("*.eml")):
-        subject = str(message_from_bytes(path.read_bytes(), policy=policy.default)["Subject"])
-        found.append(subject.replace("\u00a0", " "))  # French typography: a non-breaking space before « : »
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if mail["Auto-Submitted"] != "auto-replied":
+            continue
+        found.append(str(mail["Subject"]).replace("\u00a0", " "))  # French typography: a non-breaking space
     return found
 
 

@@ -148,7 +148,7 @@ def test_record_a_decision_and_see_the_september_mail(page: Any, console: dict[s
     page.click("button:has-text('Enregistrer la décision')")
     page.wait_for_selector("text=Décision enregistrée.")
     assert page.inner_text("#statut") == "retenue"
-    assert "decision" in page.inner_text("table.audit")
+    assert "décision" in page.inner_text("table.audit")
     page.click("nav >> text=Calendrier")
     row = page.locator("tr", has_text="la mission a été choisie").filter(has_text=reference)
     assert "05/09/2025" in row.first.inner_text()
