@@ -188,13 +188,19 @@ def test_mail_claimed_by_a_killed_daemon_is_sent_within_a_minute_of_its_restart(
     with app.sessions() as session:
         claimed = session.scalars(select(OutboxMail).where(OutboxMail.status == "sending")).all()
         assert len(claimed) == 1 and claimed[0].claimed_by
-        assert session.scalar(select(func.count()).select_from(OutboxMail)) == 3
+        answers = select(func.count()).select_from(OutboxMail).where(OutboxMail.kind != "staff/digest")
+        assert session.scalar(answers) == 3  # the staff digest may be queued too, on a working day
     assert smtp.messages == []
 
     restarted = daemon(tmp_path, environment(MAILFLOW_TEST_IMAP_PASSWORD=imap_server.password))
     try:
-        took = wait_until(lambda: len(smtp.messages) == 3, 60, "the three answers sent", log)
+        took = wait_until(lambda: len(answered(smtp)) == 3, 60, "the three answers sent", log)
     finally:
         stop_daemon(restarted)
     assert took < 60
-    assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == [f"q{n}@commune-test.example.fr" for n in range(3)]
+    assert sorted(answered(smtp)) == [f"q{n}@commune-test.example.fr" for n in range(3)]
+
+
+def answered(smtp) -> list[str]:  # noqa: ANN001
+    """The recipients of the answers the SMTP server received (not the staff digest)."""
+    return [r for m in smtp.messages for r in m.rcpt_tos if r.startswith("q")]
