@@ -100,6 +100,11 @@ def daemons(shared: App) -> Iterator[Daemons]:
         found.stop_all()
 
 
+def answers(smtp) -> list:  # noqa: ANN001
+    """The acknowledgements the SMTP server received (the staff digest may go out too on a working day)."""
+    return [m for m in smtp.messages if m.message["Auto-Submitted"] == "auto-replied"]
+
+
 def count(app: App, model, *where) -> int:  # noqa: ANN001
     with app.sessions() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
@@ -131,15 +136,15 @@ def test_two_daemons_file_each_mail_once_and_send_each_answer_once(
     start_pair(daemons)
     deliver(imap_server, 0, 40)
     wait_until(lambda: count(shared, Message, Message.state == "moved") == 40, 180, "40 mails filed", daemons.logs)
-    wait_until(lambda: len(smtp.messages) >= 40, 60, "40 answers sent", daemons.logs)
+    wait_until(lambda: len(answers(smtp)) >= 40, 60, "40 answers sent", daemons.logs)
     wait_until(lambda: all_sent(shared), 60, "no outgoing mail left to send", daemons.logs)
 
     assert count(shared, Message) == 40
     assert count(shared, Proposal) == 40
-    answered = [m.message["In-Reply-To"] for m in smtp.messages]
+    answered = [m.message["In-Reply-To"] for m in answers(smtp)]
     assert len(answered) == 40 and len(set(answered)) == 40
-    assert count(shared, OutboxMail, OutboxMail.status == "sent") == 40
-    assert count(shared, OutboxAttempt) == 40
+    assert count(shared, OutboxMail, OutboxMail.status == "sent", OutboxMail.kind != "staff/digest") == 40
+    assert count(shared, OutboxAttempt) == len(smtp.messages)
     assert not daemons.said("b", "leading:")
     assert imap_server.messages("INBOX") == []
 
@@ -159,12 +164,12 @@ def test_the_standby_takes_over_within_a_minute_when_the_leader_is_killed(
     deliver(imap_server, 110, 10)
     took = wait_until(lambda: daemons.said("b", "leading:"), 60, "daemon b taking over", daemons.logs)
     wait_until(lambda: count(shared, Message, Message.state == "moved") == 20, 120, "10 more filed", daemons.logs)
-    wait_until(lambda: len(smtp.messages) >= 20, 60, "20 answers sent", daemons.logs)
+    wait_until(lambda: len(answers(smtp)) >= 20, 60, "20 answers sent", daemons.logs)
     wait_until(lambda: all_sent(shared), 60, "no outgoing mail left to send", daemons.logs)
 
     assert took < 60
     assert count(shared, Proposal) == 20
-    answered = [m.message["In-Reply-To"] for m in smtp.messages]
+    answered = [m.message["In-Reply-To"] for m in answers(smtp)]
     assert len(answered) == 20 and len(set(answered)) == 20
     with shared.sessions() as session:
         leader = session.get(ServiceState, "leader")
