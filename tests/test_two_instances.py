@@ -170,7 +170,11 @@ def test_the_standby_takes_over_within_a_minute_when_the_leader_is_killed(
     assert took < 60
     assert count(shared, Proposal) == 20
     answered = [m.message["In-Reply-To"] for m in answers(smtp)]
-    assert len(answered) == 20 and len(set(answered)) == 20
+    assert len(set(answered)) == 20, "every proposal acknowledged"
+    # The one mail being handed to the SMTP server when the leader was killed is sent again at takeover
+    # (the outbox's documented trade-off: twice rather than never), with the same Message-ID.
+    assert len(answered) - 20 <= 1
+    assert len({m.message["Message-ID"] for m in answers(smtp)}) == 20
     with shared.sessions() as session:
         leader = session.get(ServiceState, "leader")
     assert leader is not None and leader.value["pid"] == daemons.processes["b"].pid
