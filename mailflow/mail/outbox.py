@@ -210,21 +210,13 @@ def drain(
 
 @dataclass(frozen=True)
 class Outbox:
-    """The outbox bound to one database, transport, clock and archive: `queue` in a transaction, `drain` later."""
+    """The outbox bound to one database, transport, clock and archive, to `drain` (rows are added by `enqueue`)."""
 
     sessions: sessionmaker[Session]
     transport: Transport
     clock: Clock
     archive: Archive | None = None
     max_attempts: int = 12
-
-    def queue(
-        self, session: Session, *, cause: str, kind: str, recipient: str, mail: EmailMessage,
-        proposal: Proposal | None = None,
-    ) -> OutboxMail | None:
-        """`enqueue` at the clock's now, in the caller's transaction."""
-        return enqueue(session, cause=cause, kind=kind, recipient=recipient, mail=mail, now=self.clock.now(),
-                       proposal=proposal)
 
     def drain(self, rng: random.Random | None = None) -> DrainReport:
         """Send every row due now (see `drain`)."""
