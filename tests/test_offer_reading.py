@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailflow.campaign.calendar_file import load_calendar
-from mailflow.pipeline.extract import ExtractionLimits, extract_forms
+from mailflow.pipeline.extract import ExtractionLimits, extract_forms, read_mail
 from mailflow.pipeline.forms.definition import load_form_definitions
 from mailflow.pipeline.offers.filing import sort_kinds
 from mailflow.pipeline.offers.reading import date_ranges, named, read_offer
@@ -86,5 +86,5 @@ def test_no_projet_collectif_form_is_taken_for_a_stage_offer(tmp_path: Path) -> 
     for path in paths:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         read = extract_forms(message, forms["projet_collectif"]).forms
-        kept, offers = sort_kinds(message, read, "projet_collectif", forms, ExtractionLimits())
+        kept, offers = sort_kinds(message, read, "projet_collectif", forms, read_mail(message, ExtractionLimits()))
         assert (len(kept), offers) == (len(read), []), path.parent.name

@@ -2,8 +2,8 @@
 
 The stages mailbox receives several kinds of proposal. Each form definition says how its documents
 are recognised (`[recognise]`: title words, distinctive labels, keywords); each document of a mail
-(every readable attachment, and the body) is scored against each kind. Pure apart from reading the
-attachments; a document that cannot be read is left to the extractor, which reports it.
+(every readable attachment, and the body) is scored against each kind. Pure: the documents are those
+`read_mail` read for the extractor; a document that cannot be read is left to the extractor, which reports it.
 """
 
 from __future__ import annotations
@@ -14,21 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from mailflow.errors import ExtractionError
-from mailflow.pipeline.extract.body import body_blocks
-from mailflow.pipeline.extract.convert import convert_to_docx
-from mailflow.pipeline.extract.docx import read_docx
+from mailflow.pipeline.extract.documents import DOCUMENT_KINDS, MailDocuments
 from mailflow.pipeline.extract.folding import fold
-from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits, check_size
-from mailflow.pipeline.extract.mime import collect, sniff
 from mailflow.pipeline.extract.model import Block, Para, Table
-from mailflow.pipeline.extract.odt import read_odt
-from mailflow.pipeline.extract.pdf import read_pdf
 from mailflow.pipeline.forms.definition import FormDefinition, Recognition
 
 log = logging.getLogger(__name__)
 
-_READERS = {"docx": read_docx, "pdf": read_pdf, "odt": read_odt}
 FIRST_LINES = 12  # where a title word counts double
 
 
@@ -70,33 +62,13 @@ def block_lines(blocks: Iterable[Block]) -> list[str]:
     return lines
 
 
-def documents(message: EmailMessage, limits: ExtractionLimits) -> list[Document]:
+def documents(read: MailDocuments) -> list[Document]:
     """The readable documents of a mail: attachments (Word, PDF, odt, doc/rtf) first, then the body."""
-    found: list[Document] = []
-    try:
-        attachments, bodies = collect(message)
-    except Exception:  # noqa: BLE001 - the extractor reports a broken MIME tree
-        return found
-    for attachment in attachments:
-        kind = sniff(attachment)
-        if kind not in ("docx", "pdf", "odt", "doc", "rtf"):
-            continue
+    found = [Document(d.filename, d.kind, tuple(block_lines(d.blocks)))
+             for d in read.attachments if d.blocks is not None and d.kind in DOCUMENT_KINDS]
+    for number in range(len(read.bodies)):
         try:
-            check_size(attachment.data, limits)
-            deadline = Deadline(limits.seconds_per_document)
-            data = attachment.data
-            if kind in ("doc", "rtf"):
-                data, kind = convert_to_docx(data, kind, deadline), "docx"
-            lines = block_lines(_READERS[kind](data, limits, deadline))
-        except ExtractionError:
-            continue
-        except Exception:  # noqa: BLE001 - unreadable here means unreadable for the extractor too
-            log.exception("cannot read attachment %r for recognition", attachment.filename)
-            continue
-        found.append(Document(attachment.filename, kind, tuple(lines)))
-    for body in bodies:
-        try:
-            lines = block_lines(body_blocks(body, Deadline(limits.seconds_per_document)))
+            lines = block_lines(read.body(number)[0])
         except Exception:  # noqa: BLE001 - the extractor reports an unreadable body
             continue
         if any(line.strip() for line in lines):
@@ -122,12 +94,12 @@ def score(document: Document, rule: Recognition, subject: str = "") -> int:
     return points
 
 
-def recognise(message: EmailMessage, forms: Mapping[str, FormDefinition], limits: ExtractionLimits,
+def recognise(message: EmailMessage, forms: Mapping[str, FormDefinition], read: MailDocuments,
               ) -> list[Recognised]:
-    """Each readable document of the mail with the kind it carries (possibly none)."""
+    """Each readable document of the mail (as `read_mail` read it) with the kind it carries (possibly none)."""
     subject = str(message.get("Subject", "") or "")
     result = []
-    for document in documents(message, limits):
+    for document in documents(read):
         scores = {name: score(document, form.recognise, subject) for name, form in forms.items()}
         passing = {n: s for n, s in scores.items() if s >= forms[n].recognise.min_score}
         best = max(passing.values(), default=0)

@@ -30,7 +30,7 @@ from mailflow.mail.parsing import header, parse, parse_headers, part_filename, s
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message, message_id_of
-from mailflow.pipeline.extract import ExtractedForm, extract_forms
+from mailflow.pipeline.extract import ExtractedForm, extract_forms, read_mail
 from mailflow.pipeline.filing import file_proposal, thread_reference
 from mailflow.pipeline.offers.filing import file_offers, sort_kinds
 from mailflow.pipeline.placement import known_locations, move_to_folder, note_moved_elsewhere, start_watching
@@ -219,8 +219,9 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
         if verdict.kind == "internal":
             _finish(session, message, "question", verdict.reason, now)
             return "question"
-        extraction = extract_forms(parsed, app.form, app.limits)
-        forms, offers = sort_kinds(parsed, extraction.forms, app.form.name, app.forms, app.limits)
+        documents = read_mail(parsed, app.limits)
+        extraction = extract_forms(parsed, app.form, app.limits, documents)
+        forms, offers = sort_kinds(parsed, extraction.forms, app.form.name, app.forms, documents)
         step(session, message, "extracted", now, f"{count(len(forms), 'formulaire', 'formulaires')}, "
              f"{count(len(offers), 'offre', 'offres')} de stage, "
              f"{count(len(extraction.unreadable), 'document illisible', 'documents illisibles')}")

@@ -16,25 +16,20 @@ from functools import lru_cache
 from typing import Any
 
 from mailflow.errors import ExtractionError
-from mailflow.pipeline.extract.body import body_blocks
 from mailflow.pipeline.extract.confidence import Reading, readings
-from mailflow.pipeline.extract.convert import convert_to_docx
-from mailflow.pipeline.extract.docx import read_docx
-from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits, check_size
+from mailflow.pipeline.extract.documents import MailDocuments, ReadDocument, read_attachment, read_mail
+from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits
 from mailflow.pipeline.extract.matching import LabelIndex, RawForm, match_forms, units
-from mailflow.pipeline.extract.mime import Attachment, collect, kind_name, sniff
-from mailflow.pipeline.extract.model import Block
+from mailflow.pipeline.extract.mime import Attachment
+from mailflow.pipeline.extract.model import Block, UnreadableDocument
 from mailflow.pipeline.extract.normalize import normalise
-from mailflow.pipeline.extract.odt import read_odt
-from mailflow.pipeline.extract.pdf import read_pdf
 from mailflow.pipeline.forms.definition import FormDefinition
 
 __all__ = ["ExtractedForm", "Extraction", "ExtractionLimits", "Reading", "UnreadableDocument", "extract_forms",
-           "extract_document"]
+           "extract_document", "MailDocuments", "read_mail"]
 
 log = logging.getLogger(__name__)
 
-_READERS = {"docx": read_docx, "pdf": read_pdf, "odt": read_odt}
 DEFAULT_LIMITS = ExtractionLimits()
 
 
@@ -47,15 +42,6 @@ class ExtractedForm:
     source_kind: str
     filename: str | None
     readings: dict[str, Reading] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class UnreadableDocument:
-    """An attachment (or the body) that could not be read as a form, with the reason in French."""
-
-    filename: str | None
-    source_kind: str | None
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -84,59 +70,33 @@ def extract_document(data: bytes, filename: str | None, definition: FormDefiniti
                      content_type: str = "application/octet-stream",
                      ) -> list[ExtractedForm] | UnreadableDocument | None:
     """Read one attached file: its forms, an UnreadableDocument, or None when it is not a form at all."""
-    attachment = Attachment(filename, content_type, data)
-    kind = sniff(attachment)
-    if kind is None:
-        return None
-    reported = kind if kind in ("docx", "pdf", "odt") else None
+    return _attachment_forms(read_attachment(Attachment(filename, content_type, data), limits), definition)
+
+
+def _attachment_forms(document: ReadDocument, definition: FormDefinition,
+                      ) -> list[ExtractedForm] | UnreadableDocument | None:
+    if document.unreadable is not None or document.blocks is None or document.kind is None:
+        return document.unreadable
+    kind, filename = document.kind, document.filename
     try:
-        return _read(attachment, kind, definition, limits)
+        raws = _forms_from_blocks(document.blocks, definition, document.deadline, body=False)
+        if not raws:
+            return None
+        forms = [f for f in (_form(raw, definition, kind, filename) for raw in raws) if _filled(f)]
     except ExtractionError as exc:
-        return UnreadableDocument(filename, exc.source_kind or reported, exc.reason)
+        return UnreadableDocument(filename, exc.source_kind or kind, exc.reason)
     except Exception:
         log.exception("unexpected error while reading attachment %r", filename)
-        return UnreadableDocument(filename, reported, "erreur inattendue à la lecture du fichier : "
-                                                      "il doit être lu par une personne")
-
-
-def _read(attachment: Attachment, kind: str, definition: FormDefinition, limits: ExtractionLimits,
-          ) -> list[ExtractedForm] | UnreadableDocument | None:
-    filename = attachment.filename
-    if kind == "winmail":
-        return UnreadableDocument(filename, None, "pièce jointe au format winmail.dat (Outlook) illisible : "
-                                  "merci de renvoyer le formulaire en pièce jointe Word ou PDF "
-                                  "(envoi en HTML et non en texte enrichi)")
-    if kind == "zip":
-        return UnreadableDocument(filename, None, "archive compressée (.zip) non ouverte : merci d'envoyer "
-                                  "le formulaire directement en pièce jointe Word ou PDF")
-    if kind == "encrypted":
-        return UnreadableDocument(filename, "docx", "le fichier Word est protégé par un mot de passe")
-    if kind.startswith("corrupt:"):
-        claimed = kind.split(":", 1)[1]
-        return UnreadableDocument(filename, claimed if claimed in _READERS else None,
-                                  f"le fichier {kind_name(claimed)} est endommagé ou illisible")
-    check_size(attachment.data, limits)
-    deadline = Deadline(limits.seconds_per_document)
-    data = attachment.data
-    if kind in ("doc", "rtf"):
-        data = convert_to_docx(data, kind, deadline)
-        kind = "docx"
-    blocks = _READERS[kind](data, limits, deadline)
-    raws = _forms_from_blocks(blocks, definition, deadline, body=False)
-    if not raws:
-        return None
-    forms = [_form(raw, definition, kind, filename) for raw in raws]
-    forms = [f for f in forms if _filled(f)]
+        return UnreadableDocument(filename, kind, "erreur inattendue à la lecture du fichier\u00a0: "
+                                                  "il doit être lu par une personne")
     if not forms:
         return UnreadableDocument(filename, kind,
                                   "le formulaire joint n'est pas rempli (aucune réponse saisie)")
     return forms
 
 
-def _body_forms(message: email.message.EmailMessage, definition: FormDefinition, limits: ExtractionLimits,
-                ) -> list[ExtractedForm]:
-    deadline = Deadline(limits.seconds_per_document)
-    blocks = body_blocks(message, deadline)
+def _body_forms(documents: MailDocuments, number: int, definition: FormDefinition) -> list[ExtractedForm]:
+    blocks, deadline = documents.body(number)
     raws = _forms_from_blocks(blocks, definition, deadline, body=True)
     forms = [_form(raw, definition, "body", None) for raw in raws]
     return [f for f in forms if _filled(f)]
@@ -160,36 +120,34 @@ def _key(form: ExtractedForm) -> str:
 
 
 def extract_forms(message: email.message.EmailMessage, definition: FormDefinition,
-                  limits: ExtractionLimits = DEFAULT_LIMITS) -> Extraction:
+                  limits: ExtractionLimits = DEFAULT_LIMITS, documents: MailDocuments | None = None) -> Extraction:
     """Every form in a mail (parsed with email.policy.default), attachments first, then the body.
 
     The body is read as a form only when no attachment gave one and enough of the form's labels are
-    in it. The same form sent twice (a .docx and its PDF export) counts once.
+    in it. The same form sent twice (a .docx and its PDF export) counts once. `documents`: the mail
+    as `read_mail` already read it.
     """
+    documents = documents or read_mail(message, limits)
+    if documents.broken:
+        return Extraction((), (UnreadableDocument(None, None, "structure MIME du message illisible"),))
     forms: list[ExtractedForm] = []
     unreadable: list[UnreadableDocument] = []
-    try:
-        attachments, bodies = collect(message)
-    except Exception:
-        log.exception("cannot walk the MIME tree")
-        return Extraction((), (UnreadableDocument(None, None, "structure MIME du message illisible"),))
-    for attachment in attachments:
-        result = extract_document(attachment.data, attachment.filename, definition, limits,
-                                  attachment.content_type)
+    for document in documents.attachments:
+        result = _attachment_forms(document, definition)
         if isinstance(result, UnreadableDocument):
             unreadable.append(result)
         elif result:
             forms.extend(result)
     if not forms:
-        for body in bodies:
+        for number in range(len(documents.bodies)):
             try:
-                forms.extend(_body_forms(body, definition, limits))
+                forms.extend(_body_forms(documents, number, definition))
             except ExtractionError as exc:
                 unreadable.append(UnreadableDocument(None, "body", exc.reason))
             except Exception:
                 log.exception("unexpected error while reading a mail body")
                 unreadable.append(UnreadableDocument(None, "body", "erreur inattendue à la lecture du corps "
-                                                     "du message : il doit être lu par une personne"))
+                                                     "du message\u00a0: il doit être lu par une personne"))
             if forms:
                 break
     unique: list[ExtractedForm] = []

@@ -16,9 +16,13 @@ def _fold_char(ch: str) -> str:
     return base.lower().replace("œ", "oe").replace("æ", "ae")
 
 
-def fold_with_index(text: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=32768)
+def fold_with_index(text: str) -> tuple[str, tuple[int, ...]]:
     """The key of `text` (lower-case ASCII-ish words separated by one space) and, for each key
-    character, the index of the original character it came from."""
+    character, the index of the original character it came from.
+
+    Cached: the matcher folds the same lines and labels many times over (once per section and label).
+    """
     out: list[str] = []
     index: list[int] = []
     pending_space = False
@@ -33,7 +37,7 @@ def fold_with_index(text: str) -> tuple[str, list[int]]:
                 index.append(i)
             else:
                 pending_space = True
-    return "".join(out), index
+    return "".join(out), tuple(index)
 
 
 def fold(text: str) -> str:

@@ -49,3 +49,12 @@ Block = Para | Table
 def para(text: str) -> Para:
     """A paragraph from text where "\\n" separates lines."""
     return Para(tuple(text.split("\n")))
+
+
+@dataclass(frozen=True)
+class UnreadableDocument:
+    """An attachment (or the body) that could not be read as a form, with the reason in French."""
+
+    filename: str | None
+    source_kind: str | None
+    reason: str

@@ -19,7 +19,7 @@ from mailflow.campaign.calendars import Campaign, find_campaign
 from mailflow.db.models import Message, Proposal
 from mailflow.pipeline.acknowledge import Original, acknowledge_proposal, answer_recipients
 from mailflow.pipeline.classify import Verdict
-from mailflow.pipeline.extract import ExtractedForm, ExtractionLimits
+from mailflow.pipeline.extract import ExtractedForm, MailDocuments
 from mailflow.pipeline.filing import file_proposal
 from mailflow.pipeline.forms.definition import FormDefinition
 from mailflow.pipeline.offers.checks import check_offer
@@ -32,13 +32,13 @@ if TYPE_CHECKING:
 
 def sort_kinds(
     message: EmailMessage, extracted: Sequence[ExtractedForm], form: str, forms: Mapping[str, FormDefinition],
-    limits: ExtractionLimits,
+    read: MailDocuments,
 ) -> tuple[list[ExtractedForm], list[Document]]:
     """The forms of `form` the extractor read that are not in a document of another kind only, and the
     documents that carry a stage offer (none when there is no offer form)."""
     if OFFER_FORM not in forms or len(forms) < 2:
         return list(extracted), []
-    recognised = recognise(message, forms, limits)
+    recognised = recognise(message, forms, read)
     kept = [f for f in extracted if belongs(f.filename, f.source_kind, recognised, form)]
     # A document that scores as much for both kinds is the form the extractor read from it, if any.
     read = {f.filename if f.source_kind != "body" else None for f in kept}
