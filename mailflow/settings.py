@@ -88,6 +88,9 @@ class MailboxSettings(Secret):
     idle_renew_seconds: Annotated[int, Field(ge=30, le=29 * 60)] = 25 * 60
     max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
+    reader_processes: Annotated[int | None, Field(ge=0, le=64)] = Field(
+        None, description="Worker processes reading attachments (default: one per CPU beyond the first; "
+                          "0: read in the daemon itself).")
     timeout_seconds: Annotated[int, Field(ge=1)] = 60
     internal_domains: list[str] | None = Field(
         None, description="The institute's own mail domains (default: those of username and of the sender)."

@@ -12,9 +12,9 @@ import pytest
 from mailflow.campaign.calendar_file import load_calendar
 from mailflow.pipeline.extract import ExtractionLimits, extract_forms, read_mail
 from mailflow.pipeline.forms.definition import load_form_definitions
-from mailflow.pipeline.offers.filing import sort_kinds
 from mailflow.pipeline.offers.reading import date_ranges, named, read_offer
 from mailflow.pipeline.offers.vocabulary import OFFER_FORM, vocabulary
+from mailflow.pipeline.reading import sort_kinds
 from mailflow.pipeline.recognise import Document
 from tests.corpus.classes import build_cases
 from tests.corpus.score_classes import recorded

@@ -210,7 +210,7 @@ def test_corrupt_attachment_is_quarantined_with_a_french_reason(tmp_path: Path) 
 def test_an_internal_error_quarantines_one_mail_and_the_next_goes_on(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """A stage that crashes on one mail quarantines that mail; the following mail is filed normally."""
     app = make_app(tmp_path)
-    real = pipeline.extract_forms
+    real = pipeline.read_proposals
     calls = []
 
     def flaky(message, *args, **kwargs):  # noqa: ANN001, ANN202
@@ -219,7 +219,7 @@ def test_an_internal_error_quarantines_one_mail_and_the_next_goes_on(tmp_path: P
             raise RuntimeError("boom")
         return real(message, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "extract_forms", flaky)
+    monkeypatch.setattr(pipeline, "read_proposals", flaky)
     paths = [write_eml(tmp_path, "a", proposal_mail(collectivity(6))),
              write_eml(tmp_path, "b", proposal_mail(collectivity(7)))]
     assert [v for _, v in pipeline.ingest_files(app, paths)] == ["quarantined", "proposal"]
@@ -227,7 +227,7 @@ def test_an_internal_error_quarantines_one_mail_and_the_next_goes_on(tmp_path: P
         (entry,) = session.scalars(select(QuarantineEntry))
         assert "erreur interne" in entry.reason
         entry_id = entry.id
-    monkeypatch.setattr(pipeline, "extract_forms", real)
+    monkeypatch.setattr(pipeline, "read_proposals", real)
     released = quarantine_release(app, entry_id)
     assert released.verdict == "proposal"
     assert len(records(app)) == 2

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +31,12 @@ from mailflow.mail.parsing import header, parse, parse_headers, part_filename, s
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message, message_id_of
-from mailflow.pipeline.extract import ExtractedForm, extract_forms, read_mail
+from mailflow.pipeline.extract import ExtractedForm
 from mailflow.pipeline.filing import file_proposal, thread_reference
-from mailflow.pipeline.offers.filing import file_offers, sort_kinds
+from mailflow.pipeline.offers.filing import file_offers
 from mailflow.pipeline.placement import known_locations, move_to_folder, note_moved_elsewhere, start_watching
+from mailflow.pipeline.readers import Pending, Readers
+from mailflow.pipeline.reading import read_proposals
 from mailflow.pipeline.reply import complete_from_reply
 from mailflow.pipeline.validate import validate_fields
 
@@ -57,10 +60,13 @@ class PassReport:
 # -- the mailbox pass --------------------------------------------------------------------------
 
 
-def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> PassReport:
+def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers: Readers | None = None,
+                ) -> PassReport:
     """Process every mail waiting in the mailbox, then move each to the folder staff expect.
 
     `keep_going()` is asked after each mail: the daemon stops there on SIGTERM (and feeds its watchdog).
+    `readers` read the documents of a fetched batch ahead, in worker processes; without them each
+    mail is read here, in turn.
     """
     report = PassReport()
     mailbox = app.mailbox
@@ -78,17 +84,26 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True) -> Pass
             move_to_folder(app, row[0], ref)
             report.moved += 1
     seen: set[int] = set()
-    for incoming in mailbox.fetch(to_fetch):
-        checkpoint("fetched")
-        pk = record(app, incoming, mailbox.name, uidvalidity)
-        checkpoint("recorded")
-        verdict = process(app, pk, incoming.raw)
-        checkpoint("processed")
-        report.verdicts[verdict] += 1
-        report.moved += move_to_folder(app, pk, incoming.ref)
-        seen.add(pk)
-        if not keep_going():
-            return report
+    readers = readers or Readers(app.form, app.forms, app.limits, processes=0)
+    fetched = mailbox.fetch(to_fetch)
+    while chunk := list(islice(fetched, app.settings.mailbox.batch_size)):
+        started = [(incoming, readers.start(incoming.raw)) for incoming in chunk]
+        del chunk
+        while started:
+            incoming, reading = started.pop(0)
+            checkpoint("fetched")
+            pk = record(app, incoming, mailbox.name, uidvalidity)
+            checkpoint("recorded")
+            verdict = process(app, pk, incoming.raw, reading)
+            checkpoint("processed")
+            report.verdicts[verdict] += 1
+            report.moved += move_to_folder(app, pk, incoming.ref)
+            seen.add(pk)
+            del incoming  # archived: nothing here needs its bytes any more
+            if not keep_going():
+                for _, rest in started:
+                    rest.cancel()
+                return report
     note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)
     return report
 
@@ -167,18 +182,18 @@ def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | No
 # -- steps 2 to 6: classify, extract, validate, file, answer (one transaction) ----------------------
 
 
-def process(app: App, pk: int, raw: bytes | None = None) -> str:
+def process(app: App, pk: int, raw: bytes | None = None, reading: Pending | None = None) -> str:
     """Run the stages on a recorded mail; return its verdict. Never raises for a bad mail.
 
     `raw` is the mail's bytes when the caller has them in hand (those `record` just archived);
-    otherwise they are read back from the archive.
+    otherwise they are read back from the archive. `reading`: its documents' reading, under way.
     """
     try:
         with app.sessions.begin() as session:
             message = session.get_one(Message, pk)
             if message.state != "recorded":
                 return "duplicate"  # the same mail (Message-ID and content) was processed before
-            verdict = _stages(app, session, message, raw)
+            verdict = _stages(app, session, message, raw, reading)
             filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)))
             log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
                      extra={"message_id": message.message_id, "outcome": verdict, "reference": filed or None})
@@ -192,7 +207,7 @@ def process(app: App, pk: int, raw: bytes | None = None) -> str:
         return "quarantined"
 
 
-def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> str:
+def _stages(app: App, session: Session, message: Message, raw: bytes | None, reading: Pending | None) -> str:
     now = app.clock.now()
     if raw is None:
         raw = app.archive.load(message.content_hash)
@@ -219,19 +234,19 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None) -> 
         if verdict.kind == "internal":
             _finish(session, message, "question", verdict.reason, now)
             return "question"
-        documents = read_mail(parsed, app.limits)
-        extraction = extract_forms(parsed, app.form, app.limits, documents)
-        forms, offers = sort_kinds(parsed, extraction.forms, app.form.name, app.forms, documents)
+        found = (reading.result(parsed) if reading is not None
+                 else read_proposals(parsed, app.form, app.forms, app.limits))
+        forms, offers, unreadable = found.forms, found.offers, found.unreadable
         step(session, message, "extracted", now, f"{count(len(forms), 'formulaire', 'formulaires')}, "
              f"{count(len(offers), 'offre', 'offres')} de stage, "
-             f"{count(len(extraction.unreadable), 'document illisible', 'documents illisibles')}")
+             f"{count(len(unreadable), 'document illisible', 'documents illisibles')}")
         if forms or offers:
             filed = _file_forms(app, session, message, original, verdict, forms, now) if forms else []
             filed += file_offers(app, session, original, verdict, offers, now, step) if offers else []
             _finish(session, message, "proposal", "proposition enregistrée : " + ", ".join(filed), now)
             return "proposal"
-        if extraction.unreadable:
-            items = [{"filename": u.filename or "(sans nom)", "reason": u.reason} for u in extraction.unreadable]
+        if unreadable:
+            items = [{"filename": u.filename or "(sans nom)", "reason": u.reason} for u in unreadable]
             reasons = " ; ".join(f"{i['filename']} : {i['reason']}" for i in items)
             _quarantine(app, session, message, f"document illisible — {reasons}")
             _answer(app, session, original, verdict, now, "collectivite/document-illisible", unreadable=items)

@@ -32,6 +32,7 @@ from mailflow.db.state import note_leader, note_mailbox
 from mailflow.errors import MailboxError, MailflowError, TemplateError
 from mailflow.mail.outbox import release_claims_of_others
 from mailflow.mail.templates import Templates
+from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass, resume
 from mailflow.service.alerts import review
 from mailflow.service.failures import LoginProblem, explain
@@ -104,6 +105,7 @@ class Daemon:
         self._standing_by = False
         self._backoff = wait_exponential_jitter(initial=1, max=300, jitter=2)
         self._monitor_stop = threading.Event()
+        self.readers = Readers(app.form, app.forms, app.limits, app.settings.mailbox.reader_processes)
 
     # -- signals -----------------------------------------------------------------------------------
     def _on_term(self, signum: int, _frame: FrameType | None) -> None:
@@ -124,6 +126,7 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (or `stopping`); return the exit status."""
         self._install_signals()
+        self.readers.start_workers()
         started_at = self.app.clock.now()
         threading.Thread(target=self._monitor, args=(started_at,), name="stall-monitor", daemon=True).start()
         self.notifier.notify("READY=1")
@@ -142,6 +145,7 @@ class Daemon:
             self._monitor_stop.set()
             self._step_down()
             self.leadership.release()
+            self.readers.close()
             log.info("mailflow stopped")
         return 0
 
@@ -231,7 +235,7 @@ class Daemon:
         """Finish interrupted mails, read new ones (stopping between two on SIGTERM), send what is due."""
         app = self.app
         resume(app)
-        report = ingest_pass(app, keep_going=self._keep_going)
+        report = ingest_pass(app, keep_going=self._keep_going, readers=self.readers)
         mode = "idle" if getattr(app.mailbox, "idle_supported", False) else "polling"
         note_mailbox(app.sessions, app.clock.now(), mode=mode)
         if report.verdicts:

@@ -16,7 +16,7 @@ def _fold_char(ch: str) -> str:
     return base.lower().replace("œ", "oe").replace("æ", "ae")
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=4096)
 def fold_with_index(text: str) -> tuple[str, tuple[int, ...]]:
     """The key of `text` (lower-case ASCII-ish words separated by one space) and, for each key
     character, the index of the original character it came from.

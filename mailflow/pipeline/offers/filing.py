@@ -7,9 +7,8 @@ a new offer sent in the thread of its own reference does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -19,31 +18,14 @@ from mailflow.campaign.calendars import Campaign, find_campaign
 from mailflow.db.models import Message, Proposal
 from mailflow.pipeline.acknowledge import Original, acknowledge_proposal, answer_recipients
 from mailflow.pipeline.classify import Verdict
-from mailflow.pipeline.extract import ExtractedForm, MailDocuments
 from mailflow.pipeline.filing import file_proposal
-from mailflow.pipeline.forms.definition import FormDefinition
 from mailflow.pipeline.offers.checks import check_offer
 from mailflow.pipeline.offers.reading import french_period, read_offer
 from mailflow.pipeline.offers.vocabulary import OFFER_FORM, vocabulary
-from mailflow.pipeline.recognise import Document, belongs, carrying, recognise
+from mailflow.pipeline.recognise import Document
 
 if TYPE_CHECKING:
     from mailflow.context import App
-
-def sort_kinds(
-    message: EmailMessage, extracted: Sequence[ExtractedForm], form: str, forms: Mapping[str, FormDefinition],
-    read: MailDocuments,
-) -> tuple[list[ExtractedForm], list[Document]]:
-    """The forms of `form` the extractor read that are not in a document of another kind only, and the
-    documents that carry a stage offer (none when there is no offer form)."""
-    if OFFER_FORM not in forms or len(forms) < 2:
-        return list(extracted), []
-    recognised = recognise(message, forms, read)
-    kept = [f for f in extracted if belongs(f.filename, f.source_kind, recognised, form)]
-    # A document that scores as much for both kinds is the form the extractor read from it, if any.
-    read = {f.filename if f.source_kind != "body" else None for f in kept}
-    offered = [r for r in recognised if not (len(r.kinds) > 1 and r.document.filename in read)]
-    return kept, carrying(offered, OFFER_FORM)
 
 
 def offer_thread(session: Session, reference: str | None) -> str | None:
