@@ -28,6 +28,7 @@ from pebble import ProcessExpired, ProcessPool
 from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
 from mailflow.pipeline.extract import ExtractionLimits
+from mailflow.pipeline.extract.documents import Collected
 from mailflow.pipeline.forms.definition import FormDefinition
 from mailflow.pipeline.reading import MailReading, read_proposals
 
@@ -66,10 +67,11 @@ class Pending:
     def __init__(self, readers: Readers, future: Future[MailReading] | None = None):
         self._readers, self._future = readers, future
 
-    def result(self, parsed: EmailMessage) -> MailReading:
-        """What the mail's documents carry; ExtractionError (French reason) when its reader failed."""
+    def result(self, parsed: EmailMessage, collected: Collected | None = None) -> MailReading:
+        """What the mail's documents carry; ExtractionError (French reason) when its reader failed.
+        `collected`: the mail as `walk` gave it, for a reading done here."""
         if self._future is None:
-            return self._readers.read_here(parsed)
+            return self._readers.read_here(parsed, collected)
         try:
             return self._future.result()
         except FutureTimeout:
@@ -101,8 +103,8 @@ class Readers:
         timeout = self.limits.seconds_per_document * TIMEOUT_FACTOR
         return Pending(self, self._workers().schedule(_read_in_worker, args=(raw,), timeout=timeout))
 
-    def read_here(self, parsed: EmailMessage) -> MailReading:
-        return read_proposals(parsed, self.form, self.forms, self.limits)
+    def read_here(self, parsed: EmailMessage, collected: Collected | None = None) -> MailReading:
+        return read_proposals(parsed, self.form, self.forms, self.limits, collected)
 
     def start_workers(self) -> None:
         """Fork the worker processes now (the daemon does it before starting any thread of its own)."""

@@ -18,6 +18,7 @@ from mailflow.pipeline.extract import (
     extract_forms,
     read_mail,
 )
+from mailflow.pipeline.extract.documents import Collected
 from mailflow.pipeline.forms.definition import FormDefinition
 from mailflow.pipeline.offers.vocabulary import OFFER_FORM
 from mailflow.pipeline.recognise import Document, belongs, carrying, recognise
@@ -34,9 +35,10 @@ class MailReading:
 
 
 def read_proposals(message: EmailMessage, form: FormDefinition, forms: Mapping[str, FormDefinition],
-                   limits: ExtractionLimits) -> MailReading:
-    """Read every document of the mail once, then the forms of `form` and the stage offers in them."""
-    documents = read_mail(message, limits)
+                   limits: ExtractionLimits, collected: Collected | None = None) -> MailReading:
+    """Read every document of the mail once, then the forms of `form` and the stage offers in them.
+    `collected`: the mail's decoded attachments and bodies, when the caller has walked it already."""
+    documents = read_mail(message, limits, collected)
     extraction = extract_forms(message, form, limits, documents)
     kept, offers = sort_kinds(message, extraction.forms, form.name, forms, documents)
     return MailReading(tuple(kept), tuple(offers), extraction.unreadable)

@@ -14,7 +14,6 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,16 +21,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailflow.db.models import Attachment, Message, MessageStep, Proposal, QuarantineEntry
+from mailflow.db.models import Attachment as AttachmentRow
+from mailflow.db.models import Message, MessageStep, Proposal, QuarantineEntry
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.french import count
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
-from mailflow.mail.parsing import header, parse, parse_headers, part_filename, storable
+from mailflow.mail.parsing import header, parse, parse_headers, storable
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message, message_id_of
 from mailflow.pipeline.extract import ExtractedForm
+from mailflow.pipeline.extract.documents import walk
+from mailflow.pipeline.extract.mime import Attachment
 from mailflow.pipeline.filing import file_proposal, thread_reference
 from mailflow.pipeline.offers.filing import file_offers
 from mailflow.pipeline.placement import known_locations, move_to_folder, note_moved_elsewhere, start_watching
@@ -230,12 +232,13 @@ def _stages(app: App, session: Session, message: Message, raw: bytes | None, rea
         step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")
         if verdict.kind == "ignored":
             raise Discard(verdict.reason)
-        _keep_attachments(app, session, message, parsed)
+        collected = walk(parsed)
+        _keep_attachments(app, session, message, collected[0] if collected else [])
         if verdict.kind == "internal":
             _finish(session, message, "question", verdict.reason, now)
             return "question"
-        found = (reading.result(parsed) if reading is not None
-                 else read_proposals(parsed, app.form, app.forms, app.limits))
+        found = (reading.result(parsed, collected) if reading is not None
+                 else read_proposals(parsed, app.form, app.forms, app.limits, collected))
         forms, offers, unreadable = found.forms, found.offers, found.unreadable
         step(session, message, "extracted", now, f"{count(len(forms), 'formulaire', 'formulaires')}, "
              f"{count(len(offers), 'offre', 'offres')} de stage, "
@@ -319,24 +322,20 @@ def _answer(
         step(session, original.message, "answered", now, f"{template} mis en file")
 
 
-def _keep_attachments(app: App, session: Session, message: Message, parsed: EmailMessage) -> None:
+def _keep_attachments(app: App, session: Session, message: Message, parts: list[Attachment]) -> None:
+    """Archive the files attached to the mail (not its body text) and list them on its row, once."""
     if message.attachments:
         return
-    for part in parsed.walk():
-        if part.is_multipart() or part.get_content_disposition() not in ("attachment", "inline"):
+    for part in parts:
+        if part.disposition not in ("attachment", "inline") or (
+                part.content_type.startswith("text/") and not part.filename):
             continue
-        if part.get_content_maintype() == "text" and not part.get_filename():
-            continue
-        try:
-            data = part.get_payload(decode=True) or b""
-        except (ValueError, LookupError):
-            data = b""
-        session.add(Attachment(
+        session.add(AttachmentRow(
             message=message,
-            filename=storable(part_filename(part)) or None,
-            content_type=part.get_content_type(),
-            size=len(data),
-            content_hash=app.archive.store(data),
+            filename=storable(part.filename or "") or None,
+            content_type=part.content_type,
+            size=len(part.data),
+            content_hash=app.archive.store(part.data),
         ))
 
 

@@ -113,11 +113,22 @@ class MailDocuments:
         return read
 
 
-def read_mail(message: EmailMessage, limits: ExtractionLimits) -> MailDocuments:
-    """Walk the mail once, decode every attachment once and read each document."""
+Collected = tuple[list[Attachment], list[EmailMessage]]
+
+
+def walk(message: EmailMessage) -> Collected | None:
+    """The mail's attachments, each decoded once, and its bodies; None when its MIME tree cannot be walked."""
     try:
-        attachments, bodies = collect(message)
+        return collect(message)
     except Exception:
         log.exception("cannot walk the MIME tree")
+        return None
+
+
+def read_mail(message: EmailMessage, limits: ExtractionLimits, collected: Collected | None = None) -> MailDocuments:
+    """Read each document of the mail; `collected`: what `walk` already gave for it."""
+    collected = collected or walk(message)
+    if collected is None:
         return MailDocuments([], [], limits, broken=True)
+    attachments, bodies = collected
     return MailDocuments([read_attachment(a, limits) for a in attachments], bodies, limits)
