@@ -1,4 +1,10 @@
-"""PDF reader: the text layer (pdfplumber), ruled tables as cells, AcroForm field values, tick glyphs.
+"""PDF reader: the text layer, ruled tables as cells, AcroForm field values, tick glyphs.
+
+The page is read by PDFium (pypdfium2): words (pdfwords.py) and the lines of ruled tables
+(pdftables.py), both rebuilt the way pdfplumber builds them, whose rules the layout code below was
+written against. pdfminer (under pdfplumber) only reads the document's structure: the font descriptors
+and, for a fillable form, its fields; it never interprets a page's content, the slow part (about 0.5 s
+for a two-page form, against a few hundredths of a second).
 
 PDF text has no paragraphs: lines are rebuilt from word positions and a line is joined to the next
 one when the next line's first word would not have fitted (a wrap), kept apart otherwise (a break
@@ -10,19 +16,27 @@ from __future__ import annotations
 import io
 import logging
 import re
+import threading
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
 import pdfplumber
-from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+import pypdfium2
+import pypdfium2.raw as pdfium_c
 
 from mailflow.errors import ExtractionError
 from mailflow.pipeline.extract.acroform import FieldText, check_not_xfa_only, field_texts
 from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits
 from mailflow.pipeline.extract.model import CHECKED, UNCHECKED, Block, Cell, Para, Table
 from mailflow.pipeline.extract.pdfcolumns import columns
+from mailflow.pipeline.extract.pdffonts import font_facts
+from mailflow.pipeline.extract.pdftables import find_tables
+from mailflow.pipeline.extract.pdfwords import Fonts, page_frame, page_words
 
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
+log = logging.getLogger(__name__)
+_PDFIUM = threading.Lock()  # PDFium is not thread-safe: one document at a time per process
 
 _DINGBATS = {"zapfdingbats": {"4": CHECKED, "3": CHECKED, "8": CHECKED, "n": CHECKED, "o": UNCHECKED,
                               "q": UNCHECKED, "p": UNCHECKED},
@@ -129,12 +143,12 @@ def _paragraphs(lines: list[_Line], right: float) -> list[str]:
     return out
 
 
-def _field_words(page, printed: list[_Word]) -> list[_Word]:
+def _field_words(fields: list[FieldText], printed: list[_Word]) -> list[_Word]:
     """Form-field values as words where their widgets are; a field with no printed label beside or
     above it gets its tooltip (or name) as label, so that it can still be matched."""
     words: list[_Word] = []
     boxes_labelled: set[int] = set()
-    for f in field_texts(page):
+    for f in fields:
         height = max(8.0, min(12.0, f.bottom - f.top))
         labelled = _has_printed_label(f, printed, height)
         label = f.label if f.label and not labelled else None
@@ -168,13 +182,16 @@ def _has_printed_label(f: FieldText, printed: list[_Word], height: float) -> boo
     return False
 
 
-def _page_blocks(page, deadline: Deadline) -> list[tuple[float, Block | _Line]]:
-    raw = page.extract_words(extra_attrs=["fontname"], keep_blank_chars=False)
+def _page_blocks(raw: list[dict], fields: list[FieldText], tables: list, deadline: Deadline,
+                 ) -> list[tuple[float, Block | _Line]]:
     words = [_Word(_glyphs(w), w["x0"], w["x1"], w["top"], w["bottom"]) for w in raw]
-    words.extend(_field_words(page, words))
+    words.extend(_field_words(fields, words))
     placed: list[tuple[float, Block | _Line]] = []
     taken: set[int] = set()
-    for table in page.find_tables():
+    # words by the height of their middle, so that a cell looks only at the words level with it
+    by_middle = sorted(((w.top + w.bottom) / 2, i) for i, w in enumerate(words))
+    middles = [m for m, _ in by_middle]
+    for table in tables:
         deadline.check()
         rows = []
         for row in table.rows:
@@ -183,8 +200,9 @@ def _page_blocks(page, deadline: Deadline) -> list[tuple[float, Block | _Line]]:
                 if bbox is None:
                     continue
                 x0, top, x1, bottom = bbox
-                indexes = [i for i, w in enumerate(words) if i not in taken
-                           and x0 <= (w.x0 + w.x1) / 2 <= x1 and top <= (w.top + w.bottom) / 2 <= bottom]
+                level = by_middle[bisect_left(middles, top):bisect_right(middles, bottom)]
+                indexes = sorted(i for _, i in level if i not in taken
+                                 and x0 <= (words[i].x0 + words[i].x1) / 2 <= x1)
                 taken.update(indexes)
                 lines = _lines([words[i] for i in indexes])
                 pad = min((ln.x0 for ln in lines), default=x0 + 2) - x0
@@ -219,42 +237,83 @@ def _edge(line: _Line, height: float) -> bool:
     return line.top < 0.1 * height or line.bottom > 0.9 * height
 
 
-def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[Block]:
-    """The blocks of a PDF's text layer; ScannedDocument when it has images but no text."""
+def _open(data: bytes) -> pypdfium2.PdfDocument:
     try:
-        pdf = pdfplumber.open(io.BytesIO(data))
-        pages = pdf.pages
-    except (PDFPasswordIncorrect, PDFEncryptionError):
-        raise ExtractionError("le fichier PDF est protégé par un mot de passe") from None
-    except ExtractionError:
-        raise
-    except Exception as exc:
-        causes = [exc, *exc.args, exc.__cause__, exc.__context__]
-        if any(isinstance(c, PDFPasswordIncorrect | PDFEncryptionError) for c in causes):
+        return pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
             raise ExtractionError("le fichier PDF est protégé par un mot de passe") from None
         raise ExtractionError("le fichier PDF est endommagé ou illisible") from None
-    with pdf:
-        if len(pages) > limits.max_pages:
-            raise ExtractionError(f"le fichier PDF compte {len(pages)} pages (maximum {limits.max_pages}) : "
+
+
+def _structure(data: bytes):
+    """pdfminer's view of the document (fonts, form fields), or None when pdfminer cannot parse it."""
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data))
+        pdf.pages  # noqa: B018 - parses the page tree now, inside the try
+    except Exception:  # noqa: BLE001 - PDFium read it: its own font figures are used instead
+        log.debug("pdfminer cannot parse this PDF", exc_info=True)
+        return None
+    return pdf
+
+
+def _images(document: pypdfium2.PdfDocument) -> int:
+    return sum(1 for page in document for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]))
+
+
+def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[Block]:
+    """The blocks of a PDF's text layer; ScannedDocument when it has images but no text."""
+    with _PDFIUM:
+        placed, heights = _read(data, limits, deadline)
+    return _blocks(placed, heights)
+
+
+def _read(data: bytes, limits: ExtractionLimits, deadline: Deadline,
+          ) -> tuple[list[list[tuple[float, Block | _Line]]], list[float]]:
+    """Each page's tables and lines, placed by their top, and each page's height."""
+    document = _open(data)
+    try:
+        count = len(document)
+        if count > limits.max_pages:
+            raise ExtractionError(f"le fichier PDF compte {count} pages (maximum {limits.max_pages}) : "
                                   "non lu automatiquement")
-        if not pages:
+        if not count:
             raise ExtractionError("le fichier PDF ne contient aucune page")
-        placed, heights, chars, images = [], [], 0, 0
-        for page in pages:
-            deadline.check()
-            chars += len(page.chars)
-            images += len(page.images)
-            placed.append(_page_blocks(page, deadline))
-            heights.append(float(page.height))
-        fields = sum(1 for items in placed for _, x in items if isinstance(x, _Line)
-                     for w in x.words if w.source == "field")
-        check_not_xfa_only(pdf.doc, chars, fields)
+        structure = _structure(data)
+        form = pdfium_c.FPDF_GetFormType(document.raw) != pdfium_c.FORMTYPE_NONE
+        try:
+            parsed = structure.pages if structure is not None else []
+            fonts = Fonts(font_facts(p.page_obj.resources for p in parsed))
+            placed, heights, chars = [], [], 0
+            for number in range(count):
+                deadline.check()
+                page = document[number]
+                frame = page_frame(page)
+                words, drawn = page_words(page, fonts, frame, deadline.check)
+                chars += drawn
+                fields = field_texts(parsed[number]) if form and number < len(parsed) else []
+                tables = find_tables(page, frame, float(page.get_width()))
+                placed.append(_page_blocks(words, fields, tables, deadline))
+                heights.append(frame.height)
+            fields = sum(1 for items in placed for _, x in items if isinstance(x, _Line)
+                         for w in x.words if w.source == "field")
+            if form and structure is not None:
+                check_not_xfa_only(structure.doc, chars, fields)
+        finally:
+            if structure is not None:
+                structure.close()
         if chars < 20 and not fields and not any(isinstance(x, Table) for items in placed for _, x in items):
-            if images:
+            if _images(document):
                 raise ScannedDocument("document numérisé (image sans texte) : le formulaire doit être "
                                       "ressaisi ou lu par une personne", source_kind="scan")
             if not any(items for items in placed):
                 raise ExtractionError("le fichier PDF ne contient aucun texte lisible")
+    finally:
+        document.close()
+    return placed, heights
+
+
+def _blocks(placed: list[list[tuple[float, Block | _Line]]], heights: list[float]) -> list[Block]:
     _drop_running_lines(placed, heights)
     # Where free text stops: the right edge of the text column over the whole document (one page of
     # short lines alone would make every line look full).
