@@ -264,7 +264,10 @@ def _images(document: pypdfium2.PdfDocument) -> int:
 def read_pdf(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list[Block]:
     """The blocks of a PDF's text layer; ScannedDocument when it has images but no text."""
     with _PDFIUM:
-        placed, heights = _read(data, limits, deadline)
+        try:
+            placed, heights = _read(data, limits, deadline)
+        except pypdfium2.PdfiumError:  # a page PDFium cannot load
+            raise ExtractionError("le fichier PDF est endommagé ou illisible") from None
     return _blocks(placed, heights)
 
 
