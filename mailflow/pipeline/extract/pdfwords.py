@@ -176,8 +176,8 @@ def page_chars(page, textpage, frame: PageFrame, fonts: Fonts) -> list[dict]:
     handle = _address(raw)
     count = pdfium_c.FPDFText_CountChars(raw)
     order, blank = _page_objects(page)
-    placed: list[tuple[int, int, dict]] = []
     chars: list[dict] = []
+    ranks: list[int] = []
     x, y = ctypes.c_double(), ctypes.c_double()
     px, py = ctypes.byref(x), ctypes.byref(y)
     matrix = pdfium_c.FS_MATRIX()
@@ -188,51 +188,45 @@ def page_chars(page, textpage, frame: PageFrame, fonts: Fonts) -> list[dict]:
     height = frame.height
     plain_page = frame.ctm == (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
     pending_space: tuple[float, float] | None = None
-    last_origin: tuple = ()
+    last: dict | None = None  # the last character drawn, and where
+    last_x = last_y = 0.0
+    last_address = None
     text = _text(raw, count)
+    text_object, origin, blanks, rounded = _text_object, _origin, _BLANKS, round
     for i in range(count):
         code = ord(text[i]) if text is not None else 0xFFFE
         if code == 0xFFFE:  # the text buffer's mark for a character it leaves out (a line-end hyphen)
             code = _unicode(handle, i)
-        if code in _BLANKS and _generated(handle, i):
-            if code == 0x20 and _text_object(handle, i):
-                _origin(handle, i, px, py)
-                pending_space = (round(x.value, 4), round(y.value, 4))
+        if code in blanks and _generated(handle, i):
+            if code == 0x20 and text_object(handle, i):
+                origin(handle, i, px, py)
+                pending_space = (rounded(x.value, 4), rounded(y.value, 4))
             continue
-        address = _text_object(handle, i)
+        address = text_object(handle, i)
         if address != last_object:
             last_object = address
             rank = order.get(address or 0, len(order))
-            text_object = ctypes.cast(address, pdfium_c.FPDF_PAGEOBJECT)
-            font_handle = pdfium_c.FPDFTextObj_GetFont(text_object)
-            font = fonts.get(font_handle)
-            size = ctypes.c_float()
-            pdfium_c.FPDFTextObj_GetFontSize(text_object, size)
-            pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
-            a, b, c, d = matrix.a, matrix.b, matrix.c, matrix.d
-            state = (font_handle, font, size.value, a, b, c, d, font.descent * size.value,
-                     plain_page and b == 0 and c == 0 and a > 0 and d > 0)
+            state = _object_state(address, raw, i, matrix, fonts, plain_page)
         font_handle, font, size, a, b, c, d, low, plain = state
-        _origin(handle, i, px, py)
-        ox, oy = round(x.value, 4), round(y.value, 4)  # PDFium's single precision, as written
+        origin(handle, i, px, py)
+        ox, oy = rounded(x.value, 4), rounded(y.value, 4)  # PDFium's single precision, as written
         if pending_space is not None:
             # A space PDFium generated where the page drew its own (it keeps one of two): the page's
             # space started there, the next character starts further on. It only ends a word.
             sx, sy = pending_space
             pending_space = None
             if abs(ox - sx) > 0.01 or abs(oy - sy) > 0.01:
-                placed.append((rank, len(placed), _char(" ", font.name, frame, sx, sy, (a, b, c, d), 0.0, low, size)))
+                chars.append(_char(" ", font.name, frame, sx, sy, (a, b, c, d), 0.0, low, size))
+                ranks.append(rank)
         if code == _HYPHEN and pdfium_c.FPDFText_IsHyphen(raw, i):
             code = 0x2D
         elif font.dingbats:
             code = _ZAPF_CODES.get(code, code)
-        if chars and (ox, oy, address) == last_origin:
+        if last is not None and ox == last_x and oy == last_y and address == last_address:
             # PDFium splits a ligature ("ﬁ") into its letters, all at the glyph's place: pdfminer keeps
             # one character as wide as the glyph (and pdfplumber spells it out in the word)
-            _join(chars[-1], chr(code), fonts, font_handle, font, raw, i, (ox, oy, (a, b, c, d), low, size),
-                  frame)
+            _join(last, chr(code), fonts, font_handle, font, raw, i, (ox, oy, (a, b, c, d), low, size), frame)
             continue
-        last_origin = (ox, oy, address)
         width = font.widths.get(code)
         if width is None or width <= 0:
             width = fonts.width(font_handle, font, code)
@@ -243,16 +237,33 @@ def page_chars(page, textpage, frame: PageFrame, fonts: Fonts) -> list[dict]:
             advance = width * size
         if plain:  # upright text on an unrotated page: pdfminer's box without the matrix algebra
             top = height - (oy + d * (low + size))
-            char = {"text": chr(code), "x0": ox, "x1": ox + a * advance, "top": top,
+            last = {"text": chr(code), "x0": ox, "x1": ox + a * advance, "top": top,
                     "bottom": height - (oy + d * low), "doctop": top, "upright": True, "fontname": font.name}
         else:
-            char = _char(chr(code), font.name, frame, ox, oy, (a, b, c, d), advance, low, size)
-        chars.append(char)
-        placed.append((rank, len(placed), char))
+            last = _char(chr(code), font.name, frame, ox, oy, (a, b, c, d), advance, low, size)
+        last_x, last_y, last_address = ox, oy, address
+        chars.append(last)
+        ranks.append(rank)
     for obj in blank:
-        placed.append((order[_address(obj)], len(placed), _blank(obj, frame, fonts)))
-    placed.sort(key=lambda item: (item[0], item[1]))
-    return [char for _, _, char in placed]
+        chars.append(_blank(obj, frame, fonts))
+        ranks.append(order[_address(obj)])
+    if all(r0 <= r1 for r0, r1 in zip(ranks, ranks[1:], strict=False)):
+        return chars
+    return [chars[k] for k in sorted(range(len(chars)), key=lambda k: (ranks[k], k))]
+
+
+def _object_state(address: int, raw, index: int, matrix, fonts: Fonts, plain_page: bool) -> tuple:
+    """What the characters of one text object share: font, size, matrix, descent below the baseline,
+    and whether their boxes need no matrix algebra."""
+    text_object = ctypes.cast(address, pdfium_c.FPDF_PAGEOBJECT)
+    font_handle = pdfium_c.FPDFTextObj_GetFont(text_object)
+    font = fonts.get(font_handle)
+    size = ctypes.c_float()
+    pdfium_c.FPDFTextObj_GetFontSize(text_object, size)
+    pdfium_c.FPDFText_GetMatrix(raw, index, matrix)
+    a, b, c, d = matrix.a, matrix.b, matrix.c, matrix.d
+    return (font_handle, font, size.value, a, b, c, d, font.descent * size.value,
+            plain_page and b == 0 and c == 0 and a > 0 and d > 0)
 
 
 def _join(char: dict, letter: str, fonts: Fonts, font_handle, font: _Font, raw, index: int,
