@@ -22,7 +22,7 @@ def test_the_ingest_benchmark_runs_on_twenty_mails(dovecot, tmp_path) -> None:  
         capture_output=True, text=True, timeout=280, cwd=REPO,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for measure in ("(a) raw limit", "(b) mailflow end to end", "(c) ratio", "(d) latency", "(e) peak resident"):
+    for measure in ("(a) raw limit", "(b) mailflow end to end", "(c) ratio", "(d) latency", "(e) peak memory"):
         assert measure in result.stdout
     results = json.loads(out.read_text())
     assert results["mails"] == 20 and results["latency_mails"] == 5
