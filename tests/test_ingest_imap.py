@@ -103,7 +103,12 @@ def test_two_hundred_mails_delivered_while_running_are_each_filed_and_moved_once
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_crashes_at_every_step_lose_nothing_and_file_nothing_twice(imap_server, workdir: Path) -> None:  # noqa: ANN001
-    """SIGKILL at fetch, archive, commit, process and move, 25 times over 100 mails: all filed exactly once."""
+    """SIGKILL at fetch, archive, commit, process and move, 25 times over 100 mails: all filed exactly once.
+
+    Batches of 4 (fetch, moves): a crash then leaves at most a few mails processed but not yet moved,
+    so that the 25 crashes fall at every step rather than on an already drained mailbox."""
+    settings = workdir / "settings.toml"
+    settings.write_text(settings.read_text().replace("poll_seconds = 3600\n", "poll_seconds = 3600\nbatch_size = 4\n"))
     proposals, questions = deliver(imap_server, 100, questions_every=5)
     rng = random.Random(20250620)
     points = ["fetched", "archived", "recorded", "processed", "moved"]

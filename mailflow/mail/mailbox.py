@@ -70,7 +70,7 @@ class Mailbox(Protocol):
     def uidvalidity(self) -> int | None: ...
     def waiting(self, since: datetime | None = None) -> list[MailRef]: ...
     def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]: ...
-    def move(self, ref: MailRef, folder: str) -> bool: ...
+    def move(self, refs: Sequence[MailRef], folder: str) -> set[str]: ...
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None: ...
 
 
@@ -153,16 +153,20 @@ class MaildirMailbox:
                 continue
             yield IncomingMail(ref=ref, raw=raw, received_at=delivered, truncated=truncated)
 
-    def move(self, ref: MailRef, folder: str) -> bool:
+    def move(self, refs: Sequence[MailRef], folder: str) -> set[str]:
+        """Move the mails to `folder`; the keys of those moved (not those gone meanwhile)."""
         box = self._opened()
         target = box.add_folder(folder.replace("/", "."))
-        try:
-            message = box.get_message(ref.key)
-        except KeyError:
-            return False
-        target.add(message)
-        box.discard(ref.key)
-        return True
+        moved = set()
+        for ref in refs:
+            try:
+                message = box.get_message(ref.key)
+            except KeyError:
+                continue
+            target.add(message)
+            box.discard(ref.key)
+            moved.add(ref.key)
+        return moved
 
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
         _sleep(min(seconds, self.poll_seconds), interrupted)
@@ -325,25 +329,29 @@ class ImapMailbox:
                 yield IncomingMail(ref=by_uid[uid], raw=entry[key], received_at=received, truncated=truncated)
 
     # -- filing -----------------------------------------------------------------------------
-    def move(self, ref: MailRef, folder: str) -> bool:
-        """Move the mail to `folder`; False when it is no longer in the watched folder (staff moved it)."""
+    def move(self, refs: Sequence[MailRef], folder: str) -> set[str]:
+        """Move the mails to `folder` in one command; the keys of those moved (not those staff moved
+        or deleted meanwhile)."""
         if self.readonly:
             raise MailboxError(f"IMAP {self.settings.host}: read-only session, nothing is moved")
+        uids = [ref.uid for ref in refs if ref.uid is not None]
+        if not uids:
+            return set()
         path = self.folder_path(folder)
         try:
             client = self._connected()
-            if not client.search(["UID", str(ref.uid), "UNDELETED"]):
-                return False
-            if client.has_capability("MOVE"):
-                client.move([ref.uid], path)
-            else:
-                client.copy([ref.uid], path)
-                client.delete_messages([ref.uid])
-                client.uid_expunge([ref.uid])
+            present = client.search(["UID", ",".join(map(str, uids)), "UNDELETED"])
+            if present:
+                if client.has_capability("MOVE"):
+                    client.move(present, path)
+                else:
+                    client.copy(present, path)
+                    client.delete_messages(present)
+                    client.uid_expunge(present)
         except NETWORK_ERRORS as exc:
             self._drop()
             raise MailboxError(f"IMAP {self.settings.host}: move to {path}: {text(exc)}") from exc
-        return True
+        return {str(uid) for uid in present}
 
     # -- waiting ----------------------------------------------------------------------------
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:

@@ -68,33 +68,72 @@ def known_locations(
     return {uid: (pk, state) for uid, pk, state in rows}
 
 
-def move_to_folder(app: App, pk: int, ref: MailRef) -> int:
-    """Tell the server: move the mail to the folder of its verdict, then note it (after the commit).
+class Moves:
+    """The last step of a pass's mails: told to the server a batch at a time (one command per folder),
+    then noted in one transaction. A crash between the two loses nothing: the next pass finds the mails
+    processed and either still waiting (moved again) or gone (`note_moved_elsewhere`)."""
 
-    Our own mail stays where it is, unread; a mail staff moved or deleted meanwhile is noted as
-    such. Returns 1 when mailflow moved it.
-    """
-    with app.sessions() as session:
-        message = session.get_one(Message, pk)
-        if message.state == "recorded" or message.state in history.STAYING:
-            return 0
-        stays = message.verdict == "own"
-        folder = app.folders[FOLDER_OF_VERDICT.get(message.verdict or "", ATTENTION)]
-    moved = False if stays else app.mailbox.move(ref, folder)
-    checkpoint("moved")
-    with app.sessions.begin() as session:
-        message = session.get_one(Message, pk)
-        if stays:
-            message.state = history.LEFT
-            _note(session, message, history.LEFT, app.clock.now(), history.OWN_MAIL)
-        elif not moved:
-            message.state = history.GONE
-            _note(session, message, history.GONE, app.clock.now(),
-                  "déplacé ou supprimé par l'équipe pendant son traitement\u00a0: mailflow ne l'a pas classé")
-        elif message.state != "moved":
-            message.state = "moved"
-            _note(session, message, "moved", app.clock.now(), folder)
-    return int(moved)
+    def __init__(self, app: App, size: int = 50):
+        self.app, self.size = app, size
+        self.pending: list[tuple[int, MailRef]] = []
+        self.moved = 0
+
+    def add(self, pk: int, ref: MailRef) -> None:
+        """Queue the move of a mail (nothing happens to one not yet processed, or one that stays)."""
+        self.pending.append((pk, ref))
+        if len(self.pending) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Move the queued mails to the folders of their verdicts, then note where each went."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        app = self.app
+        with app.sessions() as session:
+            rows = {pk: (state, verdict) for pk, state, verdict in session.execute(
+                select(Message.id, Message.state, Message.verdict).where(Message.id.in_([pk for pk, _ in pending])))}
+        outcome: dict[int, str | None] = {}  # the folder moved to; None: stays (our own mail); "": gone
+        by_folder: dict[str, list[tuple[int, MailRef]]] = {}
+        for pk, ref in pending:
+            state, verdict = rows.get(pk, ("recorded", None))
+            if state == "recorded" or state in history.STAYING:
+                continue
+            if verdict == "own":
+                outcome[pk] = None
+                continue
+            folder = app.folders[FOLDER_OF_VERDICT.get(verdict or "", ATTENTION)]
+            by_folder.setdefault(folder, []).append((pk, ref))
+        for folder, items in by_folder.items():
+            moved = app.mailbox.move([ref for _, ref in items], folder)
+            for pk, ref in items:
+                checkpoint("moved")
+                outcome[pk] = folder if ref.key in moved else ""
+        if not outcome:
+            return
+        with app.sessions.begin() as session:
+            now = app.clock.now()
+            for message in session.scalars(select(Message).where(Message.id.in_(outcome))):
+                folder = outcome[message.id]
+                if folder is None:
+                    message.state = history.LEFT
+                    _note(session, message, history.LEFT, now, history.OWN_MAIL)
+                elif not folder:
+                    message.state = history.GONE
+                    _note(session, message, history.GONE, now, "déplacé ou supprimé par l'équipe pendant son "
+                          "traitement\u00a0: mailflow ne l'a pas classé")
+                elif message.state != "moved":
+                    message.state = "moved"
+                    _note(session, message, "moved", now, folder)
+        self.moved += sum(1 for folder in outcome.values() if folder)
+
+
+def move_to_folder(app: App, pk: int, ref: MailRef) -> int:
+    """Move one mail to the folder of its verdict and note it; 1 when mailflow moved it."""
+    moves = Moves(app)
+    moves.add(pk, ref)
+    moves.flush()
+    return moves.moved
 
 
 def _note(session: Session, message: Message, name: str, at: datetime, detail: str) -> None:

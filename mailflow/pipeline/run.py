@@ -36,7 +36,7 @@ from mailflow.pipeline.extract.documents import walk
 from mailflow.pipeline.extract.mime import Attachment
 from mailflow.pipeline.filing import file_proposal, thread_reference
 from mailflow.pipeline.offers.filing import file_offers
-from mailflow.pipeline.placement import known_locations, move_to_folder, note_moved_elsewhere, start_watching
+from mailflow.pipeline.placement import Moves, known_locations, note_moved_elsewhere, start_watching
 from mailflow.pipeline.readers import Pending, Readers
 from mailflow.pipeline.reading import read_proposals
 from mailflow.pipeline.reply import complete_from_reply
@@ -77,14 +77,14 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
     uidvalidity = mailbox.uidvalidity()
     with app.sessions() as session:
         known = known_locations(session, mailbox.name, uidvalidity, refs)
+    moves = Moves(app, app.settings.mailbox.batch_size)
     to_fetch = []
     for ref in refs:
         row = known.get(ref.uid) if ref.uid is not None else None
         if row is None or row[1] == "recorded":
             to_fetch.append(ref)
         elif row[1] not in history.STAYING:
-            move_to_folder(app, row[0], ref)
-            report.moved += 1
+            moves.add(row[0], ref)
     seen: set[int] = set()
     readers = readers or Readers(app.form, app.forms, app.limits, processes=0)
     fetched = mailbox.fetch(to_fetch)
@@ -99,13 +99,18 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
             verdict = process(app, pk, incoming.raw, reading)
             checkpoint("processed")
             report.verdicts[verdict] += 1
-            report.moved += move_to_folder(app, pk, incoming.ref)
+            moves.add(pk, incoming.ref)
             seen.add(pk)
             del incoming  # archived: nothing here needs its bytes any more
             if not keep_going():
                 for _, rest in started:
                     rest.cancel()
+                moves.flush()
+                report.moved = moves.moved
                 return report
+        moves.flush()
+    moves.flush()
+    report.moved = moves.moved
     note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)
     return report
 

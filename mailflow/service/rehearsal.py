@@ -61,9 +61,9 @@ class DescribingMailbox:
     def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]:
         return self.inner.fetch(refs)
 
-    def move(self, ref: MailRef, folder: str) -> bool:
-        self.moves.append(Move(ref.key, folder))
-        return True
+    def move(self, refs: Sequence[MailRef], folder: str) -> set[str]:
+        self.moves.extend(Move(ref.key, folder) for ref in refs)
+        return {ref.key for ref in refs}
 
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
         self.inner.wait(seconds, interrupted)
