@@ -17,16 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
 from mailflow.campaign.due import run_due
 from mailflow.clock import ManualClock
 from mailflow.context import App
+from mailflow.db.engine import alembic_config, make_engine
 from mailflow.db.models import Message, OutboxAttempt, OutboxMail, Proposal, Reminder, ServiceState, Slot
 from mailflow.mail.outbox import drain
 from mailflow.service.app import build_app
 from tests.campaign_factories import add_proposal
-from tests.factories import collectivity, make_app, proposal_mail, wait_until
+from tests.factories import collectivity, make_app, proposal_mail, run_mailflow, wait_until, write_settings
 from tests.fixtures.postgres import create_database, drop_database
 
 JUNE = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
@@ -228,3 +230,28 @@ def test_two_instances_running_the_scheduler_at_once_send_each_reminder_once(
     with shared.sessions() as session:
         starts = session.execute(select(Slot.kind, Slot.starts_at)).all()
     assert len(starts) == len(set(starts)), "two proposals were given the same slot"
+
+
+def test_daemons_started_together_on_an_empty_database_upgrade_it_once(pg_url: str, tmp_path: Path) -> None:
+    """Three `mailflow db upgrade` (what every daemon does first) started at once on an empty PostgreSQL
+    database all succeed: the first creates the tables, the others wait for it; the schema is at the
+    newest migration."""
+    write_settings(tmp_path, database_url=pg_url)
+    gate = threading.Barrier(3)
+    results: list[subprocess.CompletedProcess] = []
+
+    def start() -> None:
+        gate.wait()
+        results.append(run_mailflow("db", "upgrade", config=tmp_path / "settings.toml"))
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr[-2000:] for r in results]
+    engine = make_engine(pg_url)
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == [head]
+    engine.dispose()

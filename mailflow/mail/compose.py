@@ -189,8 +189,9 @@ def preview(mail: EmailMessage) -> str:
 
 
 def _check_headers(mail: EmailMessage) -> None:
-    """Serialise the headers and read them back: the same names, in the same order, or HeaderError."""
-    head = mail.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    """Serialise the headers (as the generator does, without the body) and read them back: the same
+    names, in the same order, or HeaderError."""
+    head = b"".join(mail.policy.fold_binary(name, value) for name, value in mail.items()) + b"\r\n"
     written = [name.lower() for name in BytesHeaderParser(policy=compat32).parsebytes(head)]
     if written != [name.lower() for name in mail]:
         raise HeaderError(f"headers changed when written: {written} (subject {str(mail['Subject'])[:80]!r})")

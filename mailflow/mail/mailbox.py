@@ -157,15 +157,10 @@ class MaildirMailbox:
         """Move the mails to `folder`; the keys of those moved (not those gone meanwhile)."""
         box = self._opened()
         target = box.add_folder(folder.replace("/", "."))
-        moved = set()
-        for ref in refs:
-            try:
-                message = box.get_message(ref.key)
-            except KeyError:
-                continue
-            target.add(message)
-            box.discard(ref.key)
-            moved.add(ref.key)
+        moved = {ref.key for ref in refs if ref.key in box}
+        for key in moved:
+            target.add(box.get_message(key))
+            box.discard(key)
         return moved
 
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
@@ -334,20 +329,16 @@ class ImapMailbox:
         or deleted meanwhile)."""
         if self.readonly:
             raise MailboxError(f"IMAP {self.settings.host}: read-only session, nothing is moved")
-        uids = [ref.uid for ref in refs if ref.uid is not None]
-        if not uids:
-            return set()
-        path = self.folder_path(folder)
+        uids, path = ",".join(str(ref.uid) for ref in refs if ref.uid is not None), self.folder_path(folder)
         try:
             client = self._connected()
-            present = client.search(["UID", ",".join(map(str, uids)), "UNDELETED"])
-            if present:
-                if client.has_capability("MOVE"):
-                    client.move(present, path)
-                else:
-                    client.copy(present, path)
-                    client.delete_messages(present)
-                    client.uid_expunge(present)
+            present = client.search(["UID", uids, "UNDELETED"]) if uids else []
+            if present and client.has_capability("MOVE"):
+                client.move(present, path)
+            elif present:
+                client.copy(present, path)
+                client.delete_messages(present)
+                client.uid_expunge(present)
         except NETWORK_ERRORS as exc:
             self._drop()
             raise MailboxError(f"IMAP {self.settings.host}: move to {path}: {text(exc)}") from exc

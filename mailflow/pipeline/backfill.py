@@ -22,7 +22,8 @@ from mailflow.errors import MailflowError
 from mailflow.mail.mailbox import MailRef
 from mailflow.pipeline import history
 from mailflow.pipeline.placement import known_locations, move_to_folder, start_watching
-from mailflow.pipeline.run import process, record
+from mailflow.pipeline.recording import record
+from mailflow.pipeline.run import process
 
 if TYPE_CHECKING:
     from mailflow.context import App

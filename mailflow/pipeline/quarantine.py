@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from mailflow.context import App
 from mailflow.db.models import Message, QuarantineEntry
-from mailflow.pipeline.run import process, step
+from mailflow.pipeline.recording import step
+from mailflow.pipeline.run import process
 
 
 def quarantine_release(app: App, entry_id: int) -> Message:

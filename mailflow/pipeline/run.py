@@ -22,15 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.db.models import Attachment as AttachmentRow
-from mailflow.db.models import Message, MessageStep, Proposal, QuarantineEntry
+from mailflow.db.models import Message, Proposal, QuarantineEntry
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.french import count
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
-from mailflow.mail.parsing import header, parse, parse_headers, storable
+from mailflow.mail.parsing import parse, storable
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
-from mailflow.pipeline.classify import Verdict, believable_date, classify_message, message_id_of
+from mailflow.pipeline.classify import Verdict, believable_date, classify_message
 from mailflow.pipeline.extract import ExtractedForm
 from mailflow.pipeline.extract.documents import walk
 from mailflow.pipeline.extract.mime import Attachment
@@ -39,6 +39,7 @@ from mailflow.pipeline.offers.filing import file_offers
 from mailflow.pipeline.placement import Moves, known_locations, note_moved_elsewhere, start_watching
 from mailflow.pipeline.readers import Pending, Readers
 from mailflow.pipeline.reading import read_proposals
+from mailflow.pipeline.recording import record, row_for, step
 from mailflow.pipeline.reply import complete_from_reply
 from mailflow.pipeline.validate import validate_fields
 
@@ -94,9 +95,7 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
         while started:
             incoming, reading = started.pop(0)
             checkpoint("fetched")
-            pk = record(app, incoming, mailbox.name, uidvalidity)
-            checkpoint("recorded")
-            verdict = process(app, pk, incoming.raw, reading)
+            pk, verdict = ingest_one(app, incoming, mailbox.name, uidvalidity, reading)
             checkpoint("processed")
             report.verdicts[verdict] += 1
             moves.add(pk, incoming.ref)
@@ -127,63 +126,34 @@ def ingest_files(app: App, paths: Iterable[Path]) -> list[tuple[Path, str]]:
     return results
 
 
-# -- step 1: record ------------------------------------------------------------------------------
+def ingest_one(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | None,
+               reading: Pending | None = None) -> tuple[int, str]:
+    """Archive a fetched mail, then record and process it in one transaction: (its id, its verdict).
 
-
-def record(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int | None, hold: str | None = None) -> int:
-    """Archive the raw bytes, then commit the mail's row; return its id. Idempotent.
-
-    A mail already known by Message-ID and content (seen again after a UIDVALIDITY change,
-    or delivered twice) keeps its first row; its new location is noted. One that staff put back
-    in the folder after mailflow filed it is noted as such and stays there. `hold`: why this mail
-    must never be answered (also when it is flagged \\Answered).
+    Nothing is told to the server before that commit: a crash before it leaves the mail waiting, to
+    be fetched again. A stage that fails is rolled back to its savepoint and the mail quarantined in
+    the same transaction. If the database refuses the transaction, the mail is recorded and processed
+    in two, as `resume` would.
     """
     digest = app.archive.store(incoming.raw)
     checkpoint("archived")
-    parsed = parse_headers(incoming.raw)
-    message_id = storable(message_id_of(parsed, digest))[:998]
-    now = app.clock.now()
-    with app.sessions.begin() as session:
-        existing = session.scalars(
-            select(Message).where(Message.message_id == message_id, Message.content_hash == digest)
-        ).first()
-        if existing is not None:
-            if (existing.mailbox, existing.uidvalidity, existing.uid) != (mailbox, uidvalidity, incoming.ref.uid):
-                where = f"{mailbox} uidvalidity={uidvalidity} uid={incoming.ref.uid}"
-                if existing.mailbox == mailbox and existing.uidvalidity == uidvalidity and history.was_put_back(
-                    existing, incoming.received_at, uidvalidity
-                ):
-                    existing.state = history.RETURNED
-                    existing.uid = incoming.ref.uid
-                    step(session, existing, history.RETURNED, now, f"{history.RETURNED_BY_STAFF} ({where})\u00a0: "
-                          "ni réponse ni nouveau classement\u00a0; mailflow mail reprocess pour le retraiter")
-                    return existing.id
-                step(session, existing, "seen-again", now, where)
-                if existing.state == "recorded" and uidvalidity is not None:
-                    existing.mailbox, existing.uidvalidity, existing.uid = mailbox, uidvalidity, incoming.ref.uid
-            return existing.id
-        row = Message(
-            mailbox=mailbox,
-            uidvalidity=uidvalidity,
-            uid=incoming.ref.uid,
-            message_id=message_id,
-            content_hash=digest,
-            received_at=incoming.received_at,
-            sender=storable(header(parsed, "From"))[:998],
-            subject=storable(header(parsed, "Subject")),
-            size=incoming.ref.size,
-            truncated=incoming.truncated,
-            state="recorded",
-            created_at=now,
-        )
-        session.add(row)
-        session.flush()
-        step(session, row, "recorded", now, f"{len(incoming.raw)} octets archivés ({digest[:12]}…)")
-        if incoming.ref.answered:
-            history.hold(session, row, history.ANSWERED_BY_STAFF, now)
-        if hold:
-            history.hold(session, row, hold, now)
-        return row.id
+    try:
+        with app.sessions.begin() as session:
+            message = row_for(app, session, incoming, digest, mailbox, uidvalidity)
+            checkpoint("recorded")
+            if message.state != "recorded":
+                return message.id, "duplicate"
+            try:
+                with session.begin_nested():
+                    return message.id, _run_stages(app, session, message, incoming.raw, reading)
+            except Exception as exc:  # noqa: BLE001 - one broken mail must never stop the daemon
+                log.exception("mail #%s could not be processed; quarantined", message.id)
+                _quarantine(app, session, message, _internal_error(exc))
+                return message.id, "quarantined"
+    except Exception:  # noqa: BLE001 - the database refused the transaction: the slower path
+        log.exception("mail %s: recording and processing in one transaction failed; retried in two", incoming.ref)
+        pk = record(app, incoming, mailbox, uidvalidity)
+        return pk, process(app, pk, incoming.raw)
 
 
 # -- steps 2 to 6: classify, extract, validate, file, answer (one transaction) ----------------------
@@ -200,18 +170,25 @@ def process(app: App, pk: int, raw: bytes | None = None, reading: Pending | None
             message = session.get_one(Message, pk)
             if message.state != "recorded":
                 return "duplicate"  # the same mail (Message-ID and content) was processed before
-            verdict = _stages(app, session, message, raw, reading)
-            filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)))
-            log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
-                     extra={"message_id": message.message_id, "outcome": verdict, "reference": filed or None})
-            return verdict
+            return _run_stages(app, session, message, raw, reading)
     except Exception as exc:  # noqa: BLE001 - one broken mail must never stop the daemon
         log.exception("mail #%s could not be processed; quarantined", pk)
         with app.sessions.begin() as session:
-            message = session.get_one(Message, pk)
-            _quarantine(app, session, message, f"erreur interne lors du traitement ({exc.__class__.__name__}) : "
-                        "le message est conservé pour un traitement manuel")
+            _quarantine(app, session, session.get_one(Message, pk), _internal_error(exc))
         return "quarantined"
+
+
+def _run_stages(app: App, session: Session, message: Message, raw: bytes | None, reading: Pending | None) -> str:
+    verdict = _stages(app, session, message, raw, reading)
+    filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)))
+    log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
+             extra={"message_id": message.message_id, "outcome": verdict, "reference": filed or None})
+    return verdict
+
+
+def _internal_error(exc: Exception) -> str:
+    return (f"erreur interne lors du traitement ({exc.__class__.__name__})\u00a0: le message est conservé pour un "
+            "traitement manuel")
 
 
 def _stages(app: App, session: Session, message: Message, raw: bytes | None, reading: Pending | None) -> str:
@@ -355,11 +332,6 @@ def _finish(session: Session, message: Message, verdict: str, reason: str, now: 
     message.reason = storable(reason)
     message.state = "processed"
     step(session, message, verdict, now, reason)
-
-
-def step(session: Session, message: Message, name: str, at: datetime, detail: str | None = None) -> None:
-    """Add one line to the mail's history (`mailflow mail show`, the console)."""
-    session.add(MessageStep(message=message, step=name, at=at, detail=None if detail is None else storable(detail)))
 
 
 def resume(app: App) -> int:
