@@ -234,7 +234,7 @@ def counts(url: str) -> tuple[int, int, int]:
 
 
 def run(mails: int, latency_mails: int, big_mb: float, keep: bool, database: str = "sqlite",
-        daemons: int = 1) -> dict[str, float]:
+        daemons: int = 1, readers: int | None = None) -> dict[str, float]:
     """Measure (a) to (e) once; the results by name."""
     os.environ.pop("MAILFLOW_TEST_DATABASE_URL", None)  # the benchmark chooses and reads its own database
     root = Path(tempfile.mkdtemp(prefix="mailflow-bench-"))
@@ -253,7 +253,8 @@ def run(mails: int, latency_mails: int, big_mb: float, keep: bool, database: str
                        handle_since="2025-06-01")  # archive in workdir
         settings = workdir / "settings.toml"
         text = settings.read_text().replace("poll_seconds = 3600\n",
-                                            "poll_seconds = 3600\nmax_message_bytes = 41943040\n")
+                                            "poll_seconds = 3600\nmax_message_bytes = 41943040\n"
+                                            + ("" if readers is None else f"reader_processes = {readers}\n"))
         settings.write_text(text.replace("answers_per_sender_per_day = 5", "answers_per_sender_per_day = 50"))
 
         print(f"delivering {mails} mails to Dovecot…", flush=True)
@@ -315,6 +316,7 @@ def run(mails: int, latency_mails: int, big_mb: float, keep: bool, database: str
     return {
         "database": database,
         "daemons": daemons,
+        "readers": "default" if readers is None else readers,
         "mails": mails,
         "mean_kb": statistics.mean(sizes) / 1000,
         "min_kb": min(sizes) / 1000,
@@ -353,7 +355,8 @@ def report(r: dict[str, float]) -> str:
         f"({r['raw_per_second']:.0f} mails/s)",
         f"(a') (a) + the fastest text layer of every attachment (PDFium, document XML): "
         f"{r['text_seconds']:.2f} s ({r['text_per_second']:.0f} mails/s)",
-        f"(b) mailflow end to end ({r['database']}, {r['daemons']:.0f} daemon(s)), until every acknowledgement "
+        f"(b) mailflow end to end ({r['database']}, {r['daemons']:.0f} daemon(s), reader processes: {r['readers']}), "
+        f"until every acknowledgement "
         f"reached SMTP: {r['mailflow_seconds']:.2f} s ({r['mailflow_per_second']:.1f} mails/s)",
         f"(c) ratio (b)/(a): {r['ratio']:.1f}x  (target: 4x or less, goal 2x); (b)/(a'): {r['ratio_text']:.1f}x",
         f"    in CPU seconds (blind to other jobs on the machine): (a) {r['raw_cpu']:.2f} s, "
@@ -381,10 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
                         help="SQLite file, or a private PostgreSQL cluster (tests/fixtures/postgres.py)")
     parser.add_argument("--daemons", type=int, default=1, help="daemons on the database (PostgreSQL for 2 or more)")
+    parser.add_argument("--readers", type=int, help="[mailbox] reader_processes (default: the setting's default)")
     args = parser.parse_args(argv)
     if args.daemons > 1 and args.database != "postgresql":
         parser.error("several daemons need --database postgresql (one SQLite file has one daemon)")
-    results = run(args.mails, args.latency_mails, args.big_mb, args.keep, args.database, args.daemons)
+    results = run(args.mails, args.latency_mails, args.big_mb, args.keep, args.database, args.daemons, args.readers)
     print()
     print(report(results))
     if args.json:
