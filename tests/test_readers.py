@@ -1,0 +1,101 @@
+"""Reading documents in worker processes: the same result as reading in the daemon, and a reader that
+dies or overruns costs only its own mail, which is quarantined with a reason staff can act on."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mailflow.db.models import QuarantineEntry
+from mailflow.errors import ExtractionError
+from mailflow.mail.parsing import parse
+from mailflow.pipeline import readers as readers_module
+from mailflow.pipeline.extract import ExtractionLimits
+from mailflow.pipeline.readers import Readers
+from mailflow.pipeline.run import ingest_pass
+from tests.factories import collectivity, form_docx, make_app, proposal_mail
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def word_mail(n: int) -> EmailMessage:
+    values = collectivity(n)
+    message = proposal_mail(values, subject=f"Proposition {n}")
+    message.clear_content()
+    message.set_content("Bonjour,\nvous trouverez ci-joint notre fiche.\n")
+    message.add_attachment(form_docx(values), maintype="application", subtype=DOCX.split("/")[1],
+                           filename="fiche.docx")
+    return message
+
+
+@pytest.fixture
+def readers(tmp_path: Path):  # noqa: ANN201
+    app = make_app(tmp_path)
+    made = Readers(app.form, app.forms, app.limits, processes=1)
+    made.start_workers()
+    yield app, made
+    made.close()
+
+
+def test_a_worker_reads_what_the_daemon_would_read(readers) -> None:  # noqa: ANN001
+    """A Word form and a form typed in the body: the worker's reading equals the daemon's own."""
+    app, pool = readers
+    for message in (word_mail(1), proposal_mail(collectivity(2))):
+        raw = message.as_bytes()
+        parsed = parse(raw)
+        found = pool.start(raw).result(parsed)
+        assert found == pool.read_here(parsed)
+        assert len(found.forms) == 1 and found.unreadable == ()
+
+
+def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reader process of one mail dies (as a C library crashing on a hostile file would): that mail is
+    quarantined, the daemon goes on, and the next mail is read by a fresh worker and filed."""
+    real = readers_module.read_proposals
+
+    def dies_on_the_first(message, *args):  # noqa: ANN001, ANN202
+        if str(message["Subject"]) == "Proposition 1":
+            os._exit(3)
+        return real(message, *args)
+
+    monkeypatch.setattr(readers_module, "read_proposals", dies_on_the_first)  # the workers are forked after this
+    app = make_app(tmp_path)
+    box = mailbox.Maildir(tmp_path / "inbox", create=True)
+    for n in (1, 2):
+        box.add(word_mail(n).as_bytes())
+    pool = Readers(app.form, app.forms, app.limits, processes=1)
+    try:
+        report = ingest_pass(app, readers=pool)
+    finally:
+        pool.close()
+    assert dict(report.verdicts) == {"quarantined": 1, "proposal": 1}
+    with app.sessions() as session:
+        (entry,) = session.scalars(select(QuarantineEntry))
+        assert "interrompu le lecteur de documents" in entry.reason
+        assert entry.message.subject == "Proposition 1"
+
+
+def test_a_reader_over_its_time_is_stopped_and_its_mail_set_aside(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    """A reading that never ends (a pathological file in C code the time checks cannot reach) is stopped
+    after its budget; the mail gets a French reason instead of hanging the daemon."""
+    def never_ends(*_args):  # noqa: ANN202
+        time.sleep(600)
+
+    monkeypatch.setattr(readers_module, "read_proposals", never_ends)
+    app = make_app(tmp_path)
+    pool = Readers(app.form, app.forms, ExtractionLimits(seconds_per_document=0.5), processes=1)
+    try:
+        raw = word_mail(3).as_bytes()
+        with pytest.raises(ExtractionError, match="dépassé le temps prévu"):
+            pool.start(raw).result(parse(raw))
+    finally:
+        pool.close()
