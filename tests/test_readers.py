@@ -99,3 +99,24 @@ def test_a_reader_over_its_time_is_stopped_and_its_mail_set_aside(monkeypatch: p
             pool.start(raw).result(parse(raw))
     finally:
         pool.close()
+
+
+def test_when_the_pool_cannot_take_work_the_daemon_reads_the_mail_itself(readers) -> None:  # noqa: ANN001
+    """pebble refusing work (its pool broken) does not cost the mail: it is read in the daemon, and the
+    next mail goes to a new pool."""
+    _, pool = readers
+
+    class Broken:
+        def schedule(self, *_args, **_kwargs):  # noqa: ANN202
+            raise RuntimeError("Unexpected error within the Pool")
+
+        def stop(self) -> None:
+            pass
+
+    pool._pool = Broken()  # noqa: SLF001 - the state pebble leaves after an internal error
+    raw = word_mail(4).as_bytes()
+    parsed = parse(raw)
+    assert len(pool.start(raw).result(parsed).forms) == 1
+    assert pool._pool is None  # noqa: SLF001
+    raw = word_mail(5).as_bytes()
+    assert len(pool.start(raw).result(parse(raw)).forms) == 1

@@ -4,9 +4,10 @@ Reading the documents (PDF, Word, OpenDocument, the body) is most of a mail's co
 nothing but the mail: it runs in a pool of worker processes (pebble) while the daemon records,
 files, answers and moves the mails before it, in order and one transaction each, as without the
 pool. The workers are forked from the daemon when it starts (`start_workers`, before its threads),
-so they share its loaded code instead of loading their own. A worker that overruns its time budget or dies (a C library
-crashing on a hostile PDF) is replaced, and only that mail is quarantined. A mail larger than
-`INLINE_BYTES` is read in the daemon itself, so that it is never held whole by two processes.
+so they share its loaded code instead of loading their own. A worker that overruns its time budget
+or dies (a C library crashing on a hostile PDF) is replaced, and only that mail is quarantined. A
+mail larger than `INLINE_BYTES` is read in the daemon itself, so that it is never held whole by two
+processes; so is every mail while the pool cannot take work (it is started again at the next one).
 """
 
 from __future__ import annotations
@@ -101,7 +102,14 @@ class Readers:
         if self.processes == 0 or len(raw) > INLINE_BYTES:
             return Pending(self)
         timeout = self.limits.seconds_per_document * TIMEOUT_FACTOR
-        return Pending(self, self._workers().schedule(_read_in_worker, args=(raw,), timeout=timeout))
+        try:
+            return Pending(self, self._workers().schedule(_read_in_worker, args=(raw,), timeout=timeout))
+        except RuntimeError:  # pebble's pool broke down: read here, and start a new pool for the next mail
+            log.exception("the reader processes cannot take work; this mail is read by the daemon itself")
+            broken, self._pool = self._pool, None
+            with contextlib.suppress(Exception):
+                broken.stop()  # type: ignore[union-attr]
+            return Pending(self)
 
     def read_here(self, parsed: EmailMessage, collected: Collected | None = None) -> MailReading:
         return read_proposals(parsed, self.form, self.forms, self.limits, collected)
