@@ -79,7 +79,7 @@ def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(
     assert dict(report.verdicts) == {"quarantined": 1, "proposal": 1}
     with app.sessions() as session:
         (entry,) = session.scalars(select(QuarantineEntry))
-        assert "interrompu le lecteur de documents" in entry.reason
+        assert "le lecteur de documents s'est arrêté" in entry.reason
         assert entry.message.subject == "Proposition 1"
 
 
@@ -95,7 +95,7 @@ def test_a_reader_over_its_time_is_stopped_and_its_mail_set_aside(monkeypatch: p
     pool = Readers(app.form, app.forms, ExtractionLimits(seconds_per_document=0.5), processes=1)
     try:
         raw = word_mail(3).as_bytes()
-        with pytest.raises(ExtractionError, match="dépassé le temps prévu"):
+        with pytest.raises(ExtractionError, match="dépassé le temps imparti"):
             pool.start(raw).result(parse(raw))
     finally:
         pool.close()

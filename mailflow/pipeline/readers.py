@@ -76,12 +76,12 @@ class Pending:
         try:
             return self._future.result()
         except FutureTimeout:
-            raise ExtractionError("la lecture des pièces jointes a dépassé le temps prévu\u00a0: le message doit "
-                                  "être lu par une personne") from None
+            raise ExtractionError("la lecture des pièces jointes a dépassé le temps imparti\u00a0: le message "
+                                  "doit être lu par une personne") from None
         except (ProcessExpired, CancelledError) as exc:
             log.error("the reader process of a mail stopped (%s); the mail is quarantined", exc)
-            raise ExtractionError("la lecture des pièces jointes a interrompu le lecteur de documents\u00a0: le "
-                                  "message doit être lu par une personne") from None
+            raise ExtractionError("le lecteur de documents s'est arrêté pendant la lecture des pièces jointes"
+                                  "\u00a0: le message doit être lu par une personne") from None
 
     def cancel(self) -> None:
         if self._future is not None:
