@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import socket
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,6 +21,7 @@ from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass
 from tests.factories import collectivity, form_docx, make_app, proposal_mail
+from tests.fixtures import LOOPBACK
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -120,3 +122,17 @@ def test_when_the_pool_cannot_take_work_the_daemon_reads_the_mail_itself(readers
     assert pool._pool is None  # noqa: SLF001
     raw = word_mail(5).as_bytes()
     assert len(pool.start(raw).result(parse(raw)).forms) == 1
+
+
+def test_readers_keep_none_of_the_daemons_network_connections(readers) -> None:  # noqa: ANN001
+    """Forked readers hold no copy of the daemon's TCP sockets: once the daemon closes one, it is closed
+    (a PostgreSQL session would otherwise keep the leadership lock; here a listening port is free again)."""
+    _, pool = readers
+    pool.close()
+    listener = socket.create_server((LOOPBACK, 0))
+    port = listener.getsockname()[1]
+    pool.start_workers()
+    raw = word_mail(6).as_bytes()
+    assert len(pool.start(raw).result(parse(raw)).forms) == 1  # the worker has started
+    listener.close()
+    socket.create_server((LOOPBACK, port)).close()

@@ -19,6 +19,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
+import stat
 from collections.abc import Mapping
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -45,9 +47,29 @@ _worker: tuple[FormDefinition, Mapping[str, FormDefinition], ExtractionLimits] |
 def _start_worker(form: FormDefinition, forms: Mapping[str, FormDefinition], limits: ExtractionLimits) -> None:
     global _worker  # noqa: PLW0603 - one worker process reads for one service: its definitions, set once
     _worker = (form, forms, limits)
+    _close_network_sockets()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload is the daemon's business
     with contextlib.suppress(OSError, AttributeError):  # die with the daemon, even when it is SIGKILLed
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _close_network_sockets() -> None:
+    """Close the TCP sockets forked from the daemon (its database, IMAP and SMTP connections): a copy
+    held here would keep them open after the daemon closes its own, such as the PostgreSQL session
+    that holds the leadership lock. The pipes to the pool are Unix sockets and stay."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            try:
+                if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    continue
+                probe = socket.socket(fileno=fd)
+            except OSError:
+                continue
+            family = probe.family
+            probe.detach()
+            if family in (socket.AF_INET, socket.AF_INET6):
+                os.close(fd)
 
 
 def _read_in_worker(raw: bytes) -> MailReading:
