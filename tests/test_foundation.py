@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from mailflow.db import engine as db
@@ -31,6 +32,25 @@ def test_migrations_create_exactly_the_models_schema(db_url: str) -> None:
         tables = set(inspect(connection).get_table_names())
     assert differences == []
     assert {"messages", "proposals", "outbox", "quarantine", "reminders", "slots"} <= tables
+
+
+def test_schema_head_is_the_newest_migration(tmp_path: Path) -> None:
+    """The revision a start compares with, to leave Alembic unloaded, is the newest migration's."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    assert db.SCHEMA_HEAD == ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head()
+    assert db.schema_revision(engine) is None
+    db.upgrade(engine)
+    assert db.schema_revision(engine) == db.SCHEMA_HEAD
+
+
+def test_a_start_on_an_upgraded_database_does_not_load_alembic(tmp_path: Path) -> None:
+    """Alembic stays out of the daemon's memory once the schema is at the newest migration."""
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    db.upgrade(db.make_engine(url))
+    script = ("import sys; from mailflow.db import engine as db; db.upgrade(db.make_engine(sys.argv[1])); "
+              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    result = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True, check=True, cwd=REPO)
+    assert result.stdout.strip() == "[]"
 
 
 def test_db_upgrade_command(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
+from mailflow.memory import release_free_memory
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.extract.documents import Collected
 from mailflow.pipeline.forms.definition import FormDefinition
@@ -76,7 +77,10 @@ def _read_in_worker(raw: bytes) -> MailReading:
     if _worker is None:
         raise RuntimeError("reader process started without its form definitions")
     form, forms, limits = _worker
-    return read_proposals(parse(raw), form, forms, limits)
+    try:
+        return read_proposals(parse(raw), form, forms, limits)
+    finally:
+        release_free_memory()  # a PDF's pages and glyphs are freed: their memory goes back to the system
 
 
 def default_processes() -> int:

@@ -28,6 +28,7 @@ from mailflow.faults import checkpoint
 from mailflow.mail.french import count
 from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
 from mailflow.mail.parsing import parse, storable
+from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message
@@ -108,6 +109,7 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
                 report.moved = moves.moved
                 return report
         moves.flush()
+        release_free_memory()
     moves.flush()
     report.moved = moves.moved
     note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)

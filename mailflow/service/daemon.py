@@ -32,6 +32,7 @@ from mailflow.db.state import note_leader, note_mailbox
 from mailflow.errors import MailboxError, MailflowError, TemplateError
 from mailflow.mail.outbox import release_claims_of_others
 from mailflow.mail.templates import Templates
+from mailflow.memory import release_free_memory
 from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass, resume
 from mailflow.service.alerts import review
@@ -242,6 +243,7 @@ class Daemon:
             log.info("mailbox pass: %s", report)
         if not self.stopping:
             self._drain()
+        release_free_memory()
 
     def _keep_going(self) -> bool:
         self.heartbeat.beat()
