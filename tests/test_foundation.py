@@ -37,7 +37,7 @@ def test_migrations_create_exactly_the_models_schema(db_url: str) -> None:
 def test_schema_head_is_the_newest_migration(tmp_path: Path) -> None:
     """The revision a start compares with, to leave Alembic unloaded, is the newest migration's."""
     engine = db.make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
-    assert db.SCHEMA_HEAD == ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head()
+    assert ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head() == db.SCHEMA_HEAD
     assert db.schema_revision(engine) is None
     db.upgrade(engine)
     assert db.schema_revision(engine) == db.SCHEMA_HEAD
