@@ -1,0 +1,93 @@
+"""Parsing a mail with its attachments' base64 kept out of email's parser gives what email's parser gives."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailflow.mail.parsing import detached_body, parse
+from mailflow.pipeline.extract.mime import collect
+
+
+def leaves(raw: bytes) -> list[tuple[str, bytes]]:
+    """Each leaf's type and decoded bytes, as mailflow reads them."""
+    found = []
+    for part in parse(raw).walk():
+        if not part.is_multipart():
+            data = detached_body(part)
+            found.append((part.get_content_type(), data if data is not None else part.get_payload(decode=True)))
+    return found
+
+
+def reference(raw: bytes) -> list[tuple[str, bytes]]:
+    """The same, by email's own parser on the whole mail."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return [(p.get_content_type(), p.get_payload(decode=True)) for p in message.walk() if not p.is_multipart()]
+
+
+def base64_lines(data: bytes, width: int, newline: bytes) -> bytes:
+    text = base64.b64encode(data)
+    return b"".join(text[i:i + width] + newline for i in range(0, len(text), width))
+
+
+def mail(parts: list[tuple[str, str, bytes]], newline: bytes = b"\r\n") -> bytes:
+    """A multipart mail written by hand, so that line widths and encodings are exactly as given."""
+    head = [b"From: Mairie <rh@ville.example.fr>", b"To: stages@inet.example.fr", b"Subject: Proposition",
+            b"MIME-Version: 1.0", b'Content-Type: multipart/mixed; boundary="SEP"', b""]
+    body = []
+    for content_type, encoding, payload in parts:
+        body += [b"--SEP", f"Content-Type: {content_type}".encode(),
+                 f"Content-Transfer-Encoding: {encoding}".encode(), b"", payload]
+    body.append(b"--SEP--")
+    return newline.join(head + body) + newline
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(min_value=0, max_value=40_000),
+    width=st.sampled_from([40, 41, 57, 64, 72, 76, 77, 100]),
+    newline=st.sampled_from([b"\r\n", b"\n"]),
+    kind=st.sampled_from(["application/pdf", "image/jpeg", "text/plain; charset=utf-8", "message/rfc822"]),
+    seed=st.integers(min_value=0, max_value=1000),
+)
+def test_every_leaf_reads_as_emails_own_parser_reads_it(size: int, width: int, newline: bytes, kind: str,
+                                                        seed: int) -> None:
+    """Attachments of any size, line width and line ending, text or binary: the same decoded bytes."""
+    data = random.Random(seed).randbytes(size) if not kind.startswith("text") else (
+        "Texte accentué, ligne après ligne.\n" * (size // 36)).encode()
+    encoded = base64_lines(data, width, newline)
+    raw = mail([("text/plain; charset=utf-8", "8bit", "Bonjour,\nveuillez trouver la fiche.".encode()),
+                (kind, "base64", encoded.rstrip(newline))], newline)
+    assert leaves(raw) == reference(raw)
+
+
+def test_a_long_block_of_base64_letters_in_a_text_body_stays_that_text() -> None:
+    """A key or a pasted blob in a plain-text body looks like base64 lines: the text is given back whole."""
+    armour = base64_lines(random.Random(3).randbytes(9000), 64, b"\n").decode()
+    raw = mail([("text/plain; charset=utf-8", "7bit", f"Voici la clef :\n{armour}Cordialement".encode())], b"\n")
+    assert leaves(raw) == reference(raw)
+    assert armour in leaves(raw)[0][1].decode()
+
+
+def test_a_sender_cannot_forge_the_marker_of_a_detached_body() -> None:
+    """Text that imitates the parser's marker is read as text; the attachment is unchanged."""
+    scan = random.Random(5).randbytes(20_000)
+    forged = "mailflow-detached-0000000000000000-0\nmailflow-detached-ffffffffffffffff-1\n"
+    raw = mail([("text/plain; charset=utf-8", "8bit", forged.encode()),
+                ("image/jpeg", "base64", base64_lines(scan, 76, b"\r\n"))])
+    assert leaves(raw) == reference(raw)
+    assert leaves(raw)[0][1].decode() == forged
+
+
+def test_attachments_are_collected_from_the_detached_bodies() -> None:
+    """What the archive and the readers receive: the attachment's own bytes and name."""
+    document = random.Random(9).randbytes(300_000)
+    raw = mail([("text/plain", "7bit", b"Bonjour"),
+                ('application/pdf; name="fiche.pdf"', "base64", base64_lines(document, 76, b"\r\n"))])
+    attachments, _ = collect(parse(raw))
+    assert [(a.filename, a.data) for a in attachments] == [("fiche.pdf", document)]
