@@ -61,7 +61,7 @@ def test_every_leaf_reads_as_emails_own_parser_reads_it(size: int, width: int, n
     data = random.Random(seed).randbytes(size) if not kind.startswith("text") else (
         "Texte accentué, ligne après ligne.\n" * (size // 36)).encode()
     encoded = base64_lines(data, width, newline)
-    raw = mail([("text/plain; charset=utf-8", "8bit", "Bonjour,\nveuillez trouver la fiche.".encode()),
+    raw = mail([("text/plain; charset=utf-8", "8bit", b"Bonjour,\nveuillez trouver la fiche."),
                 (kind, "base64", encoded.rstrip(newline))], newline)
     assert leaves(raw) == reference(raw)
 

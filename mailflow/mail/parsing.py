@@ -38,7 +38,8 @@ def parse_headers(raw: bytes) -> EmailMessage:
 
 PARSE_CHUNK = 1 << 20
 # Sixty-four full lines of base64 or more: an attachment's body, but its last line.
-BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/]{40,}\r?\n){64,}")
+BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/]{40,}+\r?\n){64,}+")  # possessive: no backtracking stack
+LAST_LINE = re.compile(rb"[A-Za-z0-9+/]*={0,2}\r?\n")
 _DETACHED = "_mailflow_detached"
 
 
@@ -50,8 +51,7 @@ def parse(raw: bytes) -> EmailMessage:
     parser reads the mail with a marker line in their place, and `detached_body` decodes them
     from `raw` itself. Text parts get their own text back, so every other reader sees the usual tree.
     """
-    runs = [(start, end) for start, end in (match.span() for match in BASE64_RUN.finditer(raw))
-            if (end - start - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)) % 4 == 0]
+    runs = [span for span in map(_with_last_line, BASE64_RUN.finditer(raw)) if span is not None]
     if not runs:
         return _parse_bytes(raw)
     token = secrets.token_hex(8)
@@ -64,8 +64,20 @@ def parse(raw: bytes) -> EmailMessage:
         done = end
     pieces.append(view[done:])
     message = _parse_bytes(b"".join(pieces))
-    _reattach(message, view, spans, re.compile(f"mailflow-detached-{token}-[0-9]+\n"))
+    _reattach(message, view, spans, re.compile(f"(mailflow-detached-{token}-[0-9]+)(\n|\\Z)"))
     return message
+
+
+def _with_last_line(run: re.Match[bytes]) -> tuple[int, int] | None:
+    """The run and the short or padded line that ends it, so that it decodes in one piece; None when
+    its letters do not make whole groups of four (a line of odd width after it: left to the parser)."""
+    raw, (start, end) = run.string, run.span()
+    last = LAST_LINE.match(raw, end)
+    for stop in ((last.end(), end) if last else (end,)):
+        letters = stop - start - raw.count(b"\n", start, stop) - raw.count(b"\r", start, stop)
+        if letters % 4 == 0:
+            return start, stop
+    return None
 
 
 def _parse_bytes(raw: bytes) -> EmailMessage:
@@ -80,22 +92,35 @@ def _parse_bytes(raw: bytes) -> EmailMessage:
 
 def _reattach(message: EmailMessage, raw: memoryview, spans: dict[str, tuple[int, int]],
               marker: re.Pattern[str]) -> None:
-    """Leave detached the runs of non-text base64 leaves; give every other part its text back."""
+    """Leave detached the runs of non-text base64 leaves; give every other part its text back.
+
+    A marker on a part's last line has lost its line ending to the boundary that follows, as the run's
+    own last line ending would have."""
     for part in message.walk():
         payload = part.get_payload()
         if not isinstance(payload, str) or not marker.search(payload):
             continue
-        pieces = marker.split(payload)
-        runs = [raw[slice(*spans[found.group(0)[:-1]])] for found in marker.finditer(payload)]
+        found = list(marker.finditer(payload))
+        pieces = _between(payload, found)
+        runs = [raw[slice(*spans[f.group(1)])] for f in found]
         binary = (part.get_content_maintype() not in ("text", "message", "multipart")
                   and str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64")
         if binary and all(_base64_length(piece) % 4 == 0 for piece in pieces):
             setattr(part, _DETACHED, (pieces, runs))
-        else:
-            text = [pieces[0]]
-            for run, piece in zip(runs, pieces[1:], strict=True):
-                text += [bytes(run).decode("ascii"), piece]
-            part.set_payload("".join(text))
+            continue
+        text = [pieces[0]]
+        for f, run, piece in zip(found, runs, pieces[1:], strict=True):
+            written = bytes(run).decode("ascii")
+            if not f.group(2):
+                written = written.removesuffix("\n").removesuffix("\r")
+            text += [written, piece]
+        part.set_payload("".join(text))
+
+
+def _between(text: str, found: list[re.Match[str]]) -> list[str]:
+    """The text before, between and after the matches."""
+    starts, ends = [f.start() for f in found] + [len(text)], [0] + [f.end() for f in found]
+    return [text[a:b] for a, b in zip(ends, starts, strict=True)]
 
 
 def _base64_length(text: str) -> int:
@@ -108,6 +133,8 @@ def detached_body(part: Message) -> bytes | None:
     if found is None:
         return None
     pieces, runs = found
+    if len(runs) == 1 and not "".join(pieces).strip():
+        return binascii.a2b_base64(runs[0])  # the usual case: the whole body in one run, decoded without a copy
     decoded = bytearray(binascii.a2b_base64(pieces[0]))
     for run, piece in zip(runs, pieces[1:], strict=True):
         decoded += binascii.a2b_base64(run)
