@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from mailflow.db.models import Attachment, Message, OutboxMail, Proposal
+from mailflow.mail.mailbox import batches
 from mailflow.pipeline.archive import content_hash
 from tests.factories import (
     collectivity,
@@ -213,3 +214,13 @@ def test_mail_over_the_size_limit_is_quarantined_with_its_headers(imap_server, w
     assert "message trop volumineux" in listing.stdout
     assert count(workdir, Proposal) == 0
     assert len(imap_server.messages(ATTENTION)) == 1
+
+
+def test_mails_are_fetched_and_read_ahead_in_batches_bounded_in_bytes() -> None:
+    """Fifty small mails make one batch; large mails come a few at a time, and one over the bound alone."""
+    small, large, huge = 100_000, 6_000_000, 30_000_000
+    sizes = [small] * 60 + [large] * 3 + [huge] + [small] * 2
+    found = [[sizes[i] for i in batch] for batch in batches(range(len(sizes)), 50, lambda i: sizes[i], 16_000_000)]
+    assert [len(b) for b in found] == [50, 12, 1, 1, 2]  # 10 small and 2 large; the 3rd large; the huge one
+    assert [i for b in batches(range(len(sizes)), 50, lambda i: sizes[i], 16_000_000) for i in b] == list(range(66))
+    assert all(sum(b) <= 16_000_000 or len(b) == 1 for b in found)

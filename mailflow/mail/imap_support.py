@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from imapclient import IMAPClient
@@ -29,12 +28,6 @@ def hierarchy(client: IMAPClient) -> tuple[str, str]:
 def is_news(response: tuple) -> bool:
     """An IDLE response that announces new mail."""
     return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
-
-
-def chunks(items: list[int], size: int) -> Iterable[list[int]]:
-    """`items` in batches of `size`."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def aware(value: datetime) -> datetime:

@@ -14,7 +14,6 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from mailflow.db.models import Message, Proposal, QuarantineEntry
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.french import count
-from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
+from mailflow.mail.mailbox import IncomingMail, MailRef, batches, header_date
 from mailflow.mail.parsing import parse, storable
 from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
@@ -89,8 +88,7 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
             moves.add(row[0], ref)
     seen: set[int] = set()
     readers = readers or Readers(app.form, app.forms, app.limits, processes=0)
-    fetched = mailbox.fetch(to_fetch)
-    while chunk := list(islice(fetched, app.settings.mailbox.batch_size)):
+    for chunk in batches(mailbox.fetch(to_fetch), app.settings.mailbox.batch_size, lambda mail: len(mail.raw)):
         started = [(incoming, readers.start(incoming.raw)) for incoming in chunk]
         del chunk
         while started:
