@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from mailflow.db.models import Attachment, Message, OutboxMail, Proposal
-from mailflow.mail.mailbox import batches
+from mailflow.mail.imap_support import batches
 from mailflow.pipeline.archive import content_hash
 from tests.factories import (
     collectivity,

@@ -1,12 +1,18 @@
-"""Small IMAP helpers: the server's own folder names (prefix and separator), and response decoding."""
+"""Small IMAP helpers: the server's own folder names (prefix and separator), response decoding, fetch batches."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
+
+# Mail fetched or read ahead at once: at most this many bytes (a bigger mail comes alone).
+BATCH_BYTES = 16 * 1024 * 1024
+Item = TypeVar("Item")
 
 
 def hierarchy(client: IMAPClient) -> tuple[str, str]:
@@ -28,6 +34,22 @@ def hierarchy(client: IMAPClient) -> tuple[str, str]:
 def is_news(response: tuple) -> bool:
     """An IDLE response that announces new mail."""
     return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def batches(items: Iterable[Item], count: int, size: Callable[[Item], int],
+            max_bytes: int = BATCH_BYTES) -> Iterator[list[Item]]:
+    """`items` in order, in batches of at most `count` items and `max_bytes` bytes (a bigger item alone),
+    so that a mailbox holding many large mails is never read into memory fifty at a time."""
+    batch: list[Item] = []
+    total = 0
+    for item in items:
+        if batch and (len(batch) >= count or total + size(item) > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += size(item)
+    if batch:
+        yield batch
 
 
 def aware(value: datetime) -> datetime:

@@ -14,27 +14,24 @@ import mailbox as stdlib_mailbox
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailflow.errors import AuthenticationError, MailboxError
-from mailflow.mail.imap_support import aware, hierarchy, is_news, text
+from mailflow.mail.imap_support import aware, batches, hierarchy, is_news, text
 from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
 from mailflow.settings import MailboxSettings
 
 log = logging.getLogger(__name__)
 
 NETWORK_ERRORS = (IMAPClientError, OSError, socket.timeout, ssl.SSLError)
-# Mail fetched or read ahead at once: at most this many bytes (a bigger mail comes alone).
-BATCH_BYTES = 16 * 1024 * 1024
-Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -51,22 +48,6 @@ class MailRef:
     def answered(self) -> bool:
         """Staff (or their mail client) already answered it."""
         return "\\Answered" in self.flags
-
-
-def batches(items: Iterable[Item], count: int, size: Callable[[Item], int],
-            max_bytes: int = BATCH_BYTES) -> Iterator[list[Item]]:
-    """`items` in order, in batches of at most `count` items and `max_bytes` bytes (a bigger item alone),
-    so that a mailbox holding many large mails is never read into memory fifty at a time."""
-    batch: list[Item] = []
-    total = 0
-    for item in items:
-        if batch and (len(batch) >= count or total + size(item) > max_bytes):
-            yield batch
-            batch, total = [], 0
-        batch.append(item)
-        total += size(item)
-    if batch:
-        yield batch
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from mailflow.db.models import Message, Proposal, QuarantineEntry
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.french import count
-from mailflow.mail.mailbox import IncomingMail, MailRef, batches, header_date
+from mailflow.mail.imap_support import batches
+from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
 from mailflow.mail.parsing import parse, storable
 from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
