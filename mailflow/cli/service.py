@@ -14,6 +14,7 @@ import uvicorn
 from mailflow.cli.base import Context, cli, guard, now_option, pass_context
 from mailflow.db import engine as db
 from mailflow.pipeline.backfill import import_history as backfill
+from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_files
 from mailflow.service.app import run_once
 from mailflow.service.daemon import Daemon
@@ -47,11 +48,15 @@ def run(ctx: Context, once: bool, dry_run: bool) -> None:
         return
     require_secrets(app)
     if once:
+        readers = Readers(app.form, app.forms, app.limits, app.settings.mailbox.reader_processes)
+        readers.start_workers()
         try:
-            report = run_once(app)
+            report = run_once(app, readers)
         except LoginProblem as exc:
             record_cause(app, explain(exc))
             raise
+        finally:
+            readers.close()
         click.echo(f"mail: {report.mail}; reminders queued: {report.reminders}; "
                    f"sent: {report.sent}; failed: {report.failed}")
         return

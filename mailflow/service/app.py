@@ -24,6 +24,7 @@ from mailflow.pipeline.archive import Archive
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.forms.definition import DEFAULT_FORM_NAME, load_form_definitions
 from mailflow.pipeline.offers.vocabulary import check_periods
+from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass, resume
 from mailflow.settings import Settings
 
@@ -81,10 +82,12 @@ class OnceReport:
     failed: int
 
 
-def run_once(app: App) -> OnceReport:
-    """One pass: finish interrupted mails, read new ones, queue due reminders and digests, send."""
+def run_once(app: App, readers: Readers | None = None) -> OnceReport:
+    """One pass: finish interrupted mails, read new ones, queue due reminders and digests, send.
+
+    `readers`: worker processes to read the documents in (`mailflow run --once`); None reads them here."""
     resumed = resume(app)
-    report = ingest_pass(app)
+    report = ingest_pass(app, readers=readers)
     queued = run_due(app)
     drained = app.outbox.drain()
     return OnceReport(resumed=resumed, mail=str(report), reminders=queued, sent=drained.sent, failed=drained.failed)
