@@ -84,6 +84,15 @@ def test_a_sender_cannot_forge_the_marker_of_a_detached_body() -> None:
     assert leaves(raw)[0][1].decode() == forged
 
 
+def test_a_body_that_does_not_decode_as_it_stands_is_read_as_emails_parser_reads_it() -> None:
+    """Padding in the middle of an attachment's base64 (a broken or hostile sender): no error, and
+    the bytes email's own lenient decoder gives."""
+    lines = base64_lines(random.Random(4).randbytes(12_000), 76, b"\r\n").splitlines(keepends=True)
+    broken = b"QUI=\r\n" + b"".join(lines)
+    raw = mail([("text/plain", "7bit", b"Bonjour"), ("application/pdf", "base64", broken)])
+    assert leaves(raw) == reference(raw)
+
+
 def test_attachments_are_collected_from_the_detached_bodies() -> None:
     """What the archive and the readers receive: the attachment's own bytes and name."""
     document = random.Random(9).randbytes(300_000)

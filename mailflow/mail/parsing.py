@@ -64,7 +64,7 @@ def parse(raw: bytes) -> EmailMessage:
         done = end
     pieces.append(view[done:])
     message = _parse_bytes(b"".join(pieces))
-    _reattach(message, view, spans, re.compile(f"(mailflow-detached-{token}-[0-9]+)(\n|\\Z)"))
+    _reattach(message, raw, spans, re.compile(f"(mailflow-detached-{token}-[0-9]+)(\n|\\Z)"))
     return message
 
 
@@ -90,31 +90,45 @@ def _parse_bytes(raw: bytes) -> EmailMessage:
     return message
 
 
-def _reattach(message: EmailMessage, raw: memoryview, spans: dict[str, tuple[int, int]],
+def _reattach(message: EmailMessage, raw: bytes, spans: dict[str, tuple[int, int]],
               marker: re.Pattern[str]) -> None:
     """Leave detached the runs of non-text base64 leaves; give every other part its text back.
 
     A marker on a part's last line has lost its line ending to the boundary that follows, as the run's
     own last line ending would have."""
+    view = memoryview(raw)
     for part in message.walk():
         payload = part.get_payload()
         if not isinstance(payload, str) or not marker.search(payload):
             continue
         found = list(marker.finditer(payload))
         pieces = _between(payload, found)
-        runs = [raw[slice(*spans[f.group(1)])] for f in found]
+        where = [spans[f.group(1)] for f in found]
         binary = (part.get_content_maintype() not in ("text", "message", "multipart")
                   and str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64")
-        if binary and all(_base64_length(piece) % 4 == 0 for piece in pieces):
-            setattr(part, _DETACHED, (pieces, runs))
+        if binary and _decodes_in_pieces(raw, where, pieces):
+            setattr(part, _DETACHED, (pieces, [view[a:b] for a, b in where]))
             continue
         text = [pieces[0]]
-        for f, run, piece in zip(found, runs, pieces[1:], strict=True):
-            written = bytes(run).decode("ascii")
+        for f, (start, end), piece in zip(found, where, pieces[1:], strict=True):
+            written = raw[start:end].decode("ascii")
             if not f.group(2):
                 written = written.removesuffix("\n").removesuffix("\r")
             text += [written, piece]
         part.set_payload("".join(text))
+
+
+def _decodes_in_pieces(raw: bytes, where: list[tuple[int, int]], pieces: list[str]) -> bool:
+    """Whether decoding the runs and the text between them one by one gives what decoding the whole
+    gives: every piece in whole groups of four letters, and padding only at the very end."""
+    if any(_base64_length(piece) % 4 for piece in pieces):
+        return False
+    padded = ["=" in pieces[0]] if pieces[0].strip() else []
+    for (start, end), piece in zip(where, pieces[1:], strict=True):
+        padded.append(raw.find(b"=", start, end) >= 0)
+        if piece.strip():
+            padded.append("=" in piece)
+    return not any(padded[:-1])
 
 
 def _between(text: str, found: list[re.Match[str]]) -> list[str]:
@@ -128,18 +142,29 @@ def _base64_length(text: str) -> int:
 
 
 def detached_body(part: Message) -> bytes | None:
-    """The decoded bytes of a leaf whose base64 runs `parse` kept out of the parser; None for any other."""
+    """The decoded bytes of a leaf whose base64 runs `parse` kept out of the parser; None for any other.
+
+    A body that does not decode as it stands (padding in its middle…) is given back to the part as
+    text, None is returned, and the caller decodes it as email would, leniently."""
     found = getattr(part, _DETACHED, None)
     if found is None:
         return None
     pieces, runs = found
-    if len(runs) == 1 and not "".join(pieces).strip():
-        return binascii.a2b_base64(runs[0])  # the usual case: the whole body in one run, decoded without a copy
-    decoded = bytearray(binascii.a2b_base64(pieces[0]))
-    for run, piece in zip(runs, pieces[1:], strict=True):
-        decoded += binascii.a2b_base64(run)
-        decoded += binascii.a2b_base64(piece)
-    return bytes(decoded)
+    try:
+        if len(runs) == 1 and not "".join(pieces).strip():
+            return binascii.a2b_base64(runs[0])  # the usual case: the whole body in one run, without a copy
+        decoded = bytearray(binascii.a2b_base64(pieces[0]))
+        for run, piece in zip(runs, pieces[1:], strict=True):
+            decoded += binascii.a2b_base64(run)
+            decoded += binascii.a2b_base64(piece)
+        return bytes(decoded)
+    except (binascii.Error, ValueError):
+        text = [pieces[0]]
+        for run, piece in zip(runs, pieces[1:], strict=True):
+            text += [bytes(run).decode("ascii"), piece]
+        part.set_payload("".join(text))
+        delattr(part, _DETACHED)
+        return None
 
 
 def header(message: Message, name: str) -> str:
