@@ -20,6 +20,8 @@ import pypdfium2
 from imapclient import IMAPClient
 from lxml import etree
 
+from mailflow.mail.imap_support import without_trace
+
 BATCH = 50  # the same batch size as mailflow's default [mailbox] batch_size
 _XML_OF = ("word/document.xml", "content.xml")
 
@@ -47,7 +49,7 @@ def text_layer(data: bytes) -> str:
 
 def _fetch_and_parse(dovecot, expected: int, per_part: Callable[[bytes], object]) -> tuple[float, float]:  # noqa: ANN001
     started, cpu = time.perf_counter(), time.process_time()
-    client = IMAPClient(dovecot.host, port=dovecot.port, ssl=False)
+    client = without_trace(IMAPClient(dovecot.host, port=dovecot.port, ssl=False))  # as mailflow reads
     client.login(dovecot.username, dovecot.password)
     client.select_folder("INBOX", readonly=True)
     uids = client.search(["UNDELETED"])

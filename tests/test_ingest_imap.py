@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import signal
 import subprocess
@@ -16,7 +17,9 @@ from sqlalchemy.exc import OperationalError
 
 from mailflow.db.models import Attachment, Message, OutboxMail, Proposal
 from mailflow.mail.imap_support import batches
+from mailflow.mail.mailbox import make_mailbox
 from mailflow.pipeline.archive import content_hash
+from mailflow.settings import load_settings
 from tests.factories import (
     collectivity,
     proposal_mail,
@@ -224,3 +227,21 @@ def test_mails_are_fetched_and_read_ahead_in_batches_bounded_in_bytes() -> None:
     assert [len(b) for b in found] == [50, 12, 1, 1, 2]  # 10 small and 2 large; the 3rd large; the huge one
     assert [i for b in batches(range(len(sizes)), 50, lambda i: sizes[i], 16_000_000) for i in b] == list(range(66))
     assert all(sum(b) <= 16_000_000 or len(b) == 1 for b in found)
+
+
+def test_fetched_mails_never_reach_the_logs_even_at_debug_level(
+    workdir: Path, imap_server, caplog: pytest.LogCaptureFixture,  # noqa: ANN001
+) -> None:
+    """Every logger at DEBUG: fetching mail writes none of its content to the logs. (imaplib's trace,
+    which IMAPClient turns on, wrote each fetched mail, and built its repr even when nothing was logged.)"""
+    raw = proposal_mail(collectivity(20_001), date=JUNE).as_bytes()
+    imap_server.append(raw, internaldate=JUNE)
+    mailbox = make_mailbox(load_settings(workdir / "settings.toml").mailbox, workdir)
+    with caplog.at_level(logging.DEBUG):
+        mailbox.connect()
+        fetched = list(mailbox.fetch(mailbox.waiting()))
+        mailbox.close()
+    assert [mail.raw.replace(b"\r\n", b"\n") for mail in fetched] == [raw.replace(b"\r\n", b"\n")]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "imapclient" in {record.name.split(".")[0] for record in caplog.records}  # the command log is kept
+    assert "Content-Transfer-Encoding" not in logged and "Bonjour" not in logged

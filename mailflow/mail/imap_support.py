@@ -15,6 +15,15 @@ BATCH_BYTES = 16 * 1024 * 1024
 Item = TypeVar("Item")
 
 
+def without_trace(client: IMAPClient) -> IMAPClient:
+    """`client` with imaplib's protocol trace off. IMAPClient turns it on and hands it to a logger that
+    drops it, but imaplib writes each response first, a fetched mail as its repr (up to four times its
+    size): a 27 MB mail cost 60 MB more at its peak and the time of the repr, every mail its own, and a
+    DEBUG log level would have written whole mails to the logs. IMAPClient's own command log stays."""
+    client._imap.debug = 0  # noqa: SLF001 - IMAPClient offers no switch for the trace it turns on
+    return client
+
+
 def hierarchy(client: IMAPClient) -> tuple[str, str]:
     """The personal namespace's prefix and hierarchy separator, as the server states them."""
     with contextlib.suppress(IMAPClientError):

@@ -25,7 +25,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailflow.errors import AuthenticationError, MailboxError
-from mailflow.mail.imap_support import aware, batches, hierarchy, is_news, text
+from mailflow.mail.imap_support import aware, batches, hierarchy, is_news, text, without_trace
 from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
 from mailflow.settings import MailboxSettings
 
@@ -195,9 +195,9 @@ class ImapMailbox:
         s = self.settings
         context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
         try:
-            client = IMAPClient(
+            client = without_trace(IMAPClient(
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout_seconds
-            )
+            ))
         except NETWORK_ERRORS as exc:
             raise MailboxError(f"IMAP {s.host}:{s.port}: {text(exc)}") from exc
         try:
