@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from mailflow.db.models import Attachment, Message, OutboxMail, Proposal
+from mailflow.db.models import Attachment, Message, MessageStep, OutboxMail, Proposal
 from mailflow.mail.imap_support import batches
 from mailflow.mail.mailbox import make_mailbox
 from mailflow.pipeline.archive import content_hash
@@ -245,3 +245,22 @@ def test_fetched_mails_never_reach_the_logs_even_at_debug_level(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "imapclient" in {record.name.split(".")[0] for record in caplog.records}  # the command log is kept
     assert "Content-Transfer-Encoding" not in logged and "Bonjour" not in logged
+
+
+def test_a_backlog_is_answered_batch_by_batch(imap_server, workdir: Path) -> None:  # noqa: ANN001
+    """Twelve mails waiting and batches of four: the first answers leave before the last mails are read,
+    not once the whole backlog is filed."""
+    settings = workdir / "settings.toml"
+    settings.write_text(settings.read_text().replace("poll_seconds = 3600\n", "poll_seconds = 3600\nbatch_size = 4\n"))
+    deliver(imap_server, 12)
+    process = start_daemon(workdir)
+    try:
+        wait_until(lambda: count(workdir, OutboxMail, OutboxMail.status == "sent") == 12, 120, "12 answers sent",
+                   workdir / "daemon.log")
+    finally:
+        stop_daemon(process)
+    with db(workdir).connect() as connection:
+        first_sent = connection.execute(select(func.min(OutboxMail.sent_at))).scalar_one()
+        last_read = connection.execute(
+            select(func.max(MessageStep.at)).where(MessageStep.step == "classified")).scalar_one()
+    assert first_sent < last_read

@@ -65,12 +65,13 @@ class PassReport:
 
 
 def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers: Readers | None = None,
-                ) -> PassReport:
+                after_batch: Callable[[], object] = lambda: None) -> PassReport:
     """Process every mail waiting in the mailbox, then move each to the folder staff expect.
 
     `keep_going()` is asked after each mail: the daemon stops there on SIGTERM (and feeds its watchdog).
     `readers` read the documents of a fetched batch ahead, in worker processes; without them each
-    mail is read here, in turn.
+    mail is read here, in turn. `after_batch()` runs once a batch is filed and moved: the daemon
+    sends its answers then, so that a long backlog is not answered only at its end.
     """
     report = PassReport()
     mailbox = app.mailbox
@@ -109,6 +110,7 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
                 return report
         moves.flush()
         release_free_memory()
+        after_batch()
     moves.flush()
     report.moved = moves.moved
     note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)
