@@ -67,11 +67,14 @@ def test_every_leaf_reads_as_emails_own_parser_reads_it(size: int, width: int, n
 
 
 def test_a_long_block_of_base64_letters_in_a_text_body_stays_that_text() -> None:
-    """A key or a pasted blob in a plain-text body looks like base64 lines: the text is given back whole."""
+    """A key or a pasted blob in a plain-text body looks like base64 lines: the text is given back whole,
+    accents included (8-bit text)."""
     armour = base64_lines(random.Random(3).randbytes(9000), 64, b"\n").decode()
-    raw = mail([("text/plain; charset=utf-8", "7bit", f"Voici la clef :\n{armour}Cordialement".encode())], b"\n")
+    text = f"Voilà la clé :\n{armour}Merci, à bientôt"
+    raw = mail([("text/plain; charset=utf-8", "8bit", text.encode())], b"\n")
     assert leaves(raw) == reference(raw)
-    assert armour in leaves(raw)[0][1].decode()
+    assert leaves(raw)[0][1].decode() == text
+    assert parse(raw).get_body(("plain",)).get_content() == text
 
 
 def test_a_sender_cannot_forge_the_marker_of_a_detached_body() -> None:

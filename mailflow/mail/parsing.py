@@ -98,7 +98,8 @@ def _reattach(message: EmailMessage, raw: bytes, spans: dict[str, tuple[int, int
     own last line ending would have."""
     view = memoryview(raw)
     for part in message.walk():
-        payload = part.get_payload()
+        # The payload as parsed (8-bit bytes kept as surrogates): get_payload() would replace them.
+        payload = part._payload  # noqa: SLF001
         if not isinstance(payload, str) or not marker.search(payload):
             continue
         found = list(marker.finditer(payload))
