@@ -66,6 +66,43 @@ def test_every_leaf_reads_as_emails_own_parser_reads_it(size: int, width: int, n
     assert leaves(raw) == reference(raw)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(min_value=0, max_value=10_000),
+    stray=st.sampled_from([None, "é", "QUI=", "", "ab cd", "=="]),
+    encoding=st.sampled_from(["8bit", "quoted-printable", "base64"]),
+    around=st.booleans(),
+    newline=st.sampled_from([b"\r\n", b"\n"]),
+)
+def test_text_around_blobs_and_odd_lines_read_as_emails_own_parser_reads_them(
+    seed: int, stray: str | None, encoding: str, around: bool, newline: bytes,
+) -> None:
+    """Accented 8-bit text around a pasted blob, a blob before the first part and after the last, an
+    attachment with one odd line (accent, early padding, blank, spaces) somewhere in its base64: every
+    leaf, the preamble and the epilogue as email's parser gives them."""
+    rng = random.Random(seed)
+    blob = base64_lines(rng.randbytes(6000), 64, newline)
+    text = "Voilà la clé :".encode() + newline + blob + "Merci, à bientôt".encode()
+    if encoding == "quoted-printable":
+        text = text.replace("à".encode(), b"=C3=A0").replace("é".encode(), b"=C3=A9")
+    elif encoding == "base64":
+        text = base64_lines(text, 76, newline).rstrip(newline)
+    lines = base64_lines(rng.randbytes(9000), 76, newline).splitlines(keepends=True)
+    if stray is not None:
+        lines.insert(rng.randrange(len(lines)), stray.encode() + newline)
+    head = newline.join([b"From: Mairie <rh@ville.example.fr>", b"MIME-Version: 1.0",
+                         b'Content-Type: multipart/mixed; boundary="SEP"', b"", b""])
+    parts = [b"--SEP", b"Content-Type: text/plain; charset=utf-8",
+             b"Content-Transfer-Encoding: " + encoding.encode(), b"", text,
+             b"--SEP", b"Content-Type: application/pdf", b"Content-Transfer-Encoding: base64", b"",
+             b"".join(lines).rstrip(newline), b"--SEP--", b""]
+    raw = head + (blob if around else b"") + newline.join(parts) + (blob if around else b"")
+    assert leaves(raw) == reference(raw)
+    ours, theirs = parse(raw), email.message_from_bytes(raw, policy=email.policy.default)
+    assert (ours.preamble, ours.epilogue) == (theirs.preamble, theirs.epilogue)
+    assert ours.get_body(("plain",)).get_content() == theirs.get_body(("plain",)).get_content()
+
+
 def test_a_long_block_of_base64_letters_in_a_text_body_stays_that_text() -> None:
     """A key or a pasted blob in a plain-text body looks like base64 lines: the text is given back whole,
     accents included (8-bit text)."""

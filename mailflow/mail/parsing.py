@@ -92,12 +92,14 @@ def _parse_bytes(raw: bytes) -> EmailMessage:
 
 def _reattach(message: EmailMessage, raw: bytes, spans: dict[str, tuple[int, int]],
               marker: re.Pattern[str]) -> None:
-    """Leave detached the runs of non-text base64 leaves; give every other part its text back.
-
-    A marker on a part's last line has lost its line ending to the boundary that follows, as the run's
-    own last line ending would have."""
+    """Leave detached the runs of non-text base64 leaves; give every other part (and the text before
+    and after a multipart's parts) its text back."""
     view = memoryview(raw)
     for part in message.walk():
+        for side in ("preamble", "epilogue"):
+            text = getattr(part, side, None)
+            if text and marker.search(text):
+                setattr(part, side, _restored(text, marker, spans, raw))
         # The payload as parsed (8-bit bytes kept as surrogates): get_payload() would replace them.
         payload = part._payload  # noqa: SLF001
         if not isinstance(payload, str) or not marker.search(payload):
@@ -109,14 +111,18 @@ def _reattach(message: EmailMessage, raw: bytes, spans: dict[str, tuple[int, int
                   and str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64")
         if binary and _decodes_in_pieces(raw, where, pieces):
             setattr(part, _DETACHED, (pieces, [view[a:b] for a, b in where]))
-            continue
-        text = [pieces[0]]
-        for f, (start, end), piece in zip(found, where, pieces[1:], strict=True):
-            written = raw[start:end].decode("ascii")
-            if not f.group(2):
-                written = written.removesuffix("\n").removesuffix("\r")
-            text += [written, piece]
-        part.set_payload("".join(text))
+        else:
+            part.set_payload(_restored(payload, marker, spans, raw))
+
+
+def _restored(text: str, marker: re.Pattern[str], spans: dict[str, tuple[int, int]], raw: bytes) -> str:
+    """`text` with each marker replaced by the lines it stood for. A marker on the last line has lost its
+    line ending to the boundary that follows, as those lines' own last line ending would have."""
+    def original(found: re.Match[str]) -> str:
+        start, end = spans[found.group(1)]
+        written = raw[start:end].decode("ascii")
+        return written if found.group(2) else written.removesuffix("\n").removesuffix("\r")
+    return marker.sub(original, text)
 
 
 def _decodes_in_pieces(raw: bytes, where: list[tuple[int, int]], pieces: list[str]) -> bool:
