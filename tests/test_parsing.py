@@ -35,8 +35,10 @@ def base64_lines(data: bytes, width: int, newline: bytes) -> bytes:
     return b"".join(text[i:i + width] + newline for i in range(0, len(text), width))
 
 
-def mail(parts: list[tuple[str, str, bytes]], newline: bytes = b"\r\n") -> bytes:
-    """A multipart mail written by hand, so that line widths and encodings are exactly as given."""
+def mail(parts: list[tuple[str, str, bytes]], newline: bytes = b"\r\n", *, preamble: bytes = b"",
+         epilogue: bytes = b"") -> bytes:
+    """A multipart mail written by hand, so that line widths and encodings are exactly as given;
+    `preamble` and `epilogue` (whole lines) go before the first part and after the last."""
     head = [b"From: Mairie <rh@ville.example.fr>", b"To: stages@inet.example.fr", b"Subject: Proposition",
             b"MIME-Version: 1.0", b'Content-Type: multipart/mixed; boundary="SEP"', b""]
     body = []
@@ -44,7 +46,7 @@ def mail(parts: list[tuple[str, str, bytes]], newline: bytes = b"\r\n") -> bytes
         body += [b"--SEP", f"Content-Type: {content_type}".encode(),
                  f"Content-Transfer-Encoding: {encoding}".encode(), b"", payload]
     body.append(b"--SEP--")
-    return newline.join(head + body) + newline
+    return newline.join(head) + newline + preamble + newline.join(body) + newline + epilogue
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -90,13 +92,9 @@ def test_text_around_blobs_and_odd_lines_read_as_emails_own_parser_reads_them(
     lines = base64_lines(rng.randbytes(9000), 76, newline).splitlines(keepends=True)
     if stray is not None:
         lines.insert(rng.randrange(len(lines)), stray.encode() + newline)
-    head = newline.join([b"From: Mairie <rh@ville.example.fr>", b"MIME-Version: 1.0",
-                         b'Content-Type: multipart/mixed; boundary="SEP"', b"", b""])
-    parts = [b"--SEP", b"Content-Type: text/plain; charset=utf-8",
-             b"Content-Transfer-Encoding: " + encoding.encode(), b"", text,
-             b"--SEP", b"Content-Type: application/pdf", b"Content-Transfer-Encoding: base64", b"",
-             b"".join(lines).rstrip(newline), b"--SEP--", b""]
-    raw = head + (blob if around else b"") + newline.join(parts) + (blob if around else b"")
+    raw = mail([("text/plain; charset=utf-8", encoding, text),
+                ("application/pdf", "base64", b"".join(lines).rstrip(newline))], newline,
+               preamble=blob if around else b"", epilogue=blob if around else b"")
     assert leaves(raw) == reference(raw)
     ours, theirs = parse(raw), email.message_from_bytes(raw, policy=email.policy.default)
     assert (ours.preamble, ours.epilogue) == (theirs.preamble, theirs.epilogue)

@@ -104,9 +104,8 @@ def _reattach(message: EmailMessage, raw: bytes, spans: dict[str, tuple[int, int
         payload = part._payload  # noqa: SLF001
         if not isinstance(payload, str) or not marker.search(payload):
             continue
-        found = list(marker.finditer(payload))
-        pieces = _between(payload, found)
-        where = [spans[f.group(1)] for f in found]
+        pieces = marker.split(payload)[::3]  # the text around the markers (split also gives both groups)
+        where = [spans[f.group(1)] for f in marker.finditer(payload)]
         binary = (part.get_content_maintype() not in ("text", "message", "multipart")
                   and str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64")
         if binary and _decodes_in_pieces(raw, where, pieces):
@@ -136,12 +135,6 @@ def _decodes_in_pieces(raw: bytes, where: list[tuple[int, int]], pieces: list[st
         if piece.strip():
             padded.append("=" in piece)
     return not any(padded[:-1])
-
-
-def _between(text: str, found: list[re.Match[str]]) -> list[str]:
-    """The text before, between and after the matches."""
-    starts, ends = [f.start() for f in found] + [len(text)], [0] + [f.end() for f in found]
-    return [text[a:b] for a, b in zip(ends, starts, strict=True)]
 
 
 def _base64_length(text: str) -> int:
