@@ -16,9 +16,9 @@ from sqlalchemy import select
 from mailflow.db.models import QuarantineEntry
 from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
-from mailflow.pipeline import readers as readers_module
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.readers import Readers
+from mailflow.pipeline.reading import read_proposals
 from mailflow.pipeline.run import ingest_pass
 from tests.factories import collectivity, form_docx, make_app, proposal_mail
 from tests.fixtures import LOOPBACK
@@ -34,6 +34,16 @@ def word_mail(n: int) -> EmailMessage:
     message.add_attachment(form_docx(values), maintype="application", subtype=DOCX.split("/")[1],
                            filename="fiche.docx")
     return message
+
+
+def dies_on_the_first(message, *args):  # noqa: ANN001, ANN201 - runs in the reader process
+    if str(message["Subject"]) == "Proposition 1":
+        os._exit(3)
+    return read_proposals(message, *args)
+
+
+def never_ends(*_args):  # noqa: ANN201 - runs in the reader process
+    time.sleep(600)
 
 
 @pytest.fixture
@@ -56,24 +66,14 @@ def test_a_worker_reads_what_the_daemon_would_read(readers) -> None:  # noqa: AN
         assert len(found.forms) == 1 and found.unreadable == ()
 
 
-def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(tmp_path: Path) -> None:
     """The reader process of one mail dies (as a C library crashing on a hostile file would): that mail is
     quarantined, the daemon goes on, and the next mail is read by a fresh worker and filed."""
-    real = readers_module.read_proposals
-
-    def dies_on_the_first(message, *args):  # noqa: ANN001, ANN202
-        if str(message["Subject"]) == "Proposition 1":
-            os._exit(3)
-        return real(message, *args)
-
-    monkeypatch.setattr(readers_module, "read_proposals", dies_on_the_first)  # the workers are forked after this
     app = make_app(tmp_path)
     box = mailbox.Maildir(tmp_path / "inbox", create=True)
     for n in (1, 2):
         box.add(word_mail(n).as_bytes())
-    pool = Readers(app.form, app.forms, app.limits, processes=1)
+    pool = Readers(app.form, app.forms, app.limits, processes=1, read=dies_on_the_first)
     try:
         report = ingest_pass(app, readers=pool)
     finally:
@@ -85,16 +85,11 @@ def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(
         assert entry.message.subject == "Proposition 1"
 
 
-def test_a_reader_over_its_time_is_stopped_and_its_mail_set_aside(monkeypatch: pytest.MonkeyPatch,
-                                                                   tmp_path: Path) -> None:
+def test_a_reader_over_its_time_is_stopped_and_its_mail_set_aside(tmp_path: Path) -> None:
     """A reading that never ends (a pathological file in C code the time checks cannot reach) is stopped
     after its budget; the mail gets a French reason instead of hanging the daemon."""
-    def never_ends(*_args):  # noqa: ANN202
-        time.sleep(600)
-
-    monkeypatch.setattr(readers_module, "read_proposals", never_ends)
     app = make_app(tmp_path)
-    pool = Readers(app.form, app.forms, ExtractionLimits(seconds_per_document=0.5), processes=1)
+    pool = Readers(app.form, app.forms, ExtractionLimits(seconds_per_document=0.5), processes=1, read=never_ends)
     try:
         raw = word_mail(3).as_bytes()
         with pytest.raises(ExtractionError, match="dépassé le temps imparti"):
@@ -125,7 +120,7 @@ def test_when_the_pool_cannot_take_work_the_daemon_reads_the_mail_itself(readers
 
 
 def test_readers_keep_none_of_the_daemons_network_connections(readers) -> None:  # noqa: ANN001
-    """Forked readers hold no copy of the daemon's TCP sockets: once the daemon closes one, it is closed
+    """Readers hold no copy of the daemon's TCP sockets: once the daemon closes one, it is closed
     (a PostgreSQL session would otherwise keep the leadership lock; here a listening port is free again)."""
     _, pool = readers
     pool.close()

@@ -27,6 +27,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from mailflow.errors import AuthenticationError, MailboxError
 from mailflow.mail.imap_support import aware, batches, hierarchy, is_news, text, without_trace
 from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
+from mailflow.mail.parsing import header_block
 from mailflow.settings import MailboxSettings
 
 log = logging.getLogger(__name__)
@@ -165,12 +166,6 @@ class MaildirMailbox:
 
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
         _sleep(min(seconds, self.poll_seconds), interrupted)
-
-
-def header_block(head: bytes) -> bytes:
-    """The header section of a raw mail, up to and including the blank line that ends it."""
-    ends = [found for found in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if found >= 0]
-    return head[: min(ends) + 2] if ends else head
 
 
 MAILDIR_FLAGS = {"R": "\\Answered", "S": "\\Seen", "F": "\\Flagged"}

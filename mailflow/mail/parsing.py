@@ -13,8 +13,6 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from functools import lru_cache
 
-from mailflow.mail.mailbox import header_block
-
 
 class _RememberedHeaders(HeaderRegistry):
     """email's header registry, remembering the headers it parsed. The modern policy parses a header
@@ -27,6 +25,12 @@ class _RememberedHeaders(HeaderRegistry):
 
 
 POLICY = email.policy.default.clone(header_factory=_RememberedHeaders())
+
+
+def header_block(head: bytes) -> bytes:
+    """The header section of a raw mail, up to and including the blank line that ends it."""
+    ends = [found for found in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if found >= 0]
+    return head[: min(ends) + 2] if ends else head
 
 
 def parse_headers(raw: bytes) -> EmailMessage:

@@ -3,25 +3,23 @@
 Reading the documents (PDF, Word, OpenDocument, the body) is most of a mail's cost and touches
 nothing but the mail: it runs in a pool of worker processes (pebble) while the daemon records,
 files, answers and moves the mails before it, in order and one transaction each, as without the
-pool. The workers are forked from the daemon when it starts (`start_workers`, before its threads),
-so they share its loaded code instead of loading their own. A worker that overruns its time budget
-or dies (a C library crashing on a hostile PDF) is replaced, and only that mail is quarantined. A
-mail larger than `INLINE_BYTES` is read in the daemon itself, so that it is never held whole by two
-processes; so is every mail while the pool cannot take work (it is started again at the next one).
+pool. The workers are fresh interpreters (multiprocessing's spawn) that load only what reading
+needs: the document libraries, not the daemon's database, mail and web code, nor its heap, its
+sockets or its threads. A worker that overruns its time budget or dies (a C library crashing on a
+hostile PDF) is replaced, and only that mail is quarantined. A mail larger than `INLINE_BYTES` is
+read in the daemon itself, so that it is never held whole by two processes; so is every mail while
+the pool cannot take work (it is started again at the next one).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import logging
 import multiprocessing
 import os
 import signal
-import socket
-import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from email.message import EmailMessage
@@ -42,43 +40,26 @@ INLINE_BYTES = 4 * 1024 * 1024
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 TIMEOUT_FACTOR = 4  # a mail may carry several documents, each with its own time budget
 
-_worker: tuple[FormDefinition, Mapping[str, FormDefinition], ExtractionLimits] | None = None
+Read = Callable[[EmailMessage, FormDefinition, Mapping[str, FormDefinition], ExtractionLimits, Collected | None],
+               MailReading]
+_worker: tuple[Read, FormDefinition, Mapping[str, FormDefinition], ExtractionLimits] | None = None
 
 
-def _start_worker(form: FormDefinition, forms: Mapping[str, FormDefinition], limits: ExtractionLimits) -> None:
+def _start_worker(read: Read, form: FormDefinition, forms: Mapping[str, FormDefinition],
+                  limits: ExtractionLimits) -> None:
     global _worker  # noqa: PLW0603 - one worker process reads for one service: its definitions, set once
-    _worker = (form, forms, limits)
-    _close_network_sockets()
+    _worker = (read, form, forms, limits)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload is the daemon's business
     with contextlib.suppress(OSError, AttributeError):  # die with the daemon, even when it is SIGKILLed
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _close_network_sockets() -> None:
-    """Close the TCP sockets forked from the daemon (its database, IMAP and SMTP connections): a copy
-    held here would keep them open after the daemon closes its own, such as the PostgreSQL session
-    that holds the leadership lock. The pipes to the pool are Unix sockets and stay."""
-    with contextlib.suppress(OSError):
-        for name in os.listdir("/proc/self/fd"):
-            fd = int(name)
-            try:
-                if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-                    continue
-                probe = socket.socket(fileno=fd)
-            except OSError:
-                continue
-            family = probe.family
-            probe.detach()
-            if family in (socket.AF_INET, socket.AF_INET6):
-                os.close(fd)
-
-
 def _read_in_worker(raw: bytes) -> MailReading:
     if _worker is None:
         raise RuntimeError("reader process started without its form definitions")
-    form, forms, limits = _worker
+    read, form, forms, limits = _worker
     try:
-        return read_proposals(parse(raw), form, forms, limits)
+        return read(parse(raw), form, forms, limits, None)
     finally:
         release_free_memory()  # a PDF's pages and glyphs are freed: their memory goes back to the system
 
@@ -115,11 +96,12 @@ class Pending:
 
 
 class Readers:
-    """Read mails' documents in `processes` worker processes (0: in this process)."""
+    """Read mails' documents in `processes` worker processes (0: in this process) with `read`, a
+    module-level function (the workers import it by name)."""
 
     def __init__(self, form: FormDefinition, forms: Mapping[str, FormDefinition], limits: ExtractionLimits,
-                 processes: int | None = None):
-        self.form, self.forms, self.limits = form, forms, limits
+                 processes: int | None = None, read: Read = read_proposals):
+        self.form, self.forms, self.limits, self.read = form, forms, limits, read
         self.processes = default_processes() if processes is None else processes
         self._pool: ProcessPool | None = None
 
@@ -138,20 +120,19 @@ class Readers:
             return Pending(self)
 
     def read_here(self, parsed: EmailMessage, collected: Collected | None = None) -> MailReading:
-        return read_proposals(parsed, self.form, self.forms, self.limits, collected)
+        return self.read(parsed, self.form, self.forms, self.limits, collected)
 
     def start_workers(self) -> None:
-        """Fork the worker processes now (the daemon does it before starting any thread of its own)."""
+        """Start the worker processes now, so that the first mail does not wait for their imports."""
         if self.processes:
-            gc.freeze()  # the objects loaded so far stay shared with the workers (no GC writes to their pages)
             self._workers()
 
     def _workers(self) -> ProcessPool:
         if self._pool is None:
             self._pool = ProcessPool(max_workers=self.processes, initializer=_start_worker,
-                                     initargs=(self.form, self.forms, self.limits),
-                                     context=multiprocessing.get_context("fork"))
-            self._pool.schedule(default_processes)  # pebble forks its workers on first use
+                                     initargs=(self.read, self.form, self.forms, self.limits),
+                                     context=multiprocessing.get_context("spawn"))
+            self._pool.schedule(default_processes)  # pebble starts its workers on first use
         return self._pool
 
     def close(self) -> None:

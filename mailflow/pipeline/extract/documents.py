@@ -7,23 +7,26 @@ so each attachment is decoded once and each document read once, and all three sh
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from mailflow.errors import ExtractionError
 from mailflow.pipeline.extract.body import body_blocks
 from mailflow.pipeline.extract.convert import convert_to_docx
-from mailflow.pipeline.extract.docx import read_docx
 from mailflow.pipeline.extract.limits import Deadline, ExtractionLimits, check_size
 from mailflow.pipeline.extract.mime import Attachment, collect, kind_name, sniff
 from mailflow.pipeline.extract.model import Block, UnreadableDocument
-from mailflow.pipeline.extract.odt import read_odt
-from mailflow.pipeline.extract.pdf import read_pdf
 
 log = logging.getLogger(__name__)
 
-READERS = {"docx": read_docx, "pdf": read_pdf, "odt": read_odt}
+# The reader of each document format, imported when a document of its format is first read: the
+# daemon, whose reader processes read the documents, never loads the PDF and Word libraries.
+READERS = {"docx": "mailflow.pipeline.extract.docx:read_docx", "pdf": "mailflow.pipeline.extract.pdf:read_pdf",
+           "odt": "mailflow.pipeline.extract.odt:read_odt"}
 DOCUMENT_KINDS = ("docx", "pdf", "odt", "doc", "rtf")
 
 _REFUSED = {
@@ -32,6 +35,13 @@ _REFUSED = {
     "zip": "archive compressée (.zip) non ouverte\u00a0: merci d'envoyer le formulaire directement en pièce jointe "
            "Word ou PDF",
 }
+
+
+@functools.cache
+def reader(kind: str) -> Callable[[bytes, ExtractionLimits, Deadline], list[Block]]:
+    """The function that reads documents of `kind` (a key of READERS)."""
+    module, _, name = READERS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass
@@ -85,7 +95,7 @@ def _read(attachment: Attachment, kind: str, limits: ExtractionLimits) -> ReadDo
     data = attachment.data
     if kind in ("doc", "rtf"):
         data, kind = convert_to_docx(data, kind, deadline), "docx"
-    return ReadDocument(attachment, kind, READERS[kind](data, limits, deadline), deadline=deadline)
+    return ReadDocument(attachment, kind, reader(kind)(data, limits, deadline), deadline=deadline)
 
 
 @dataclass

@@ -7,11 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mailflow.campaign.calendars import Calendar
 from mailflow.errors import CalendarError
 from mailflow.pipeline.forms.definition import FormDefinition, FormDefinitionError
 from mailflow.toml_errors import display, line_of
+
+if TYPE_CHECKING:  # a reader process loads this module, and has no use for the calendars' holidays
+    from mailflow.campaign.calendars import Calendar
 
 OFFER_FORM = "offre_stage"
 
