@@ -53,6 +53,17 @@ def test_a_start_on_an_upgraded_database_does_not_load_alembic(tmp_path: Path) -
     assert result.stdout.strip() == "[]"
 
 
+def test_the_daemon_migrates_a_new_database_without_loading_alembic(db_url: str) -> None:
+    """The daemon's first start on a new schema migrates it in a process of its own: Alembic and its
+    templates never stay in the memory of the process that runs for months (SQLite and PostgreSQL)."""
+    script = ("import sys; from mailflow.db import engine as db; engine = db.make_engine(sys.argv[1]); "
+              "db.upgrade_apart(engine); print(db.schema_revision(engine), "
+              "sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako'}))")
+    result = subprocess.run([sys.executable, "-c", script, db_url], capture_output=True, text=True, check=True,
+                            cwd=REPO)
+    assert result.stdout.split() == [db.SCHEMA_HEAD, "[]"]
+
+
 def test_db_upgrade_command(tmp_path: Path) -> None:
     """`mailflow db upgrade` creates the schema and says so."""
     settings = write_settings(tmp_path)

@@ -15,14 +15,17 @@ import pytest
 from click.testing import CliRunner
 
 from mailflow.cli import cli
-from mailflow.errors import AuthenticationError, MailboxError, ServerUnreachable, SettingsError, SmtpAuthenticationError
-from mailflow.mail.oauth import (
-    EXCHANGE_SCOPE,
+from mailflow.errors import (
+    AuthenticationError,
     IdentityProviderUnreachable,
-    MsalTokenSource,
-    read_credentials,
-    token_source_for,
+    MailboxError,
+    ServerUnreachable,
+    SettingsError,
+    SmtpAuthenticationError,
 )
+from mailflow.mail.entra import MsalTokenSource
+from mailflow.mail.oauth import token_source_for
+from mailflow.mail.oauth_credentials import EXCHANGE_SCOPE, read_credentials
 from mailflow.mail.transport import make_transport
 from mailflow.settings import MailboxSettings, OAuth2, SmtpSettings
 from tests.fixtures import Certificate, free_port, make_self_signed_cert
@@ -373,7 +376,7 @@ def test_token_renewed_before_expiry(idp: IdentityProvider, ledger: TokenLedger,
 
 def test_token_source_interface_is_a_plain_callable(idp: IdentityProvider, ledger: TokenLedger) -> None:
     """MsalTokenSource can be built directly from credentials, e.g. to point it at another authority."""
-    from mailflow.mail.oauth import ClientCredentials
+    from mailflow.mail.oauth_credentials import ClientCredentials
 
     source = MsalTokenSource(
         ClientCredentials(tenant_id=idp.tenant_id, client_id=idp.client_id, secret=idp.client_secret),

@@ -4,9 +4,9 @@ dies or overruns costs only its own mail, which is quarantined with a reason sta
 from __future__ import annotations
 
 import mailbox
-import os
 import socket
-import time
+import subprocess
+import sys
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,10 +18,10 @@ from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.readers import Readers
-from mailflow.pipeline.reading import read_proposals
 from mailflow.pipeline.run import ingest_pass
 from tests.factories import collectivity, form_docx, make_app, proposal_mail
 from tests.fixtures import LOOPBACK
+from tests.reader_probe import DAEMON_ONLY, dies_on_the_first, never_ends, reads_without_the_daemons_code
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -34,16 +34,6 @@ def word_mail(n: int) -> EmailMessage:
     message.add_attachment(form_docx(values), maintype="application", subtype=DOCX.split("/")[1],
                            filename="fiche.docx")
     return message
-
-
-def dies_on_the_first(message, *args):  # noqa: ANN001, ANN201 - runs in the reader process
-    if str(message["Subject"]) == "Proposition 1":
-        os._exit(3)
-    return read_proposals(message, *args)
-
-
-def never_ends(*_args):  # noqa: ANN201 - runs in the reader process
-    time.sleep(600)
 
 
 @pytest.fixture
@@ -64,6 +54,28 @@ def test_a_worker_reads_what_the_daemon_would_read(readers) -> None:  # noqa: AN
         found = pool.start(raw).result(parsed)
         assert found == pool.read_here(parsed)
         assert len(found.forms) == 1 and found.unreadable == ()
+
+
+def test_a_reader_process_loads_only_the_reading_code(tmp_path: Path) -> None:
+    """A reader is a fresh interpreter that loads the document libraries only: none of the daemon's
+    database, mail, scheduling or web code, which would cost memory for nothing."""
+    app = make_app(tmp_path)
+    pool = Readers(app.form, app.forms, app.limits, processes=1, read=reads_without_the_daemons_code)
+    try:
+        raw = word_mail(7).as_bytes()
+        assert len(pool.start(raw).result(parse(raw)).forms) == 1
+    finally:
+        pool.close()
+
+
+def test_the_console_script_loads_the_command_only_when_called() -> None:
+    """A reader process runs the `mailflow` script's module again before it reads: that module must not
+    load the application."""
+    script = ("import sys, mailflow.entry; loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules); "
+              "print(sorted(loaded & set(sys.argv[1:])))")
+    result = subprocess.run([sys.executable, "-c", script, *DAEMON_ONLY, "mailflow.cli", "mailflow.service.app"],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-import uvicorn
 
 from mailflow.cli.base import Context, cli, guard, now_option, pass_context
 from mailflow.db import engine as db
@@ -24,7 +23,6 @@ from mailflow.service.logs import setup_logging
 from mailflow.service.rehearsal import readonly_mailbox, rehearsal, rehearse_once
 from mailflow.staff import cli_actor
 from mailflow.web.accounts import add_user
-from mailflow.web.app import build_console
 
 # -- the service ---------------------------------------------------------------------------------
 
@@ -41,7 +39,8 @@ def run(ctx: Context, once: bool, dry_run: bool) -> None:
     if dry_run and not once:
         raise click.UsageError("--dry-run rehearses one pass: use it with --once")
     setup_logging(ctx.settings.logging)
-    app = ctx.app()
+    app = ctx.app(upgrade=False)
+    db.upgrade_apart(app.engine)
     if dry_run:
         for line in rehearse_once(app):
             click.echo(line)
@@ -149,6 +148,11 @@ def db_upgrade(ctx: Context) -> None:
 @guard
 def web(ctx: Context, host: str | None, port: int | None, now: str | None) -> None:
     """Serve the staff console (uvicorn), on the same database as the service."""
+    # The web stack (Starlette, uvicorn, MSAL) loads in the console's process, not in the daemon's.
+    import uvicorn  # noqa: PLC0415
+
+    from mailflow.web.app import build_console  # noqa: PLC0415
+
     setup_logging(ctx.settings.logging)
     settings = ctx.settings.web
     uvicorn.run(build_console(ctx.app(now)), host=host or settings.host, port=port or settings.port,

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from mailflow.mail.oauth import _session, read_credentials
+from mailflow.mail.entra import _session
+from mailflow.mail.oauth_credentials import read_credentials
 
 from .accounts import authenticate, normalise
 from .common import console, flash, render, safe_next
