@@ -17,9 +17,11 @@ from functools import lru_cache
 class _RememberedHeaders(HeaderRegistry):
     """email's header registry, remembering the headers it parsed. The modern policy parses a header
     again at every read, and the stages read each part's Content-Type and Content-Transfer-Encoding
-    hundreds of times per mail: that was a tenth of the daemon's time. Header objects are immutable."""
+    hundreds of times per mail: that was a tenth of the daemon's time. Header objects are immutable.
+    It keeps the last 256, those of the mails at hand: as many hits as 4,096 on the benchmark's mails,
+    where 4,096 kept other mails' headers and their parse trees (some 25 MB in a daemon after 1,000 mails)."""
 
-    @lru_cache(maxsize=4096)  # noqa: B019 - one registry for the process's life
+    @lru_cache(maxsize=256)  # noqa: B019 - one registry for the process's life
     def __call__(self, name: str, value: str) -> BaseHeader:
         return super().__call__(name, value)
 
