@@ -6,20 +6,25 @@ import base64
 import email
 import email.policy
 import random
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailflow.mail.parsing import detached_body, parse
-from mailflow.pipeline.extract.mime import collect
+from mailflow.mail.parsing import detached_body, detached_chunks, parse
+from mailflow.pipeline.archive import Archive, content_hash
+from mailflow.pipeline.extract.mime import collect, sniff
 
 
 def leaves(raw: bytes) -> list[tuple[str, bytes]]:
-    """Each leaf's type and decoded bytes, as mailflow reads them."""
+    """Each leaf's type and decoded bytes, as mailflow reads them; a detached leaf decoded in pieces (as
+    the archive reads it, here in small pieces that cut its lines anywhere) gives the same bytes."""
     found = []
     for part in parse(raw).walk():
         if not part.is_multipart():
+            streamed = [b"".join(chunks) for size in (97, 1000, 4096) if (chunks := detached_chunks(part, size))]
             data = detached_body(part)
+            assert all(piece == data for piece in streamed)
             found.append((part.get_content_type(), data if data is not None else part.get_payload(decode=True)))
     return found
 
@@ -138,3 +143,19 @@ def test_attachments_are_collected_from_the_detached_bodies() -> None:
                 ('application/pdf; name="fiche.pdf"', "base64", base64_lines(document, 76, b"\r\n"))])
     attachments, _ = collect(parse(raw))
     assert [(a.filename, a.data) for a in attachments] == [("fiche.pdf", document)]
+
+
+def test_an_attachment_is_archived_in_pieces_without_being_decoded_whole(tmp_path: Path) -> None:
+    """A scan only archived is told apart by its first bytes and written to the archive as it is decoded:
+    the same file and hash as the whole bytes give, and never the whole in memory."""
+    scan = b"\xff\xd8\xff\xe0" + random.Random(5).randbytes(3_000_000)
+    raw = mail([("text/plain", "7bit", b"Bonjour"),
+                ('image/jpeg; name="annexe.jpg"', "base64", base64_lines(scan, 76, b"\r\n"))])
+    (attachment,), _ = collect(parse(raw))
+    assert sniff(attachment) is None and attachment.head == scan[:4096]
+    archive = Archive(tmp_path)
+    digest, size = archive.store_chunks(attachment.chunks())
+    assert "data" not in attachment.__dict__  # decoded only in pieces
+    assert (digest, size) == (content_hash(scan), len(scan)) and archive.load(digest) == scan
+    assert archive.store_chunks(iter([scan[:10], scan[10:]])) == (digest, size)  # stored once
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [digest]

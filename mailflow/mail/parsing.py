@@ -9,6 +9,7 @@ import email.parser
 import email.policy
 import re
 import secrets
+from collections.abc import Iterator
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from functools import lru_cache
@@ -43,6 +44,7 @@ def parse_headers(raw: bytes) -> EmailMessage:
 
 
 PARSE_CHUNK = 1 << 20
+STREAM_CHUNK = 1 << 20
 # Sixty-four full lines of base64 or more: an attachment's body, but its last line.
 BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/]{40,}+\r?\n){64,}+")  # possessive: no backtracking stack
 LAST_LINE = re.compile(rb"[A-Za-z0-9+/]*={0,2}\r?\n")
@@ -132,8 +134,10 @@ def _restored(text: str, marker: re.Pattern[str], spans: dict[str, tuple[int, in
 
 def _decodes_in_pieces(raw: bytes, where: list[tuple[int, int]], pieces: list[str]) -> bool:
     """Whether decoding the runs and the text between them one by one gives what decoding the whole
-    gives: every piece in whole groups of four letters, and padding only at the very end."""
-    if any(_base64_length(piece) % 4 for piece in pieces):
+    gives: every run and piece in whole groups of four ASCII letters, and padding only at the very end.
+    A detached body therefore always decodes, in pieces as well as whole."""
+    if any(not piece.isascii() or _base64_length(piece) % 4 for piece in pieces) or any(
+            (end - start - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)) % 4 for start, end in where):
         return False
     padded = ["=" in pieces[0]] if pieces[0].strip() else []
     for (start, end), piece in zip(where, pieces[1:], strict=True):
@@ -145,6 +149,25 @@ def _decodes_in_pieces(raw: bytes, where: list[tuple[int, int]], pieces: list[st
 
 def _base64_length(text: str) -> int:
     return sum(1 for c in text if c.isalnum() or c in "+/=")
+
+
+def detached_chunks(part: Message, chunk: int = STREAM_CHUNK) -> Iterator[bytes] | None:
+    """The decoded bytes of a leaf whose base64 runs `parse` kept out of the parser, a megabyte of base64
+    at a time (to be written somewhere without the whole in memory); None for any other leaf."""
+    found = getattr(part, _DETACHED, None)
+    return None if found is None else _chunks(*found, chunk)
+
+
+def _chunks(pieces: list[str], runs: list[memoryview], chunk: int) -> Iterator[bytes]:
+    yield binascii.a2b_base64(pieces[0])
+    for run, piece in zip(runs, pieces[1:], strict=True):
+        carry = b""  # letters of a group of four cut by the chunk's end (runs are whole groups: see parse)
+        for start in range(0, len(run), chunk):
+            letters = carry + bytes(run[start:start + chunk]).translate(None, b"\r\n")
+            whole = len(letters) - len(letters) % 4
+            carry = letters[whole:]
+            yield binascii.a2b_base64(letters[:whole])
+        yield binascii.a2b_base64(piece)
 
 
 def detached_body(part: Message) -> bytes | None:

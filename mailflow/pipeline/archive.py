@@ -8,6 +8,9 @@ file or nothing, and storing the same bytes twice is harmless.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from mailflow.files import write_atomically
@@ -38,6 +41,30 @@ class Archive:
             return digest
         write_atomically(target, data)
         return digest
+
+    def store_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Write a file given in pieces, hashing it on the way, and return its hash and size: a large
+        attachment is never held whole in memory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".tmp-", delete=False) as handle:
+            try:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    handle.write(chunk)
+                    size += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            except BaseException:
+                Path(handle.name).unlink(missing_ok=True)
+                raise
+        target = self.path(digest.hexdigest())
+        if target.exists():
+            Path(handle.name).unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(handle.name, target)
+        return digest.hexdigest(), size
 
     def load(self, digest: str) -> bytes:
         """The bytes stored under `digest`."""

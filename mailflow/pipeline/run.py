@@ -315,12 +315,13 @@ def _keep_attachments(app: App, session: Session, message: Message, parts: list[
         if part.disposition not in ("attachment", "inline") or (
                 part.content_type.startswith("text/") and not part.filename):
             continue
+        digest, size = app.archive.store_chunks(part.chunks())
         session.add(AttachmentRow(
             message=message,
             filename=storable(part.filename or "") or None,
             content_type=part.content_type,
-            size=len(part.data),
-            content_hash=app.archive.store(part.data),
+            size=size,
+            content_hash=digest,
         ))
 
 

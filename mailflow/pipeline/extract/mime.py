@@ -7,12 +7,14 @@ import contextlib
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
+from functools import cached_property
 from pathlib import PurePath
 
-from mailflow.mail.parsing import detached_body
+from mailflow.mail.parsing import detached_body, detached_chunks
 
 _DOCUMENT_TYPES = {
     "application/pdf": "pdf",
@@ -25,18 +27,42 @@ _DOCUMENT_TYPES = {
 }
 _EXTENSIONS = {".pdf": "pdf", ".docx": "docx", ".docm": "docx", ".dotx": "docx", ".odt": "odt", ".ott": "odt",
                ".doc": "doc", ".dot": "doc", ".rtf": "rtf"}
+HEAD_BYTES = 4096
 _NAMES = {"pdf": "PDF", "docx": "Word (.docx)", "odt": "OpenDocument (.odt)", "doc": "Word (.doc)",
           "rtf": "RTF (.rtf)"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Attachment:
-    """One attached file: its decoded name, declared type, bytes and Content-Disposition."""
+    """One attached file: its decoded name, declared type and Content-Disposition, and its bytes. These
+    come decoded (`source` bytes), or are decoded from the leaf when first asked for: a scan that is
+    only archived is streamed to the archive (`chunks`), never held whole in memory."""
 
     filename: str | None
     content_type: str
-    data: bytes
+    source: bytes | Message
     disposition: str | None = None
+
+    @cached_property
+    def data(self) -> bytes:
+        if isinstance(self.source, bytes):
+            return self.source
+        return decoded(self.source) or b""
+
+    @cached_property
+    def head(self) -> bytes:
+        """The first bytes, enough to tell what the file is."""
+        found = b""
+        for chunk in self.chunks():
+            found += chunk[: HEAD_BYTES - len(found)]
+            if len(found) >= HEAD_BYTES:
+                break
+        return found
+
+    def chunks(self) -> Iterator[bytes]:
+        """The bytes in pieces: those of a leaf whose base64 `parse` kept apart, decoded as they are read."""
+        pieces = None if isinstance(self.source, bytes) or "data" in self.__dict__ else detached_chunks(self.source)
+        return iter((self.data,)) if pieces is None else pieces
 
 
 def decoded(part: Message) -> bytes | None:
@@ -95,6 +121,9 @@ def collect(message: EmailMessage) -> tuple[list[Attachment], list[EmailMessage]
             continue
         if _is_body_text(part):
             continue
+        if detached_chunks(part) is not None:  # decoded when asked for
+            attachments.append(Attachment(_filename(part), part.get_content_type(), part, _disposition(part)))
+            continue
         try:
             data = decoded(part)
         except Exception:
@@ -124,7 +153,7 @@ def sniff(attachment: Attachment) -> str | None:
     Returns "pdf", "docx", "odt", "doc", "rtf", "winmail", "zip", "encrypted", "corrupt:<kind>", or None
     for files that are not forms at all (images, calendars, spreadsheets...).
     """
-    data, name = attachment.data, (attachment.filename or "").lower()
+    data, name = attachment.head, (attachment.filename or "").lower()
     ext = PurePath(name).suffix
     claimed = _EXTENSIONS.get(ext) or _DOCUMENT_TYPES.get(attachment.content_type.lower())
     if name == "winmail.dat" or "tnef" in attachment.content_type.lower() or data[:4] == b"\x78\x9f\x3e\x22":
@@ -132,7 +161,7 @@ def sniff(attachment: Attachment) -> str | None:
     if b"%PDF-" in data[:1024]:
         return "pdf"
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        names = _zip_names(data)
+        names = _zip_names(attachment.data)
         if "word/document.xml" in names:
             return "docx"
         if "mimetype:application/vnd.oasis.opendocument.text" in names or (
