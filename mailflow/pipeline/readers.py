@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -49,6 +50,9 @@ def _start_worker(read: Read, form: FormDefinition, forms: Mapping[str, FormDefi
                   limits: ExtractionLimits) -> None:
     global _worker  # noqa: PLW0603 - one worker process reads for one service: its definitions, set once
     _worker = (read, form, forms, limits)
+    # Code and definitions loaded at start live as long as the process: frozen, they are no longer walked
+    # by every full collection, which a mail's many short-lived objects trigger again and again.
+    gc.freeze()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload is the daemon's business
     with contextlib.suppress(OSError, AttributeError):  # die with the daemon, even when it is SIGKILLed
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -17,6 +17,7 @@ between passes. Around that pass:
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -127,6 +128,7 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (or `stopping`); return the exit status."""
         self._install_signals()
+        gc.freeze()  # what is loaded at start lives as long as the daemon: no full collection walks it again
         self.readers.start_workers()
         started_at = self.app.clock.now()
         threading.Thread(target=self._monitor, args=(started_at,), name="stall-monitor", daemon=True).start()
