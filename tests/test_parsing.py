@@ -158,4 +158,7 @@ def test_an_attachment_is_archived_in_pieces_without_being_decoded_whole(tmp_pat
     assert "data" not in attachment.__dict__  # decoded only in pieces
     assert (digest, size) == (content_hash(scan), len(scan)) and archive.load(digest) == scan
     assert archive.store_chunks(iter([scan[:10], scan[10:]])) == (digest, size)  # stored once
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [digest]
+    logo = b"\x89PNG" + random.Random(6).randbytes(5000)  # small: stored whole, and once
+    assert archive.store_chunks(iter([logo])) == archive.store_chunks(iter([logo[:9], logo[9:]])) == (
+        content_hash(logo), len(logo))
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted([digest, content_hash(logo)])

@@ -8,12 +8,15 @@ file or nothing, and storing the same bytes twice is harmless.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from mailflow.files import write_atomically
+
+WHOLE_BYTES = 1 << 20  # a file up to this size is stored from memory, larger ones as they come
 
 
 def content_hash(data: bytes) -> str:
@@ -44,12 +47,21 @@ class Archive:
 
     def store_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Write a file given in pieces, hashing it on the way, and return its hash and size: a large
-        attachment is never held whole in memory."""
+        attachment is never held whole in memory. A small one is stored whole, and not written again
+        when the archive has it already (a logo on every mail)."""
+        pieces, first = iter(chunks), []
+        for chunk in pieces:
+            first.append(chunk)
+            if sum(map(len, first)) > WHOLE_BYTES:
+                break
+        else:
+            data = b"".join(first)
+            return self.store(data), len(data)
         self.root.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
         with tempfile.NamedTemporaryFile(dir=self.root, prefix=".tmp-", delete=False) as handle:
             try:
-                for chunk in chunks:
+                for chunk in itertools.chain(first, pieces):
                     digest.update(chunk)
                     handle.write(chunk)
                     size += len(chunk)
