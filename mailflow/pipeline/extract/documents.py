@@ -24,7 +24,8 @@ from mailflow.pipeline.extract.model import Block, UnreadableDocument
 log = logging.getLogger(__name__)
 
 # The reader of each document format, imported when a document of its format is first read: the
-# daemon, whose reader processes read the documents, never loads the PDF and Word libraries.
+# daemon, whose reader processes read the documents, loads the PDF and Word libraries only when it
+# reads a mail itself (pipeline.readers).
 READERS = {"docx": "mailflow.pipeline.extract.docx:read_docx", "pdf": "mailflow.pipeline.extract.pdf:read_pdf",
            "odt": "mailflow.pipeline.extract.odt:read_odt"}
 DOCUMENT_KINDS = ("docx", "pdf", "odt", "doc", "rtf")
