@@ -10,11 +10,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from mailflow.files import write_atomically
+from mailflow.files import write_atomically, write_temporary
 
 WHOLE_BYTES = 1 << 20  # a file up to this size is stored from memory, larger ones as they come
 
@@ -57,25 +56,21 @@ class Archive:
         else:
             data = b"".join(first)
             return self.store(data), len(data)
-        self.root.mkdir(parents=True, exist_ok=True)
-        digest, size = hashlib.sha256(), 0
-        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".tmp-", delete=False) as handle:
-            try:
-                for chunk in itertools.chain(first, pieces):
-                    digest.update(chunk)
-                    handle.write(chunk)
-                    size += len(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            except BaseException:
-                Path(handle.name).unlink(missing_ok=True)
-                raise
+        digest = hashlib.sha256()
+
+        def hashed() -> Iterator[bytes]:
+            for chunk in itertools.chain(first, pieces):
+                digest.update(chunk)
+                yield chunk
+
+        tmp = write_temporary(self.root, hashed())
+        size = tmp.stat().st_size
         target = self.path(digest.hexdigest())
         if target.exists():
-            Path(handle.name).unlink()
+            tmp.unlink()
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(handle.name, target)
+            os.replace(tmp, target)
         return digest.hexdigest(), size
 
     def load(self, digest: str) -> bytes:
