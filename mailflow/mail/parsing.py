@@ -182,10 +182,9 @@ def detached_body(part: Message) -> bytes | None:
     try:
         if len(runs) == 1 and not "".join(pieces).strip():
             return binascii.a2b_base64(runs[0])  # the usual case: the whole body in one run, without a copy
-        decoded = bytearray(binascii.a2b_base64(pieces[0]))
-        for run, piece in zip(runs, pieces[1:], strict=True):
-            decoded += binascii.a2b_base64(run)
-            decoded += binascii.a2b_base64(piece)
+        decoded = bytearray()
+        for chunk in _chunks(pieces, runs, STREAM_CHUNK):
+            decoded += chunk
         return bytes(decoded)
     except (binascii.Error, ValueError):
         text = [pieces[0]]
