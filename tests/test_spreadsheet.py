@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from mailflow.db.models import OutboxMail, Proposal, Slot
 from mailflow.service.app import build_app
 from mailflow.settings import load_settings
 from tests.campaign_factories import add_proposal, set_status
-from tests.factories import collectivity, write_settings
+from tests.factories import REPO, collectivity, write_settings
 
 NOW = datetime(2025, 8, 28, 5, 30, tzinfo=UTC)  # Thursday 07:30 in Paris
 
@@ -124,3 +128,28 @@ def test_proposals_export_xlsx_is_the_same_spreadsheet(tmp_path: Path) -> None:
     assert exported.sheetnames == attached.sheetnames
     for name in exported.sheetnames:
         assert rows(exported, name) == rows(attached, name)
+
+
+def test_the_daemon_queues_the_digest_without_loading_openpyxl(tmp_path: Path) -> None:
+    """The spreadsheet is written in a short-lived process: the daemon, which runs for months, attaches it to
+    the digest but never keeps openpyxl (nor OAuth2's libraries, without OAuth2) in its memory."""
+    filed(tmp_path)
+    script = (
+        "import sys; from pathlib import Path; from datetime import datetime; from mailflow.clock import ManualClock; "
+        "from mailflow.settings import load_settings; from mailflow.service.app import build_app; "
+        "from mailflow.campaign.digest import queue_digest; "
+        "app = build_app(load_settings(Path(sys.argv[1])), clock=ManualClock(datetime.fromisoformat(sys.argv[2]))); "
+        "print(queue_digest(app, app.clock.now(), 'test', force=True), "
+        "sorted({m.split('.')[0] for m in sys.modules} & {'openpyxl', 'cryptography', 'msal'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "settings.toml"), NOW.isoformat()],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "[]"]
+    app = build_app(load_settings(tmp_path / "settings.toml"), clock=ManualClock(NOW))
+    with app.sessions() as session:
+        [digest] = session.scalars(select(OutboxMail).where(OutboxMail.cause == "test")).all()
+    mail = email.message_from_bytes(digest.raw, policy=email.policy.default)
+    [attachment] = [p for p in mail.iter_attachments() if p.get_filename().endswith(".xlsx")]
+    assert load_workbook(io.BytesIO(attachment.get_content())).sheetnames == ["Projets collectifs 2025-2026",
+                                                                               "Sans campagne"]

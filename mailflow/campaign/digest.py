@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from mailflow.campaign import wording
 from mailflow.campaign.calendars import staff_working_day
 from mailflow.campaign.digest_content import Digest, collect
-from mailflow.campaign.spreadsheet import XLSX_TYPE, workbook_bytes
+from mailflow.campaign.spreadsheet import XLSX_TYPE, proposal_sheets, xlsx
 from mailflow.campaign.upcoming import DIGEST_TEMPLATE
 from mailflow.db.state import get_state, put_state
 from mailflow.mail import french
@@ -76,8 +76,8 @@ def build_digest(app: App, now: datetime, force: bool = False) -> EmailMessage |
         digest = collect(app, session, now, last_sent(session))
         if not (force or app.settings.staff.digest_when_empty or digest.something_to_say):
             return None
-        spreadsheet = workbook_bytes(app, session, now)
-        return render_digest(app, digest, list(app.settings.staff.digest_recipients), spreadsheet)
+        sheets = proposal_sheets(app, session, now)
+    return render_digest(app, digest, list(app.settings.staff.digest_recipients), xlsx(sheets) if sheets else None)
 
 
 def queue_digest(app: App, now: datetime, cause: str, *, force: bool = False) -> int:
@@ -91,7 +91,8 @@ def queue_digest(app: App, now: datetime, cause: str, *, force: bool = False) ->
             digest = collect(app, session, now, last_sent(session))
             if not (force or app.settings.staff.digest_when_empty or digest.something_to_say):
                 return 0
-            spreadsheet = workbook_bytes(app, session, now)
+            sheets = proposal_sheets(app, session, now)
+            spreadsheet = xlsx(sheets) if sheets else None
             for recipient in recipients:
                 mail = render_digest(app, digest, [recipient], spreadsheet)
                 row = enqueue(session, cause=cause, kind=DIGEST_TEMPLATE, recipient=recipient, mail=mail, now=now)

@@ -3,26 +3,20 @@
 One sheet per campaign, one row per current proposal (a corrected resubmission replaces the
 earlier version), French headers taken from the form's labels, dates as real Excel dates in
 the campaign's local time, Oui / Non, statuses and decisions in French, the missing and invalid
-items in the form's words, the meeting slots and the last mail sent; header row frozen,
-filters on, columns wide enough to read.
+items in the form's words, the meeting slots and the last mail sent. This module gathers the
+sheets' content; `workbook` writes the file, in a process of its own.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailflow.apart import run_apart
 from mailflow.campaign.export import STATUS_FR
 from mailflow.campaign.wording import checks_fr, problem_fr
 from mailflow.db.models import OutboxMail, Proposal, Slot
@@ -32,55 +26,48 @@ if TYPE_CHECKING:
     from mailflow.context import App
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DATE_FORMAT = "dd/mm/yyyy hh:mm"
 DECISION_FR = {"accepted": "retenue", "rejected": "non retenue", "withdrawn": "retirée"}
 NO_CAMPAIGN = "Sans campagne"
-MAX_WIDTH = 60
 
 
-@dataclass(frozen=True)
-class Column:
-    """A column: its French header and how wide it may grow."""
+class Sheet(NamedTuple):
+    """One sheet of the file: its name, its header row and its rows of plain values."""
 
-    header: str
-    width: int = 0
+    title: str
+    headers: list[str]
+    rows: list[list[Any]]
 
 
-def workbook_bytes(app: App, session: Session, now: datetime, campaign: str | None = None) -> bytes | None:
-    """The .xlsx of every current proposal (of `campaign` only, if given) filed by `now`; None when there is none."""
+NOTHING = Sheet("Propositions", ["Aucune proposition"], [])
+
+
+def proposal_sheets(app: App, session: Session, now: datetime, campaign: str | None = None) -> list[Sheet]:
+    """The sheets of every current proposal (of `campaign` only, if given) filed by `now`: one per campaign,
+    and per form (offers without a campaign apart); none when there is no proposal."""
     query = select(Proposal).where(Proposal.status != "superseded", Proposal.created_at <= now)
     if campaign is not None:
         query = query.where(Proposal.campaign == campaign)
     proposals = sorted(session.scalars(query), key=lambda p: p.reference)
     if not proposals:
-        return None
-    slots = _slots(session)
-    last_mails = _last_mails(session, now)
-    book = Workbook()
-    book.remove(book.active)
+        return []
+    slots, last_mails = _slots(session), _last_mails(session, now)
     titles = {c.id: c.title for c in app.calendars.values()}
     groups: dict[tuple[str | None, str], list[Proposal]] = {}
-    for proposal in proposals:  # one sheet per campaign, and per form (offers without a campaign apart)
+    for proposal in proposals:
         groups.setdefault((proposal.campaign, proposal.form), []).append(proposal)
+    sheets: list[Sheet] = []
     for campaign_id, form in sorted(groups, key=lambda c: (c[0] is None, c[0] or "", c[1])):
         outside = NO_CAMPAIGN if form == app.form.name else f"{NO_CAMPAIGN} ({form.replace('_', ' ')})"
         name = titles.get(campaign_id or "", campaign_id or outside)
-        sheet = book.create_sheet(_sheet_title(name, book.sheetnames))
-        kinds = _slot_kinds(app, campaign_id)
-        _fill(app, sheet, groups[(campaign_id, form)], kinds, slots, last_mails)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+        title = _sheet_title(name, [s.title for s in sheets])
+        sheets.append(_sheet(app, title, groups[(campaign_id, form)], _slot_kinds(app, campaign_id), slots, last_mails))
+    return sheets
 
 
-def empty_workbook() -> bytes:
-    """A workbook with the header only, when there is no proposal to export."""
-    book = Workbook()
-    book.active.title = "Propositions"
-    book.active.append(["Aucune proposition"])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+def xlsx(sheets: Sequence[Sheet]) -> bytes:
+    """The .xlsx file of `sheets`, written by openpyxl in a short-lived process (see `workbook`), which is given
+    plain tuples so that it imports nothing of the database."""
+    return run_apart("mailflow.campaign.workbook:write_workbook", [tuple(sheet) for sheet in sheets])
 
 
 def _sheet_title(name: str, taken: Iterable[str]) -> str:
@@ -98,14 +85,14 @@ def _slot_kinds(app: App, campaign_id: str | None) -> list[tuple[str, str]]:
     return [(rule.kind, f"Créneau : {rule.title}") for rule in calendar.slots] if calendar else []
 
 
-def _fill(
+def _sheet(
     app: App,
-    sheet: Worksheet,
+    title: str,
     proposals: list[Proposal],
     kinds: list[tuple[str, str]],
     slots: dict[tuple[str, str], datetime],
     last_mails: dict[str, tuple[str, datetime]],
-) -> None:
+) -> Sheet:
     zone = app.timezone
     form = app.forms.get(proposals[0].form, app.form)
     headers = ["Référence", "Version", "Statut", "Décision", "Reçue le", "Expéditeur"]
@@ -113,7 +100,7 @@ def _fill(
     headers += ["Éléments manquants", "Éléments non valides", "À vérifier"]
     headers += [title for _, title in kinds]
     headers += ["Dernier courriel envoyé", "Envoyé le"]
-    sheet.append(headers)
+    rows = []
     for proposal in proposals:
         fields = proposal.fields or {}
         last = last_mails.get(proposal.reference)
@@ -135,8 +122,8 @@ def _fill(
         row += [_local(slots[(kind, proposal.reference)], zone) if (kind, proposal.reference) in slots else None
                 for kind, _ in kinds]
         row += [last[0] if last else None, _local(last[1], zone) if last else None]
-        sheet.append([_cell(v) for v in row])
-    _style(sheet, len(headers), len(proposals))
+        rows.append(row)
+    return Sheet(title, headers, rows)
 
 
 def _local(moment: datetime, zone: Any) -> datetime:
@@ -152,40 +139,6 @@ def _value(value: Any) -> Any:
     if isinstance(value, dict):
         return "\n".join(f"{k} : {v}" for k, v in value.items() if v)
     return value
-
-
-def _cell(value: Any) -> Any:
-    """Control characters a sender typed are dropped (Excel cannot store them); text is never a formula."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-
-
-def _style(sheet: Worksheet, columns: int, rows: int) -> None:
-    header_fill = PatternFill("solid", fgColor="DCE6F1")
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = header_fill
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for line in sheet.iter_rows(min_row=2):
-        for cell in line:
-            if isinstance(cell.value, datetime):
-                cell.number_format = DATE_FORMAT
-            elif isinstance(cell.value, str):
-                cell.data_type = "s"
-                cell.alignment = Alignment(wrap_text="\n" in cell.value, vertical="top")
-    for index in range(1, columns + 1):
-        letter = get_column_letter(index)
-        widths = [_width(c.value) for c in sheet[letter]]
-        sheet.column_dimensions[letter].width = min(MAX_WIDTH, max(10, *widths) + 2)
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
-
-
-def _width(value: Any) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, datetime):
-        return 16
-    return max((len(line) for line in str(value).splitlines()), default=0)
 
 
 def _slots(session: Session) -> dict[tuple[str, str], datetime]:

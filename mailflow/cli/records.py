@@ -10,7 +10,7 @@ import click
 from sqlalchemy import func, select
 
 from mailflow.campaign.export import proposal_record, write_csv, write_json
-from mailflow.campaign.spreadsheet import empty_workbook, workbook_bytes
+from mailflow.campaign.spreadsheet import NOTHING, proposal_sheets, xlsx
 from mailflow.cli.base import Context, cli, guard, pass_context
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.errors import MailflowError
@@ -76,7 +76,8 @@ def proposals_export(ctx: Context, fmt: str, campaign: str | None, output: Path 
     app = ctx.app()
     if fmt == "xlsx":
         with app.sessions() as session:
-            data = workbook_bytes(app, session, app.clock.now(), campaign) or empty_workbook()
+            sheets = proposal_sheets(app, session, app.clock.now(), campaign) or [NOTHING]
+        data = xlsx(sheets)
         if output:
             output.write_bytes(data)
         else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.apart import run_apart
 from mailflow.errors import MailflowError
 
 if TYPE_CHECKING:
@@ -92,11 +91,11 @@ def upgrade_apart(engine: Engine) -> None:
             return
     except SQLAlchemyError as exc:
         raise DatabaseError(f"database {engine.url.render_as_string()}: upgrade failed: {exc}") from exc
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as migrator:
-        migrator.submit(_upgrade_url, engine.url.render_as_string(hide_password=False)).result()
+    run_apart("mailflow.db.engine:upgrade_url", engine.url.render_as_string(hide_password=False))
 
 
-def _upgrade_url(url: str) -> None:
+def upgrade_url(url: str) -> None:
+    """`upgrade` the database at `url` (run apart by `upgrade_apart`)."""
     engine = make_engine(url)
     try:
         upgrade(engine)

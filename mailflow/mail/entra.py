@@ -14,7 +14,8 @@ import msal
 import requests
 
 from mailflow.errors import AuthenticationError, IdentityProviderUnreachable, SettingsError
-from mailflow.mail.oauth_credentials import EXCHANGE_SCOPE, ClientCredentials
+from mailflow.mail.oauth_credentials import EXCHANGE_SCOPE, ClientCredentials, read_credentials
+from mailflow.settings import OAuth2
 
 # Entra ID error codes (AADSTSnnnn) an administrator can fix, and what to tell them.
 _CAUSES = {
@@ -29,6 +30,12 @@ _CAUSES = {
     70011: "the scope {scope} is not valid for this application",
     7000112: "the application is disabled in Entra ID",
 }
+
+
+def token_source(oauth2: OAuth2, table: str, timeout: float) -> MsalTokenSource:
+    """The token source of the settings table `table` (`mailbox.oauth2`), its credentials read now."""
+    return MsalTokenSource(read_credentials(oauth2, table), authority=oauth2.authority, ca_file=oauth2.ca_file,
+                           timeout=timeout)
 
 
 class MsalTokenSource:

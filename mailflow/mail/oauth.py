@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from mailflow.errors import SettingsError
-from mailflow.mail.oauth_credentials import read_credentials
 from mailflow.settings import MailboxSettings, SmtpSettings
 
 IMAP_REFUSED_HINT = (
@@ -41,12 +40,6 @@ def token_source_for(section: MailboxSettings | SmtpSettings) -> TokenSource:
     table = "mailbox.oauth2" if isinstance(section, MailboxSettings) else "smtp.oauth2"
     if section.oauth2 is None:
         raise SettingsError(f'[{table.split(".")[0]}] auth = "oauth2" needs a [{table}] table')
-    oauth2 = section.oauth2
-    from mailflow.mail.entra import MsalTokenSource  # noqa: PLC0415 - MSAL and requests load only where OAuth2 is used
+    from mailflow.mail.entra import token_source  # noqa: PLC0415 - MSAL, requests and cryptography load only where OAuth2 is used
 
-    return MsalTokenSource(
-        read_credentials(oauth2, table),
-        authority=oauth2.authority,
-        ca_file=oauth2.ca_file,
-        timeout=section.timeout_seconds,
-    )
+    return token_source(section.oauth2, table, section.timeout_seconds)
