@@ -98,7 +98,7 @@ def _sheet(
     headers = ["Référence", "Version", "Statut", "Décision", "Reçue le", "Expéditeur"]
     headers += [label_or_path(form.label, f.path) for f in form.fields]
     headers += ["Éléments manquants", "Éléments non valides", "À vérifier"]
-    headers += [title for _, title in kinds]
+    headers += [heading for _, heading in kinds]
     headers += ["Dernier courriel envoyé", "Envoyé le"]
     rows = []
     for proposal in proposals:
