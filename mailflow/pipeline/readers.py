@@ -29,7 +29,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
-from mailflow.memory import map_large_blocks, release_free_memory
+from mailflow.memory import release_free_memory
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.extract.documents import Collected
 from mailflow.pipeline.forms.definition import FormDefinition
@@ -53,7 +53,6 @@ def _start_worker(read: Read, form: FormDefinition, forms: Mapping[str, FormDefi
     # Code and definitions loaded at start live as long as the process: frozen, they are no longer walked
     # by every full collection, which a mail's many short-lived objects trigger again and again.
     gc.freeze()
-    map_large_blocks()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload is the daemon's business
     with contextlib.suppress(OSError, AttributeError):  # die with the daemon, even when it is SIGKILLed
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

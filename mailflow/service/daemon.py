@@ -33,7 +33,7 @@ from mailflow.db.state import note_leader, note_mailbox
 from mailflow.errors import MailboxError, MailflowError, TemplateError
 from mailflow.mail.outbox import release_claims_of_others
 from mailflow.mail.templates import Templates
-from mailflow.memory import map_large_blocks, release_free_memory
+from mailflow.memory import release_free_memory
 from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass, resume
 from mailflow.service.alerts import review
@@ -129,7 +129,6 @@ class Daemon:
         """Run until SIGTERM/SIGINT (or `stopping`); return the exit status."""
         self._install_signals()
         gc.freeze()  # what is loaded at start lives as long as the daemon: no full collection walks it again
-        map_large_blocks()
         self.readers.start_workers()
         started_at = self.app.clock.now()
         threading.Thread(target=self._monitor, args=(started_at,), name="stall-monitor", daemon=True).start()
