@@ -1,7 +1,7 @@
 """The .xlsx file of the proposals' sheets, written with openpyxl: header row bold and frozen, filters
 on, dates as real Excel dates, columns wide enough to read.
 
-The daemon calls it apart (`mailflow.apart`): openpyxl (some 12 MB) is loaded only in the short-lived
+It is called apart (`mailflow.apart`): openpyxl (some 9 MB) is loaded only in the short-lived
 process that writes the file, never in the daemon.
 """
 
