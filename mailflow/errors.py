@@ -53,6 +53,11 @@ class IdentityProviderUnreachable(MailboxError, ServerUnreachable):
     """
 
 
+class ProcessStopped(MailflowError):
+    """A short-lived process started for rare work (a migration, a spreadsheet) stopped before it gave its
+    result: killed, out of memory, or unable to start."""
+
+
 class ExtractionError(MailflowError):
     """A document could not be read as a form. `reason` is in French, for staff and for the sender."""
 

@@ -136,6 +136,7 @@ def test_the_daemon_queues_the_digest_without_loading_openpyxl(tmp_path: Path) -
     filed(tmp_path)
     script = (
         "import sys; from pathlib import Path; from datetime import datetime; from mailflow.clock import ManualClock; "
+        "import mailflow.cli, mailflow.service.daemon, mailflow.pipeline.run; "
         "from mailflow.settings import load_settings; from mailflow.service.app import build_app; "
         "from mailflow.campaign.digest import queue_digest; "
         "app = build_app(load_settings(Path(sys.argv[1])), clock=ManualClock(datetime.fromisoformat(sys.argv[2]))); "

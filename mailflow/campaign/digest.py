@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from mailflow.campaign import wording
 from mailflow.campaign.calendars import staff_working_day
 from mailflow.campaign.digest_content import Digest, collect
-from mailflow.campaign.spreadsheet import XLSX_TYPE, proposal_sheets, xlsx
+from mailflow.campaign.spreadsheet import XLSX_TYPE, Sheet, proposal_sheets, xlsx_apart
 from mailflow.campaign.upcoming import DIGEST_TEMPLATE
 from mailflow.db.state import get_state, put_state
 from mailflow.mail import french
@@ -77,7 +77,7 @@ def build_digest(app: App, now: datetime, force: bool = False) -> EmailMessage |
         if not (force or app.settings.staff.digest_when_empty or digest.something_to_say):
             return None
         sheets = proposal_sheets(app, session, now)
-    return render_digest(app, digest, list(app.settings.staff.digest_recipients), xlsx(sheets) if sheets else None)
+    return render_digest(app, digest, list(app.settings.staff.digest_recipients), _spreadsheet(sheets))
 
 
 def queue_digest(app: App, now: datetime, cause: str, *, force: bool = False) -> int:
@@ -85,14 +85,18 @@ def queue_digest(app: App, now: datetime, cause: str, *, force: bool = False) ->
     recipients = list(app.settings.staff.digest_recipients)
     if not recipients:
         return 0
+    with app.sessions() as session:
+        since = last_sent(session)
+        digest = collect(app, session, now, since)
+        if not (force or app.settings.staff.digest_when_empty or digest.something_to_say):
+            return 0
+        sheets = proposal_sheets(app, session, now)
+    spreadsheet = _spreadsheet(sheets)  # before the write transaction: it takes a process of its own
     queued = 0
     try:
         with app.sessions.begin() as session:
-            digest = collect(app, session, now, last_sent(session))
-            if not (force or app.settings.staff.digest_when_empty or digest.something_to_say):
-                return 0
-            sheets = proposal_sheets(app, session, now)
-            spreadsheet = xlsx(sheets) if sheets else None
+            if last_sent(session) != since:
+                return 0  # another process queued a digest meanwhile
             for recipient in recipients:
                 mail = render_digest(app, digest, [recipient], spreadsheet)
                 row = enqueue(session, cause=cause, kind=DIGEST_TEMPLATE, recipient=recipient, mail=mail, now=now)
@@ -101,6 +105,10 @@ def queue_digest(app: App, now: datetime, cause: str, *, force: bool = False) ->
     except IntegrityError:
         return 0  # another process queued it first
     return queued
+
+
+def _spreadsheet(sheets: list[Sheet]) -> bytes | None:
+    return xlsx_apart(sheets) if sheets else None
 
 
 def queue_digest_if_due(app: App, now: datetime) -> int:

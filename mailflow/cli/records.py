@@ -10,7 +10,7 @@ import click
 from sqlalchemy import func, select
 
 from mailflow.campaign.export import proposal_record, write_csv, write_json
-from mailflow.campaign.spreadsheet import NOTHING, proposal_sheets, xlsx
+from mailflow.campaign.spreadsheet import NO_PROPOSAL_SHEET, proposal_sheets, xlsx_apart
 from mailflow.cli.base import Context, cli, guard, pass_context
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.errors import MailflowError
@@ -76,8 +76,8 @@ def proposals_export(ctx: Context, fmt: str, campaign: str | None, output: Path 
     app = ctx.app()
     if fmt == "xlsx":
         with app.sessions() as session:
-            sheets = proposal_sheets(app, session, app.clock.now(), campaign) or [NOTHING]
-        data = xlsx(sheets)
+            sheets = proposal_sheets(app, session, app.clock.now(), campaign) or [NO_PROPOSAL_SHEET]
+        data = xlsx_apart(sheets)
         if output:
             output.write_bytes(data)
         else:
