@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DECISION_FR = {"accepted": "retenue", "rejected": "non retenue", "withdrawn": "retirée"}
 NO_CAMPAIGN = "Sans campagne"
+WRITING_SECONDS = 600  # thousands of proposals take seconds: past this, the writing process is stuck
 
 
 class Sheet(NamedTuple):
@@ -67,7 +68,8 @@ def proposal_sheets(app: App, session: Session, now: datetime, campaign: str | N
 def xlsx_apart(sheets: Sequence[Sheet]) -> bytes:
     """The .xlsx file of `sheets` (at least one). openpyxl writes it in a short-lived process (see `workbook`),
     given plain tuples so that it imports nothing of the database: about half a second."""
-    return run_apart("mailflow.campaign.workbook:write_workbook", [tuple(sheet) for sheet in sheets])
+    return run_apart("mailflow.campaign.workbook:write_workbook", [tuple(sheet) for sheet in sheets],
+                     timeout=WRITING_SECONDS)
 
 
 def _sheet_title(name: str, taken: Iterable[str]) -> str:
