@@ -48,10 +48,11 @@ class Archive:
         """Write a file given in pieces, hashing it on the way, and return its hash and size: a large
         attachment is never held whole in memory. A small one is stored whole, and not written again
         when the archive has it already (a logo on every mail)."""
-        pieces, first = iter(chunks), []
+        pieces, first, held = iter(chunks), [], 0
         for chunk in pieces:
             first.append(chunk)
-            if sum(map(len, first)) > WHOLE_BYTES:
+            held += len(chunk)
+            if held > WHOLE_BYTES:
                 break
         else:
             data = b"".join(first)
