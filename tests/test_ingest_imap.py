@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from mailflow.db.models import Attachment, Message, MessageStep, OutboxMail, Proposal
 from mailflow.mail.imap_support import batches
 from mailflow.mail.mailbox import make_mailbox
+from mailflow.mail.spool import SPOOL_BYTES, SpooledMail
 from mailflow.pipeline.archive import content_hash
 from mailflow.settings import load_settings
 from tests.factories import (
@@ -217,6 +218,35 @@ def test_mail_over_the_size_limit_is_quarantined_with_its_headers(imap_server, w
     assert "message trop volumineux" in listing.stdout
     assert count(workdir, Proposal) == 0
     assert len(imap_server.messages(ATTENTION)) == 1
+
+
+def test_a_big_mail_is_fetched_a_piece_at_a_time_and_filed_as_the_server_has_it(  # noqa: ANN001
+    imap_server, workdir: Path, tmp_path: Path
+) -> None:
+    """A mail over 4 MB (a form and a scanned annex) comes from the server a megabyte at a time into an
+    unnamed file, never whole in memory: the archive holds the server's very bytes, the annex whole, and
+    the form is filed."""
+    big = proposal_mail(collectivity(30_001), date=JUNE)
+    annex = random.Random(11).randbytes(6_000_000)
+    big.add_attachment(annex, maintype="image", subtype="jpeg", filename="plans-scannes.jpg")
+    imap_server.append(big.as_bytes(), internaldate=JUNE)
+    (served,) = imap_server.messages()
+    mailbox = make_mailbox(load_settings(workdir / "settings.toml").mailbox, workdir, spool=tmp_path / "spool")
+    try:
+        (incoming,) = mailbox.fetch(mailbox.waiting())
+    finally:
+        mailbox.close()
+    assert isinstance(incoming.raw, SpooledMail) and len(incoming.raw) == len(served) > SPOOL_BYTES
+    assert content_hash(incoming.raw) == content_hash(served)
+    assert list((tmp_path / "spool").iterdir()) == []  # the file has no name: nothing to clean after a crash
+    incoming.raw.close()
+
+    assert mailflow(workdir, "run", "--once").returncode == 0
+    assert count(workdir, Proposal) == 1
+    assert count(workdir, Message, Message.content_hash == content_hash(served)) == 1
+    assert count(workdir, Attachment, Attachment.filename == "plans-scannes.jpg",
+                 Attachment.content_hash == content_hash(annex), Attachment.size == len(annex)) == 1
+    assert len(imap_server.messages(PROCESSED)) == 1
 
 
 def test_mails_are_fetched_and_read_ahead_in_batches_bounded_in_bytes() -> None:

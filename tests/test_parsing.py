@@ -6,21 +6,35 @@ import base64
 import email
 import email.policy
 import random
+from email.message import EmailMessage
 from pathlib import Path
+from unittest.mock import patch
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailflow.mail import parsing
 from mailflow.mail.parsing import detached_body, detached_chunks, parse
+from mailflow.mail.spool import PIECE_BYTES, SpooledMail, spool
 from mailflow.pipeline.archive import Archive, content_hash
 from mailflow.pipeline.extract.mime import collect, sniff
 
 
 def leaves(raw: bytes) -> list[tuple[str, bytes]]:
     """Each leaf's type and decoded bytes, as mailflow reads them; a detached leaf decoded in pieces (as
-    the archive reads it, here in small pieces that cut its lines anywhere) gives the same bytes."""
+    the archive reads it, here in small pieces that cut its lines anywhere) gives the same bytes. A big
+    mail fetched into a file, scanned in windows of any size (cutting runs and lines), reads the same."""
+    found = read_leaves(parse(raw))
+    for window in (64, 8192, 20_000):
+        with patch.object(parsing, "WINDOW_BYTES", window):
+            assert read_leaves(parse(SpooledMail([raw[:1000], raw[1000:]]))) == found, f"windows of {window} bytes"
+    return found
+
+
+def read_leaves(message: EmailMessage) -> list[tuple[str, bytes]]:
     found = []
-    for part in parse(raw).walk():
+    for part in message.walk():
         if not part.is_multipart():
             streamed = [b"".join(chunks) for size in (97, 1000, 4096) if (chunks := detached_chunks(part, size))]
             data = detached_body(part)
@@ -76,7 +90,7 @@ def test_every_leaf_reads_as_emails_own_parser_reads_it(size: int, width: int, n
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(min_value=0, max_value=10_000),
-    stray=st.sampled_from([None, "é", "QUI=", "", "ab cd", "=="]),
+    stray=st.sampled_from([None, "é", "QUI=", "", "ab cd", "==", "QUJD" * 2500]),  # the last: longer than a window
     encoding=st.sampled_from(["8bit", "quoted-printable", "base64"]),
     around=st.booleans(),
     newline=st.sampled_from([b"\r\n", b"\n"]),
@@ -85,8 +99,8 @@ def test_text_around_blobs_and_odd_lines_read_as_emails_own_parser_reads_them(
     seed: int, stray: str | None, encoding: str, around: bool, newline: bytes,
 ) -> None:
     """Accented 8-bit text around a pasted blob, a blob before the first part and after the last, an
-    attachment with one odd line (accent, early padding, blank, spaces) somewhere in its base64: every
-    leaf, the preamble and the epilogue as email's parser gives them."""
+    attachment with one odd line (accent, early padding, blank, spaces, one longer than a window of the
+    scan) somewhere in its base64: every leaf, the preamble and the epilogue as email's parser gives them."""
     rng = random.Random(seed)
     blob = base64_lines(rng.randbytes(6000), 64, newline)
     text = "Voilà la clé :".encode() + newline + blob + "Merci, à bientôt".encode()
@@ -101,9 +115,11 @@ def test_text_around_blobs_and_odd_lines_read_as_emails_own_parser_reads_them(
                 ("application/pdf", "base64", b"".join(lines).rstrip(newline))], newline,
                preamble=blob if around else b"", epilogue=blob if around else b"")
     assert leaves(raw) == reference(raw)
-    ours, theirs = parse(raw), email.message_from_bytes(raw, policy=email.policy.default)
-    assert (ours.preamble, ours.epilogue) == (theirs.preamble, theirs.epilogue)
-    assert ours.get_body(("plain",)).get_content() == theirs.get_body(("plain",)).get_content()
+    theirs = email.message_from_bytes(raw, policy=email.policy.default)
+    with patch.object(parsing, "WINDOW_BYTES", 8192):
+        for ours in (parse(raw), parse(SpooledMail([raw]))):
+            assert (ours.preamble, ours.epilogue) == (theirs.preamble, theirs.epilogue)
+            assert ours.get_body(("plain",)).get_content() == theirs.get_body(("plain",)).get_content()
 
 
 def test_a_long_block_of_base64_letters_in_a_text_body_stays_that_text() -> None:
@@ -162,3 +178,27 @@ def test_an_attachment_is_archived_in_pieces_without_being_decoded_whole(tmp_pat
     assert archive.store_chunks(iter([logo])) == archive.store_chunks(iter([logo[:9], logo[9:]])) == (
         content_hash(logo), len(logo))
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted([digest, content_hash(logo)])
+
+
+@pytest.mark.parametrize("size", [0, 10, PIECE_BYTES - 1, PIECE_BYTES, 2 * PIECE_BYTES, 2 * PIECE_BYTES + 3])
+def test_a_mail_fetched_piece_by_piece_is_spooled_whole(size: int, tmp_path: Path) -> None:
+    """Whatever its size against the pieces' (an exact multiple ends on an empty piece), the spooled
+    mail is the whole mail, read back in any slice; the file has no name in its folder."""
+    data = random.Random(size).randbytes(size)
+    asked: list[int] = []
+
+    def piece(offset: int) -> bytes:
+        asked.append(offset)
+        return data[offset : offset + PIECE_BYTES]
+
+    spooled = spool(piece, tmp_path)
+    assert spooled is not None and len(spooled) == size and b"".join(spooled.pieces(4096)) == data
+    assert spooled[size // 3 : size // 2] == data[size // 3 : size // 2] and spooled[-5:] == data[-5:]
+    assert asked == list(range(0, size + 1, PIECE_BYTES))
+    assert list(tmp_path.iterdir()) == []
+    spooled.close()
+
+
+def test_a_mail_gone_while_it_is_fetched_is_not_spooled() -> None:
+    """Staff moved the mail away between two pieces: nothing is returned, as for a mail expunged."""
+    assert spool(lambda offset: None if offset else bytes(PIECE_BYTES)) is None

@@ -7,8 +7,6 @@ and tells the mailbox where to move each mail once it is safely recorded.
 from __future__ import annotations
 
 import contextlib
-import email.parser
-import email.policy
 import logging
 import mailbox as stdlib_mailbox
 import socket
@@ -17,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +25,7 @@ from mailflow.errors import AuthenticationError, MailboxError
 from mailflow.mail.imap_support import aware, batches, hierarchy, is_news, text, without_trace
 from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
 from mailflow.mail.parsing import header_block
+from mailflow.mail.spool import PIECE_BYTES, SPOOL_BYTES, SpooledMail, spool
 from mailflow.settings import MailboxSettings
 
 log = logging.getLogger(__name__)
@@ -56,7 +54,7 @@ class IncomingMail:
     """A fetched mail. `raw` holds only the headers when the mail is over the size limit."""
 
     ref: MailRef
-    raw: bytes
+    raw: bytes | SpooledMail
     received_at: datetime
     truncated: bool = False
 
@@ -73,19 +71,6 @@ class Mailbox(Protocol):
     def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]: ...
     def move(self, refs: Sequence[MailRef], folder: str) -> set[str]: ...
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None: ...
-
-
-def header_date(raw: bytes) -> datetime | None:
-    """The `Date` header of a raw mail as an aware datetime, or None when absent or unreadable."""
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block(raw))
-    value = headers.get("Date")
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(str(value))
-    except (TypeError, ValueError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class MaildirMailbox:
@@ -174,8 +159,10 @@ MAILDIR_FLAGS = {"R": "\\Answered", "S": "\\Seen", "F": "\\Flagged"}
 class ImapMailbox:
     """An IMAP folder, watched with IDLE where the server has it, polled otherwise."""
 
-    def __init__(self, settings: MailboxSettings, token_source: TokenSource | None = None, *, readonly: bool = False):
+    def __init__(self, settings: MailboxSettings, token_source: TokenSource | None = None, *, readonly: bool = False,
+                 spool: Path | None = None):
         self.settings = settings
+        self.spool = spool  # where a big mail is fetched to (None: the system's temporary folder)
         self.token_source = token_source
         self.readonly = readonly  # EXAMINE, no folder created, no move: `check` and `--dry-run`
         self.name = f"imap://{settings.username}@{settings.host}:{settings.port}/{settings.folder}"
@@ -303,20 +290,37 @@ class ImapMailbox:
     def _fetch_batches(
         self, refs: Sequence[MailRef], key: bytes, item: str, *, truncated: bool
     ) -> Iterator[IncomingMail]:
+        """The mails in order, a batch per command; a mail over SPOOL_BYTES in pieces, into a file."""
         by_uid = {r.uid: r for r in refs}
         for batch in batches(list(by_uid), self.settings.batch_size, lambda uid: by_uid[uid].size):
-            try:
-                data = self._connected().fetch(batch, [item, "INTERNALDATE"])
-            except NETWORK_ERRORS as exc:
-                self._drop()
-                raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc
+            spooled = {uid for uid in batch if not truncated and by_uid[uid].size > SPOOL_BYTES}
+            rest = [uid for uid in batch if uid not in spooled]
+            data = self._fetch(rest, [item, "INTERNALDATE"]) if rest else {}
             for uid in batch:
-                entry = data.get(uid)
-                if not entry or key not in entry:
-                    continue
-                internal = entry.get(b"INTERNALDATE")
-                received = aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
-                yield IncomingMail(ref=by_uid[uid], raw=entry[key], received_at=received, truncated=truncated)
+                if uid in spooled:
+                    raw: bytes | SpooledMail | None = self._spooled(uid)
+                    received = by_uid[uid].received_at or datetime.now(UTC)
+                else:
+                    entry = data.get(uid) or {}
+                    raw = entry.get(key)
+                    internal = entry.get(b"INTERNALDATE")
+                    received = aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
+                if raw is not None:  # None: expunged meanwhile
+                    yield IncomingMail(ref=by_uid[uid], raw=raw, received_at=received, truncated=truncated)
+
+    def _spooled(self, uid: int) -> SpooledMail | None:
+        """A big mail fetched a piece at a time into a file, or None when it is gone from the folder."""
+        def piece(offset: int) -> bytes | None:
+            entry = self._fetch([uid], [f"BODY.PEEK[]<{offset}.{PIECE_BYTES}>"]).get(uid) or {}
+            return entry.get(f"BODY[]<{offset}>".encode())
+        return spool(piece, self.spool)
+
+    def _fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
+        try:
+            return self._connected().fetch(uids, items)
+        except NETWORK_ERRORS as exc:
+            self._drop()
+            raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc
 
     # -- filing -----------------------------------------------------------------------------
     def move(self, refs: Sequence[MailRef], folder: str) -> set[str]:
@@ -371,11 +375,13 @@ class ImapMailbox:
 
 
 def make_mailbox(
-    settings: MailboxSettings, base: Path, token_source: TokenSource | None = None, *, readonly: bool = False
+    settings: MailboxSettings, base: Path, token_source: TokenSource | None = None, *, readonly: bool = False,
+    spool: Path | None = None,
 ) -> Mailbox:
-    """The mailbox the settings describe (paths relative to `base`); `readonly`: look, never change."""
+    """The mailbox the settings describe (paths relative to `base`); `readonly`: look, never change;
+    `spool`: the folder, on disk, where a big mail is fetched to."""
     if settings.kind == "imap":
-        return ImapMailbox(settings, token_source, readonly=readonly)
+        return ImapMailbox(settings, token_source, readonly=readonly, spool=spool)
     path = settings.path if settings.path.is_absolute() else base / settings.path
     return MaildirMailbox(path, settings.max_message_bytes, poll_seconds=min(settings.poll_seconds, 5),
                           readonly=readonly)

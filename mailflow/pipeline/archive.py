@@ -14,13 +14,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mailflow.files import write_atomically, write_temporary
+from mailflow.mail.spool import SpooledMail
 
 WHOLE_BYTES = 1 << 20  # a file up to this size is stored from memory, larger ones as they come
 
 
-def content_hash(data: bytes) -> str:
+def content_hash(data: bytes | SpooledMail) -> str:
     """The archive key of `data`."""
-    return hashlib.sha256(data).hexdigest()
+    if isinstance(data, bytes):
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    for piece in data.pieces():
+        digest.update(piece)
+    return digest.hexdigest()
 
 
 class Archive:
@@ -35,8 +41,10 @@ class Archive:
             raise ValueError(f"not a content hash: {digest!r}")
         return self.root / digest[:2] / digest[2:4] / digest
 
-    def store(self, data: bytes) -> str:
+    def store(self, data: bytes | SpooledMail) -> str:
         """Write `data` once and return its hash."""
+        if not isinstance(data, bytes):
+            return self.store_chunks(data.pieces())[0]
         digest = content_hash(data)
         target = self.path(digest)
         if target.exists():

@@ -26,8 +26,8 @@ from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.french import count
 from mailflow.mail.imap_support import batches
-from mailflow.mail.mailbox import IncomingMail, MailRef, header_date
-from mailflow.mail.parsing import parse, storable
+from mailflow.mail.mailbox import IncomingMail, MailRef
+from mailflow.mail.parsing import header_date, parse, storable
 from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for

@@ -55,13 +55,14 @@ def build_app(
     if mailbox is None and settings.mailbox.auth == "oauth2":
         token_source = token_source or token_source_for(settings.mailbox)
     smtp_tokens = token_source_for(settings.smtp) if transport is None and settings.smtp.auth == "oauth2" else None
+    archive = Archive(settings.resolve(settings.archive.path))
     return App(
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine,
         sessions=db.session_factory(engine),
-        archive=Archive(settings.resolve(settings.archive.path)),
-        mailbox=mailbox or make_mailbox(settings.mailbox, base, token_source),
+        archive=archive,
+        mailbox=mailbox or make_mailbox(settings.mailbox, base, token_source, spool=archive.root),
         transport=transport or make_transport(settings.smtp, base, smtp_tokens, clock=clock),
         templates=templates,
         calendars=calendars,

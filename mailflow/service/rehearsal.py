@@ -25,6 +25,7 @@ from mailflow.context import App
 from mailflow.db.models import Message, OutboxMail, Proposal
 from mailflow.mail.mailbox import IncomingMail, Mailbox, MailRef, make_mailbox
 from mailflow.mail.oauth import token_source_for
+from mailflow.mail.spool import SpooledMail
 from mailflow.pipeline.archive import Archive, content_hash
 from mailflow.pipeline.placement import start_watching
 from mailflow.pipeline.run import ingest_pass, resume
@@ -72,7 +73,7 @@ class DescribingMailbox:
 class HashingArchive(Archive):
     """An archive that names bytes by their hash and keeps nothing new (reads still work)."""
 
-    def store(self, data: bytes) -> str:
+    def store(self, data: bytes | SpooledMail) -> str:
         return content_hash(data)
 
 
@@ -104,7 +105,7 @@ def readonly_mailbox(app: App) -> Mailbox:
         return app.mailbox
     settings = app.settings
     tokens = token_source_for(settings.mailbox) if settings.mailbox.auth == "oauth2" else None
-    return make_mailbox(settings.mailbox, app.base, tokens, readonly=True)
+    return make_mailbox(settings.mailbox, app.base, tokens, readonly=True, spool=app.archive.root)
 
 
 def rehearse_once(app: App) -> list[str]:
