@@ -4,6 +4,7 @@ dies or overruns costs only its own mail, which is quarantined with a reason sta
 from __future__ import annotations
 
 import mailbox
+import random
 import socket
 import subprocess
 import sys
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailflow.db.models import QuarantineEntry
+from mailflow.db.models import Attachment, QuarantineEntry
 from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
+from mailflow.mail.spool import SPOOL_BYTES, SpooledMail
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass
@@ -95,6 +97,29 @@ def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(tmp_path:
         (entry,) = session.scalars(select(QuarantineEntry))
         assert "le lecteur de documents s'est arrêté" in entry.reason
         assert entry.message.subject == "Proposition 1"
+
+
+def test_a_big_mail_is_spooled_to_a_file_and_read_by_the_daemon_itself(tmp_path: Path) -> None:
+    """A mail over 4 MB (a Word form and a scanned annex) is copied from the Maildir to an unnamed file,
+    not read into memory whole, nor sent whole to a reader process: it is read by the daemon, from that
+    file, and filed with its form; the annex is archived as it was sent."""
+    app = make_app(tmp_path)
+    annex = random.Random(8).randbytes(4_500_000)
+    message = word_mail(6)
+    message.add_attachment(annex, maintype="image", subtype="jpeg", filename="annexe.jpg")
+    mailbox.Maildir(tmp_path / "inbox", create=True).add(message.as_bytes())
+    (incoming,) = app.mailbox.fetch(app.mailbox.waiting())
+    assert isinstance(incoming.raw, SpooledMail) and len(incoming.raw) > SPOOL_BYTES
+    incoming.raw.close()
+    pool = Readers(app.form, app.forms, app.limits, processes=1)
+    try:
+        report = ingest_pass(app, readers=pool)
+    finally:
+        pool.close()
+    assert dict(report.verdicts) == {"proposal": 1}
+    with app.sessions() as session:
+        (kept,) = session.scalars(select(Attachment).where(Attachment.filename == "annexe.jpg"))
+        assert app.archive.load(kept.content_hash) == annex
 
 
 def test_a_reader_over_its_time_is_stopped_and_its_mail_set_aside(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,7 +52,8 @@ class MailRef:
 
 @dataclass(frozen=True)
 class IncomingMail:
-    """A fetched mail. `raw` holds only the headers when the mail is over the size limit."""
+    """A fetched mail. `raw` holds only the headers when the mail is over the size limit; a mail over
+    SPOOL_BYTES is in a file (SpooledMail), read in pieces."""
 
     ref: MailRef
     raw: bytes | SpooledMail
@@ -76,8 +78,9 @@ class Mailbox(Protocol):
 class MaildirMailbox:
     """A local Maildir: the embedded default and the demo. Received time is the file's delivery time."""
 
-    def __init__(self, path: Path, max_message_bytes: int, poll_seconds: float = 5.0, *, readonly: bool = False):
-        self.path = path
+    def __init__(self, path: Path, max_message_bytes: int, poll_seconds: float = 5.0, *, readonly: bool = False,
+                 spool: Path | None = None):
+        self.path, self.spool = path, spool
         self.name = f"maildir:{path.resolve()}"
         self.max_message_bytes = max_message_bytes
         self.poll_seconds = poll_seconds
@@ -134,7 +137,9 @@ class MaildirMailbox:
                 delivered = datetime.fromtimestamp(file.stat().st_mtime, UTC)
                 with file.open("rb") as handle:
                     truncated = ref.size > self.max_message_bytes
-                    raw = header_block(handle.read(64 * 1024)) if truncated else handle.read()
+                    raw: bytes | SpooledMail = header_block(handle.read(64 * 1024)) if truncated else (
+                        SpooledMail(iter(partial(handle.read, PIECE_BYTES), b""), self.spool)
+                        if ref.size > SPOOL_BYTES else handle.read())
             except (KeyError, FileNotFoundError):
                 continue
             yield IncomingMail(ref=ref, raw=raw, received_at=delivered, truncated=truncated)
@@ -295,17 +300,11 @@ class ImapMailbox:
         for batch in batches(list(by_uid), self.settings.batch_size, lambda uid: by_uid[uid].size):
             spooled = {uid for uid in batch if not truncated and by_uid[uid].size > SPOOL_BYTES}
             rest = [uid for uid in batch if uid not in spooled]
-            data = self._fetch(rest, [item, "INTERNALDATE"]) if rest else {}
+            data = self._fetch(rest, [item]) if rest else {}
             for uid in batch:
-                if uid in spooled:
-                    raw: bytes | SpooledMail | None = self._spooled(uid)
-                    received = by_uid[uid].received_at or datetime.now(UTC)
-                else:
-                    entry = data.get(uid) or {}
-                    raw = entry.get(key)
-                    internal = entry.get(b"INTERNALDATE")
-                    received = aware(internal) if isinstance(internal, datetime) else datetime.now(UTC)
+                raw = self._spooled(uid) if uid in spooled else (data.get(uid) or {}).get(key)
                 if raw is not None:  # None: expunged meanwhile
+                    received = by_uid[uid].received_at or datetime.now(UTC)  # INTERNALDATE, from `waiting`
                     yield IncomingMail(ref=by_uid[uid], raw=raw, received_at=received, truncated=truncated)
 
     def _spooled(self, uid: int) -> SpooledMail | None:
@@ -384,7 +383,7 @@ def make_mailbox(
         return ImapMailbox(settings, token_source, readonly=readonly, spool=spool)
     path = settings.path if settings.path.is_absolute() else base / settings.path
     return MaildirMailbox(path, settings.max_message_bytes, poll_seconds=min(settings.poll_seconds, 5),
-                          readonly=readonly)
+                          readonly=readonly, spool=spool)
 
 
 def _shutdown(client: IMAPClient) -> None:
