@@ -8,6 +8,7 @@ and sends nothing; a mail arriving afterwards is handled; a mail staff put back 
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -81,6 +82,10 @@ def rows(workdir: Path) -> dict[str, list[tuple]]:
                 for table in inspect(connection).get_table_names()}
 
 
+def files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file())
+
+
 def answered(smtp) -> list[str]:  # noqa: ANN001
     """The addresses that received an automatic answer (not the staff digest)."""
     return sorted(r for m in smtp.messages if m.message["Auto-Submitted"] == "auto-replied" for r in m.rcpt_tos)
@@ -117,15 +122,20 @@ def test_first_start_on_a_mailbox_with_history(workdir: Path, imap_server, smtp)
     checked = mailflow(workdir, "check")
     assert "8 mail(s) received before" in checked.stdout, checked.stdout
 
-    # A rehearsal with new mail waiting: decided in full, nothing changed anywhere.
+    # A rehearsal with new mail waiting (one with a 5 MB scan): decided in full, nothing changed anywhere,
+    # nothing written to the archive.
     imap_server.append(question_mail(sender="nouvelle@commune-test.example.fr", date=None).as_bytes())
-    imap_server.append(proposal_mail(collectivity(70_010)).as_bytes())
-    waiting, database = box(imap_server), rows(workdir)
+    with_scan = proposal_mail(collectivity(70_010))
+    with_scan.add_attachment(random.Random(2).randbytes(5_000_000), maintype="image", subtype="jpeg",
+                             filename="plans.jpg")
+    imap_server.append(with_scan.as_bytes())
+    waiting, database, archived = box(imap_server), rows(workdir), files(workdir / "archive")
     rehearsed = mailflow(workdir, "run", "--once", "--dry-run")
     assert rehearsed.returncode == 0, rehearsed.stderr
     assert "would file: 1" in rehearsed.stdout and "would move: 2" in rehearsed.stdout, rehearsed.stdout
     assert "nouvelle@commune-test.example.fr" in rehearsed.stdout
     assert box(imap_server) == waiting and rows(workdir) == database and smtp.messages == []
+    assert files(workdir / "archive") == archived
 
     # Mail arriving after the first start is handled as usual.
     second = mailflow(workdir, "run", "--once")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from mailflow.mail import parsing
 from mailflow.mail.parsing import detached_body, detached_chunks, parse
-from mailflow.mail.spool import PIECE_BYTES, SpooledMail, spool
+from mailflow.mail.spool import PIECE_BYTES, SPOOL_BYTES, SpooledMail, opened, spool
 from mailflow.pipeline.archive import Archive, content_hash
 from mailflow.pipeline.extract.mime import collect, sniff
 
@@ -27,8 +27,9 @@ def leaves(raw: bytes) -> list[tuple[str, bytes]]:
     mail fetched into a file, scanned in windows of any size (cutting runs and lines), reads the same."""
     found = read_leaves(parse(raw))
     for window in (64, 8192, 20_000):
-        with patch.object(parsing, "WINDOW_BYTES", window):
-            assert read_leaves(parse(SpooledMail([raw[:1000], raw[1000:]]))) == found, f"windows of {window} bytes"
+        spooled = SpooledMail.written([raw[:1000], raw[1000:]])
+        with patch.object(parsing, "WINDOW_BYTES", window), opened(spooled):
+            assert read_leaves(parse(spooled)) == found, f"windows of {window} bytes"
     return found
 
 
@@ -117,9 +118,11 @@ def test_text_around_blobs_and_odd_lines_read_as_emails_own_parser_reads_them(
     assert leaves(raw) == reference(raw)
     theirs = email.message_from_bytes(raw, policy=email.policy.default)
     with patch.object(parsing, "WINDOW_BYTES", 8192):
-        for ours in (parse(raw), parse(SpooledMail([raw]))):
-            assert (ours.preamble, ours.epilogue) == (theirs.preamble, theirs.epilogue)
-            assert ours.get_body(("plain",)).get_content() == theirs.get_body(("plain",)).get_content()
+        for source in (raw, SpooledMail.written([raw])):
+            with opened(source):
+                ours = parse(source)
+                assert (ours.preamble, ours.epilogue) == (theirs.preamble, theirs.epilogue)
+                assert ours.get_body(("plain",)).get_content() == theirs.get_body(("plain",)).get_content()
 
 
 def test_a_long_block_of_base64_letters_in_a_text_body_stays_that_text() -> None:
@@ -180,7 +183,7 @@ def test_an_attachment_is_archived_in_pieces_without_being_decoded_whole(tmp_pat
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted([digest, content_hash(logo)])
 
 
-@pytest.mark.parametrize("size", [0, 10, PIECE_BYTES - 1, PIECE_BYTES, 2 * PIECE_BYTES, 2 * PIECE_BYTES + 3])
+@pytest.mark.parametrize("size", [10, PIECE_BYTES - 1, PIECE_BYTES, 2 * PIECE_BYTES, 2 * PIECE_BYTES + 3])
 def test_a_mail_fetched_piece_by_piece_is_spooled_whole(size: int, tmp_path: Path) -> None:
     """Whatever its size against the pieces' (an exact multiple ends on an empty piece), the spooled
     mail is the whole mail, read back in any slice; the file has no name in its folder."""
@@ -200,5 +203,27 @@ def test_a_mail_fetched_piece_by_piece_is_spooled_whole(size: int, tmp_path: Pat
 
 
 def test_a_mail_gone_while_it_is_fetched_is_not_spooled() -> None:
-    """Staff moved the mail away between two pieces: nothing is returned, as for a mail expunged."""
+    """Staff moved the mail away between two pieces, or the server gave no body at all: nothing is
+    returned (the mail stays in the folder, for the next pass), never an empty or a partial mail."""
     assert spool(lambda offset: None if offset else bytes(PIECE_BYTES)) is None
+    assert spool(lambda offset: b"") is None
+
+
+def test_a_big_mail_is_read_back_from_the_archive_in_place(tmp_path: Path) -> None:
+    """Resuming or reprocessing a big archived mail parses it from its archived file in pieces, without a
+    copy, its attachment kept out of the parser and read from the file when asked for; a small one is read
+    into memory. Both read as email's parser reads the bytes themselves."""
+    scan = random.Random(12).randbytes(SPOOL_BYTES)
+    big = mail([("text/plain", "7bit", b"Bonjour"), ('image/jpeg; name="plans.jpg"', "base64",
+                                                   base64_lines(scan, 76, b"\r\n"))])
+    small = mail([("text/plain", "7bit", b"Bonjour")])
+    archive = Archive(tmp_path)
+    stored = [archive.store(big), archive.store(small)]
+    spooled, whole = (archive.mail(digest) for digest in stored)
+    assert isinstance(spooled, SpooledMail) and len(spooled) == len(big) and whole == small
+    with opened(spooled):
+        parsed = parse(spooled)
+        (scanned,) = (part for part in parsed.walk() if part.get_content_type() == "image/jpeg")
+        assert detached_chunks(scanned) is not None
+        assert read_leaves(parsed) == reference(big) and read_leaves(parse(whole)) == reference(small)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(stored)

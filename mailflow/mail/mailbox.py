@@ -26,7 +26,7 @@ from mailflow.errors import AuthenticationError, MailboxError
 from mailflow.mail.imap_support import aware, batches, hierarchy, is_news, text, without_trace
 from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
 from mailflow.mail.parsing import header_block
-from mailflow.mail.spool import PIECE_BYTES, SPOOL_BYTES, SpooledMail, spool
+from mailflow.mail.spool import PIECE_BYTES, SPOOL_BYTES, RawMail, SpooledMail, spool
 from mailflow.settings import MailboxSettings
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class IncomingMail:
     SPOOL_BYTES is in a file (SpooledMail), read in pieces."""
 
     ref: MailRef
-    raw: bytes | SpooledMail
+    raw: RawMail
     received_at: datetime
     truncated: bool = False
 
@@ -137,8 +137,8 @@ class MaildirMailbox:
                 delivered = datetime.fromtimestamp(file.stat().st_mtime, UTC)
                 with file.open("rb") as handle:
                     truncated = ref.size > self.max_message_bytes
-                    raw: bytes | SpooledMail = header_block(handle.read(64 * 1024)) if truncated else (
-                        SpooledMail(iter(partial(handle.read, PIECE_BYTES), b""), self.spool)
+                    raw: RawMail = header_block(handle.read(64 * 1024)) if truncated else (
+                        SpooledMail.written(iter(partial(handle.read, PIECE_BYTES), b""), self.spool)
                         if ref.size > SPOOL_BYTES else handle.read())
             except (KeyError, FileNotFoundError):
                 continue
@@ -292,31 +292,33 @@ class ImapMailbox:
         yield from self._fetch_batches(whole, b"BODY[]", "BODY.PEEK[]", truncated=False)
         yield from self._fetch_batches(large, b"BODY[HEADER]", "BODY.PEEK[HEADER]", truncated=True)
 
-    def _fetch_batches(
-        self, refs: Sequence[MailRef], key: bytes, item: str, *, truncated: bool
-    ) -> Iterator[IncomingMail]:
+    def _fetch_batches(self, refs: Sequence[MailRef], key: bytes, item: str, *,
+                       truncated: bool) -> Iterator[IncomingMail]:
         """The mails in order, a batch per command; a mail over SPOOL_BYTES in pieces, into a file."""
         by_uid = {r.uid: r for r in refs}
         for batch in batches(list(by_uid), self.settings.batch_size, lambda uid: by_uid[uid].size):
             spooled = {uid for uid in batch if not truncated and by_uid[uid].size > SPOOL_BYTES}
-            rest = [uid for uid in batch if uid not in spooled]
-            data = self._fetch(rest, [item]) if rest else {}
+            data = self._fetch([uid for uid in batch if uid not in spooled], [item])
             for uid in batch:
-                raw = self._spooled(uid) if uid in spooled else (data.get(uid) or {}).get(key)
+                raw = self._spooled(by_uid[uid]) if uid in spooled else (data.get(uid) or {}).get(key)
                 if raw is not None:  # None: expunged meanwhile
                     received = by_uid[uid].received_at or datetime.now(UTC)  # INTERNALDATE, from `waiting`
                     yield IncomingMail(ref=by_uid[uid], raw=raw, received_at=received, truncated=truncated)
 
-    def _spooled(self, uid: int) -> SpooledMail | None:
-        """A big mail fetched a piece at a time into a file, or None when it is gone from the folder."""
+    def _spooled(self, ref: MailRef) -> SpooledMail | None:
+        """A big mail fetched a piece at a time into a file; None (and a warning) when it is gone or bodiless."""
         def piece(offset: int) -> bytes | None:
-            entry = self._fetch([uid], [f"BODY.PEEK[]<{offset}.{PIECE_BYTES}>"]).get(uid) or {}
-            return entry.get(f"BODY[]<{offset}>".encode())
-        return spool(piece, self.spool)
+            found = self._fetch([ref.uid], [f"BODY.PEEK[]<{offset}.{PIECE_BYTES}>"])  # NIL past the end: b""
+            return (found[ref.uid].get(f"BODY[]<{offset}>".encode()) or b"") if ref.uid in found else None
+        spooled = spool(piece, self.spool)
+        if spooled is None or len(spooled) != ref.size:
+            log.warning("mail UID %s: %s bytes fetched, %d announced by the server", ref.uid,
+                        len(spooled) if spooled is not None else "no", ref.size)
+        return spooled
 
     def _fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
         try:
-            return self._connected().fetch(uids, items)
+            return self._connected().fetch(uids, items) if uids else {}
         except NETWORK_ERRORS as exc:
             self._drop()
             raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc

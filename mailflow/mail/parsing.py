@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from mailflow.mail.spool import SpooledMail
+from mailflow.mail.spool import RawMail, SpooledMail
 
 
 class _RememberedHeaders(HeaderRegistry):
@@ -54,9 +54,9 @@ def header_date(raw: bytes) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def parse_headers(raw: bytes | SpooledMail) -> EmailMessage:
+def parse_headers(raw: RawMail) -> EmailMessage:
     """Only the header block of a raw mail: enough to record it, without decoding its body."""
-    head = raw if isinstance(raw, bytes) else raw[:WINDOW_BYTES]
+    head = raw if isinstance(raw, bytes) else raw[:HEAD_BYTES]
     message = email.parser.BytesHeaderParser(policy=POLICY).parsebytes(header_block(head))
     assert isinstance(message, EmailMessage)
     return message
@@ -65,6 +65,7 @@ def parse_headers(raw: bytes | SpooledMail) -> EmailMessage:
 PARSE_CHUNK = 1 << 20
 STREAM_CHUNK = 1 << 20
 WINDOW_BYTES = 1 << 20  # a spooled mail is scanned this much at a time
+HEAD_BYTES = 1 << 20  # where a spooled mail's header block is looked for
 # Sixty-four full lines of base64 or more: an attachment's body, but its last line.
 BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/]{40,}+\r?\n){64,}+")  # possessive: no backtracking stack
 BASE64_LINES = re.compile(rb"(?:[A-Za-z0-9+/]{40,}+\r?\n)*+")
@@ -80,7 +81,7 @@ class _Run(NamedTuple):
     padded: bool
 
 
-def parse(raw: bytes | SpooledMail) -> EmailMessage:
+def parse(raw: RawMail) -> EmailMessage:
     """Parse raw bytes into an EmailMessage (modern policy); malformed parts are recorded as defects.
 
     email's parser holds a body as a list of lines, then as one string, beside the raw bytes: a
@@ -113,7 +114,7 @@ def _feed(parser: email.feedparser.BytesFeedParser, source: memoryview | Spooled
         parser.feed(bytes(source[at : min(end, at + PARSE_CHUNK)]))
 
 
-def _windows(raw: bytes | SpooledMail) -> Iterator[tuple[int, bytes]]:
+def _windows(raw: RawMail) -> Iterator[tuple[int, bytes]]:
     """The mail in windows that end at a line's end, with where each starts: one window for a mail in
     memory, WINDOW_BYTES at a time for a spooled one."""
     if isinstance(raw, bytes):
@@ -122,15 +123,18 @@ def _windows(raw: bytes | SpooledMail) -> Iterator[tuple[int, bytes]]:
     at = 0
     while at < len(raw):
         window = raw[at : at + WINDOW_BYTES]
+        if not window:
+            return  # the file is shorter than it was: the parser gets what there is
         if at + len(window) < len(raw) and (cut := window.rfind(b"\n") + 1):
             window = window[:cut]
         yield at, window
         at += len(window)
 
 
-def _runs(raw: bytes | SpooledMail) -> list[_Run]:
+def _runs(raw: RawMail) -> list[_Run]:
     """The base64 runs of `raw` that decode in one piece. A run that reaches the end of its window goes
-    on in the next one (a run begun fewer than 64 lines before a window's end is left to the parser)."""
+    on in the next one; of a run begun fewer than 64 lines before a window's end, those lines are left
+    to the parser, and the rest is a run of its own."""
     runs: list[_Run] = []
     begun: tuple[int, int] | None = None  # where a run reaching its window's end began, and its letters
     line_start = True  # the window begins a line (not so after a line longer than a window)

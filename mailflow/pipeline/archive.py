@@ -14,12 +14,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mailflow.files import write_atomically, write_temporary
-from mailflow.mail.spool import SpooledMail
+from mailflow.mail.spool import SPOOL_BYTES, RawMail, SpooledMail
 
 WHOLE_BYTES = 1 << 20  # a file up to this size is stored from memory, larger ones as they come
 
 
-def content_hash(data: bytes | SpooledMail) -> str:
+def content_hash(data: RawMail) -> str:
     """The archive key of `data`."""
     if isinstance(data, bytes):
         return hashlib.sha256(data).hexdigest()
@@ -41,7 +41,7 @@ class Archive:
             raise ValueError(f"not a content hash: {digest!r}")
         return self.root / digest[:2] / digest[2:4] / digest
 
-    def store(self, data: bytes | SpooledMail) -> str:
+    def store(self, data: RawMail) -> str:
         """Write `data` once and return its hash."""
         if not isinstance(data, bytes):
             return self.store_chunks(data.pieces())[0]
@@ -85,6 +85,11 @@ class Archive:
     def load(self, digest: str) -> bytes:
         """The bytes stored under `digest`."""
         return self.path(digest).read_bytes()
+
+    def mail(self, digest: str) -> RawMail:
+        """A mail stored under `digest`, to parse: a big one is read from its file in pieces, as it came."""
+        path = self.path(digest)
+        return SpooledMail(path.open("rb")) if path.stat().st_size > SPOOL_BYTES else path.read_bytes()
 
     def __contains__(self, digest: str) -> bool:
         return self.path(digest).exists()

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from mailflow.db.models import Message, MessageStep
 from mailflow.errors import MailflowError
 from mailflow.mail.mailbox import MailRef
+from mailflow.mail.spool import opened
 from mailflow.pipeline import history
 from mailflow.pipeline.placement import known_locations, move_to_folder, start_watching
 from mailflow.pipeline.recording import record
@@ -57,8 +58,9 @@ def import_history(app: App, since: datetime, *, move: bool = False) -> ImportRe
     for incoming in mailbox.fetch(fresh):
         reason = (f"historique importé (reçu le {incoming.received_at:%d/%m/%Y}, avant le début du traitement "
                   "automatique)\u00a0: aucune réponse automatique")
-        pk = record(app, incoming, mailbox.name, uidvalidity, hold=reason)
-        report.verdicts[process(app, pk, incoming.raw)] += 1
+        with opened(incoming.raw):
+            pk = record(app, incoming, mailbox.name, uidvalidity, hold=reason)
+            report.verdicts[process(app, pk, incoming.raw)] += 1
         if move:
             report.moved += move_to_folder(app, pk, incoming.ref)
         else:

@@ -29,7 +29,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
-from mailflow.mail.spool import SpooledMail
+from mailflow.mail.spool import RawMail
 from mailflow.memory import release_free_memory
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.extract.documents import Collected
@@ -110,7 +110,7 @@ class Readers:
         self.processes = default_processes() if processes is None else processes
         self._pool: ProcessPool | None = None
 
-    def start(self, raw: bytes | SpooledMail) -> Pending:
+    def start(self, raw: RawMail) -> Pending:
         """Begin reading a fetched mail (in a worker when there are workers and the mail is not big)."""
         if self.processes == 0 or not isinstance(raw, bytes) or len(raw) > INLINE_BYTES:
             return Pending(self)

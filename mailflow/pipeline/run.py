@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from mailflow.mail.french import count
 from mailflow.mail.imap_support import batches
 from mailflow.mail.mailbox import IncomingMail, MailRef
 from mailflow.mail.parsing import header_date, parse, storable
+from mailflow.mail.spool import RawMail, opened
 from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
@@ -96,7 +98,8 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
         while started:
             incoming, reading = started.pop(0)
             checkpoint("fetched")
-            pk, verdict = ingest_one(app, incoming, mailbox.name, uidvalidity, reading)
+            with opened(incoming.raw):
+                pk, verdict = ingest_one(app, incoming, mailbox.name, uidvalidity, reading)
             checkpoint("processed")
             report.verdicts[verdict] += 1
             moves.add(pk, incoming.ref)
@@ -162,7 +165,7 @@ def ingest_one(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int 
 # -- steps 2 to 6: classify, extract, validate, file, answer (one transaction) ----------------------
 
 
-def process(app: App, pk: int, raw: bytes | None = None, reading: Pending | None = None) -> str:
+def process(app: App, pk: int, raw: RawMail | None = None, reading: Pending | None = None) -> str:
     """Run the stages on a recorded mail; return its verdict. Never raises for a bad mail.
 
     `raw` is the mail's bytes when the caller has them in hand (those `record` just archived);
@@ -181,8 +184,9 @@ def process(app: App, pk: int, raw: bytes | None = None, reading: Pending | None
         return "quarantined"
 
 
-def _run_stages(app: App, session: Session, message: Message, raw: bytes | None, reading: Pending | None) -> str:
-    verdict = _stages(app, session, message, raw, reading)
+def _run_stages(app: App, session: Session, message: Message, raw: RawMail | None, reading: Pending | None) -> str:
+    with opened(app.archive.mail(message.content_hash)) if raw is None else nullcontext(raw) as mail:
+        verdict = _stages(app, session, message, mail, reading)
     filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)))
     log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
              extra={"message_id": message.message_id, "outcome": verdict, "reference": filed or None})
@@ -194,10 +198,8 @@ def _internal_error(exc: Exception) -> str:
             "traitement manuel")
 
 
-def _stages(app: App, session: Session, message: Message, raw: bytes | None, reading: Pending | None) -> str:
+def _stages(app: App, session: Session, message: Message, raw: RawMail, reading: Pending | None) -> str:
     now = app.clock.now()
-    if raw is None:
-        raw = app.archive.load(message.content_hash)
     parsed = parse(raw)
     original = Original(message, parsed)
     try:

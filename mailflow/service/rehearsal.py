@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +26,7 @@ from mailflow.context import App
 from mailflow.db.models import Message, OutboxMail, Proposal
 from mailflow.mail.mailbox import IncomingMail, Mailbox, MailRef, make_mailbox
 from mailflow.mail.oauth import token_source_for
-from mailflow.mail.spool import SpooledMail
+from mailflow.mail.spool import RawMail
 from mailflow.pipeline.archive import Archive, content_hash
 from mailflow.pipeline.placement import start_watching
 from mailflow.pipeline.run import ingest_pass, resume
@@ -73,8 +74,15 @@ class DescribingMailbox:
 class HashingArchive(Archive):
     """An archive that names bytes by their hash and keeps nothing new (reads still work)."""
 
-    def store(self, data: bytes | SpooledMail) -> str:
+    def store(self, data: RawMail) -> str:
         return content_hash(data)
+
+    def store_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        digest, size = hashlib.sha256(), 0
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
 
 
 @dataclass
