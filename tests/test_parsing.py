@@ -10,13 +10,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from unittest.mock import patch
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailflow.mail import parsing
 from mailflow.mail.parsing import detached_body, detached_chunks, parse
-from mailflow.mail.spool import PIECE_BYTES, SPOOL_BYTES, SpooledMail, opened, spool
+from mailflow.mail.spool import SPOOL_BYTES, SpooledMail, opened
 from mailflow.pipeline.archive import Archive, content_hash
 from mailflow.pipeline.extract.mime import collect, sniff
 
@@ -181,32 +180,6 @@ def test_an_attachment_is_archived_in_pieces_without_being_decoded_whole(tmp_pat
     assert archive.store_chunks(iter([logo])) == archive.store_chunks(iter([logo[:9], logo[9:]])) == (
         content_hash(logo), len(logo))
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted([digest, content_hash(logo)])
-
-
-@pytest.mark.parametrize("size", [10, PIECE_BYTES - 1, PIECE_BYTES, 2 * PIECE_BYTES, 2 * PIECE_BYTES + 3])
-def test_a_mail_fetched_piece_by_piece_is_spooled_whole(size: int, tmp_path: Path) -> None:
-    """Whatever its size against the pieces' (an exact multiple ends on an empty piece), the spooled
-    mail is the whole mail, read back in any slice; the file has no name in its folder."""
-    data = random.Random(size).randbytes(size)
-    asked: list[int] = []
-
-    def piece(offset: int) -> bytes:
-        asked.append(offset)
-        return data[offset : offset + PIECE_BYTES]
-
-    spooled = spool(piece, tmp_path)
-    assert spooled is not None and len(spooled) == size and b"".join(spooled.pieces(4096)) == data
-    assert spooled[size // 3 : size // 2] == data[size // 3 : size // 2] and spooled[-5:] == data[-5:]
-    assert asked == list(range(0, size + 1, PIECE_BYTES))
-    assert list(tmp_path.iterdir()) == []
-    spooled.close()
-
-
-def test_a_mail_gone_while_it_is_fetched_is_not_spooled() -> None:
-    """Staff moved the mail away between two pieces, or the server gave no body at all: nothing is
-    returned (the mail stays in the folder, for the next pass), never an empty or a partial mail."""
-    assert spool(lambda offset: None if offset else bytes(PIECE_BYTES)) is None
-    assert spool(lambda offset: b"") is None
 
 
 def test_a_big_mail_is_read_back_from_the_archive_in_place(tmp_path: Path) -> None:
