@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.db.models import Message
 from mailflow.mail.parsing import parse
+from mailflow.mail.spool import opened
 from mailflow.pipeline.archive import Archive
 from mailflow.pipeline.extract.body import body_text, strip_quoted
 from mailflow.staff import OpenItem
@@ -68,7 +69,8 @@ def first_lines(archive: Archive, message: Message | None, lines: int = 4, width
     if message is None:
         return ""
     try:
-        text = body_text(parse(archive.load(message.content_hash))) or ""
+        with opened(archive.mail(message.content_hash)) as raw:
+            text = body_text(parse(raw)) or ""
     except (OSError, KeyError, ValueError):
         return ""
     kept = [line.strip() for line in strip_quoted(text).splitlines() if line.strip()][:lines]

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from mailflow import staff
 from mailflow.db.models import Attachment, Message, Proposal, QuarantineEntry
 from mailflow.mail.parsing import parse
+from mailflow.mail.spool import opened
 
 from .common import action, back, console, flash, render, user
 from .proposals import _body_text
@@ -34,7 +35,8 @@ SAFE_TYPES = {"application/pdf": "pdf", "application/msword": "doc", "applicatio
 
 def _mail_text(app: App, message: Message) -> str:
     try:
-        return _body_text(parse(app.archive.load(message.content_hash)))
+        with opened(app.archive.mail(message.content_hash)) as raw:
+            return _body_text(parse(raw))
     except (OSError, KeyError):
         return "(original absent de l'archive)"
 

@@ -21,6 +21,7 @@ from mailflow.campaign.upcoming import upcoming
 from mailflow.db.models import Attachment, AuditEntry, Message, OutboxMail, Proposal, Slot
 from mailflow.mail.compose import preview
 from mailflow.mail.parsing import parse
+from mailflow.mail.spool import opened
 from mailflow.pipeline.forms.definition import FormDefinition
 
 from .common import DECISIONS, STATUS_FR, action, console, render
@@ -92,7 +93,8 @@ def _body_text(message: EmailMessage) -> str:
 
 def _received(app: App, message: Message) -> dict[str, Any]:
     try:
-        text = _body_text(parse(app.archive.load(message.content_hash)))
+        with opened(app.archive.mail(message.content_hash)) as raw:
+            text = _body_text(parse(raw))
     except (OSError, KeyError):
         text = "(original absent de l'archive)"
     return {"id": message.id, "at": message.received_at, "sender": message.sender, "subject": message.subject,
