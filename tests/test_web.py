@@ -164,7 +164,7 @@ def test_hostile_html_from_a_mail_is_shown_as_text(app) -> None:  # noqa: ANN001
 def test_a_question_with_a_big_scan_shows_its_words_and_downloads_whole(app) -> None:  # noqa: ANN001
     """A question carrying a 5 MB scan (read from its archived file in pieces): the staff read its words
     on the page of things to do, and download the original mail byte for byte."""
-    message = mail(sender="dgs@ville.example.fr", subject="Plans", body="Pouvez-vous regarder ces plans ?\n")
+    message = mail(sender="dgs@ville.example.fr", subject="Plans", body="Pouvez-vous regarder ces plans\u00a0?\n")
     message.add_attachment(random.Random(3).randbytes(5_000_000), maintype="image", subtype="jpeg",
                            filename="plans.jpg")
     pk = ingest(app, message, "big-question")

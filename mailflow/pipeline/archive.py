@@ -21,12 +21,16 @@ WHOLE_BYTES = 1 << 20  # a file up to this size is stored from memory, larger on
 
 def content_hash(data: RawMail) -> str:
     """The archive key of `data`."""
-    if isinstance(data, bytes):
-        return hashlib.sha256(data).hexdigest()
-    digest = hashlib.sha256()
-    for piece in data.pieces():
-        digest.update(piece)
-    return digest.hexdigest()
+    return hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else hashed(data.pieces())[0]
+
+
+def hashed(chunks: Iterable[bytes]) -> tuple[str, int]:
+    """The archive key and the size of a file given in pieces, without writing it."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 class Archive:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +26,7 @@ from mailflow.db.models import Message, OutboxMail, Proposal
 from mailflow.mail.mailbox import IncomingMail, Mailbox, MailRef, make_mailbox
 from mailflow.mail.oauth import token_source_for
 from mailflow.mail.spool import RawMail
-from mailflow.pipeline.archive import Archive, content_hash
+from mailflow.pipeline.archive import Archive, content_hash, hashed
 from mailflow.pipeline.placement import start_watching
 from mailflow.pipeline.run import ingest_pass, resume
 
@@ -78,11 +77,7 @@ class HashingArchive(Archive):
         return content_hash(data)
 
     def store_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
-        digest, size = hashlib.sha256(), 0
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-        return digest.hexdigest(), size
+        return hashed(chunks)
 
 
 @dataclass

@@ -19,11 +19,9 @@ from starlette.routing import Route
 
 from mailflow import staff
 from mailflow.db.models import Attachment, Message, Proposal, QuarantineEntry
-from mailflow.mail.parsing import parse
-from mailflow.mail.spool import opened
 
 from .common import action, back, console, flash, render, user
-from .proposals import _body_text
+from .proposals import _mail_text
 
 if TYPE_CHECKING:
     from mailflow.context import App
@@ -31,14 +29,6 @@ if TYPE_CHECKING:
 SAFE_TYPES = {"application/pdf": "pdf", "application/msword": "doc", "application/vnd.oasis.opendocument.text": "odt",
               "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
               "text/plain": "txt", "image/png": "png", "image/jpeg": "jpg"}
-
-
-def _mail_text(app: App, message: Message) -> str:
-    try:
-        with opened(app.archive.mail(message.content_hash)) as raw:
-            return _body_text(parse(raw))
-    except (OSError, KeyError):
-        return "(original absent de l'archive)"
 
 
 def todo_page(request: Request) -> Response:

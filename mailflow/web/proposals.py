@@ -91,14 +91,17 @@ def _body_text(message: EmailMessage) -> str:
         return ""
 
 
-def _received(app: App, message: Message) -> dict[str, Any]:
+def _mail_text(app: App, message: Message) -> str:
     try:
         with opened(app.archive.mail(message.content_hash)) as raw:
-            text = _body_text(parse(raw))
+            return _body_text(parse(raw))
     except (OSError, KeyError):
-        text = "(original absent de l'archive)"
+        return "(original absent de l'archive)"
+
+
+def _received(app: App, message: Message) -> dict[str, Any]:
     return {"id": message.id, "at": message.received_at, "sender": message.sender, "subject": message.subject,
-            "text": text, "attachments": [{"id": a.id, "filename": a.filename or "(sans nom)",
+            "text": _mail_text(app, message), "attachments": [{"id": a.id, "filename": a.filename or "(sans nom)",
                                            "size": a.size} for a in message.attachments]}
 
 
