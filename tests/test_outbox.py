@@ -154,6 +154,23 @@ def test_smtp_outage_loses_nothing_and_sends_nothing_twice(
     assert max(r.attempts for r in rows(sessions)) <= 5
 
 
+def test_mails_claimed_before_an_outage_are_given_back_untried(
+    sessions: sessionmaker[Session], smtp: SmtpServer
+) -> None:
+    """A drain claims its batch at once; when the server goes away at the first mail, the others are given
+    back at once, untried, and go as soon as it answers again, not after their 15-minute lease."""
+    queue(sessions, 4)
+    clock = ManualClock(START)
+    smtp.stop()
+    assert drain(sessions, smtp_transport(smtp), clock, rng=random.Random(1)).stopped is not None
+    untried = [r for r in rows(sessions) if r.attempts == 0]
+    assert len(untried) == 3
+    assert all(r.status == "pending" and r.claimed_by is None and r.next_attempt_at == START for r in untried)
+    smtp.start()
+    assert drain(sessions, smtp_transport(smtp), clock).sent == 3
+    assert len(smtp.wait_for(3)) == 3
+
+
 def test_week_long_outage_fails_no_mail(sessions: sessionmaker[Session], smtp: SmtpServer) -> None:
     """However many drains meet a dead server, no mail is given up; all go once it answers again."""
     queue(sessions, 3)

@@ -2,9 +2,9 @@
 
 `enqueue` adds a row inside the caller's transaction, so a filing and its acknowledgement
 are committed together or not at all; the (cause, kind, recipient) key makes a second
-enqueue of the same answer a no-op. `drain` sends what is due: each row is first claimed
-by a conditional UPDATE (one daemon wins, also with two daemons on one PostgreSQL), then
-handed to the transport; every attempt is recorded, failures are retried with exponential
+enqueue of the same answer a no-op. `drain` sends what is due: the due rows are first claimed,
+a batch in one commit, by a conditional UPDATE (one daemon wins each row, also with two daemons on
+one PostgreSQL), then handed to the transport one by one; every attempt is recorded, failures are retried with exponential
 backoff and jitter, and after `max_attempts` the row is `failed` and shown to staff.
 
 States: pending → sending (claimed) → sent | pending (retry later) | failed.
@@ -31,7 +31,7 @@ from email.utils import getaddresses, parseaddr
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.clock import Clock
@@ -187,21 +187,22 @@ def drain(
             due = _due(sessions, clock.now(), skip)
             if not due:
                 return DrainReport(sent, retried, failed)
-            for row_id in due:
-                skip.add(row_id)
-                row = _claim(sessions, row_id, clock.now())
-                if row is None:
-                    continue
-                checkpoint("claimed")
-                outcome = _send_one(sessions, transport, clock, archive, row, max_attempts, rng)
-                if outcome == "sent":
-                    sent += 1
-                elif outcome == "failed":
-                    failed += 1
-                else:
-                    retried += 1
-                if isinstance(outcome, ServerUnreachable):
-                    return DrainReport(sent, retried, failed, stopped=str(outcome))
+            skip.update(due)
+            claimed = _claim(sessions, due, clock.now())
+            checkpoint("claimed")
+            try:
+                while claimed:
+                    outcome = _send_one(sessions, transport, clock, archive, claimed.pop(0), max_attempts, rng)
+                    if outcome == "sent":
+                        sent += 1
+                    elif outcome == "failed":
+                        failed += 1
+                    else:
+                        retried += 1
+                    if isinstance(outcome, ServerUnreachable):
+                        return DrainReport(sent, retried, failed, stopped=str(outcome))
+            finally:
+                _release(sessions, [rest.id for rest in claimed], clock.now())
     finally:
         close = getattr(transport, "close", None)
         if callable(close):
@@ -235,23 +236,41 @@ def _due(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list
         return [row_id for row_id in session.scalars(query) if row_id not in skip][:BATCH]
 
 
-def _claim(sessions: sessionmaker[Session], row_id: int, now: datetime) -> Claimed | None:
-    """Take the row for this process: only one UPDATE can move it from due to leased."""
+def _claim(sessions: sessionmaker[Session], row_ids: list[int], now: datetime) -> list[Claimed]:
+    """Take the due rows among `row_ids` for this process, in one commit: a row moves from due to
+    leased in one conditional UPDATE, which only one process can win."""
     with sessions.begin() as session:
-        claimed = session.execute(
+        taken = session.execute(
             update(OutboxMail)
             .where(
-                OutboxMail.id == row_id,
+                OutboxMail.id.in_(row_ids),
                 OutboxMail.status.in_(("pending", "sending")),
                 OutboxMail.next_attempt_at <= now,
             )
             .values(status="sending", next_attempt_at=now + LEASE, claimed_by=CLAIMER)
+            .returning(OutboxMail.id, OutboxMail.kind, OutboxMail.recipient, OutboxMail.raw)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
-            return None
-        row = session.get(OutboxMail, row_id)
-        return None if row is None else Claimed(row.id, row.kind, row.recipient, row.raw)
+        ).all()
+    order = {row_id: n for n, row_id in enumerate(row_ids)}
+    return sorted((Claimed(*row) for row in taken), key=lambda row: order[row.id])
+
+
+def _release(sessions: sessionmaker[Session], row_ids: list[int], now: datetime) -> None:
+    """Give back rows claimed and not tried (the server went away, or an error stopped the drain): due
+    again now, their attempts uncounted. If the database refuses, they wait for their lease."""
+    if not row_ids:
+        return
+    try:
+        with sessions.begin() as session:
+            session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id.in_(row_ids), OutboxMail.status == "sending", OutboxMail.claimed_by == CLAIMER)
+                .values(status="pending", next_attempt_at=now, claimed_by=None)
+                .execution_options(synchronize_session=False)
+            )
+    except SQLAlchemyError as exc:
+        log.warning("outbox: %s claimed mails not given back (%s); they are sent once their lease has passed",
+                    len(row_ids), exc)
 
 
 def _send_one(
