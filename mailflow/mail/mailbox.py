@@ -264,16 +264,12 @@ class ImapMailbox:
         criteria: list[Any] = ["UNDELETED"]
         if since is not None:
             criteria += ["SINCE", (since - timedelta(days=1)).date()]
-        try:
-            client = self._connected()
+        with self._exchange() as client:
             client.noop()  # let the server tell us about mail delivered since the last command
             uids = client.search(criteria)
             if not uids:
                 return []
             found = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE", "FLAGS"])
-        except NETWORK_ERRORS as exc:
-            self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc
         refs = []
         for uid, data in sorted(found.items()):
             internal = data.get(b"INTERNALDATE")
@@ -317,11 +313,10 @@ class ImapMailbox:
         return spooled
 
     def _fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
-        try:
-            return self._connected().fetch(uids, items) if uids else {}
-        except NETWORK_ERRORS as exc:
-            self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: {text(exc)}") from exc
+        if not uids:
+            return {}
+        with self._exchange() as client:
+            return client.fetch(uids, items)
 
     # -- filing -----------------------------------------------------------------------------
     def move(self, refs: Sequence[MailRef], folder: str) -> set[str]:
@@ -330,8 +325,7 @@ class ImapMailbox:
         if self.readonly:
             raise MailboxError(f"IMAP {self.settings.host}: read-only session, nothing is moved")
         uids, path = ",".join(str(ref.uid) for ref in refs if ref.uid is not None), self.folder_path(folder)
-        try:
-            client = self._connected()
+        with self._exchange(f"move to {path}: ") as client:
             present = client.search(["UID", uids, "UNDELETED"]) if uids else []
             if present and client.has_capability("MOVE"):
                 client.move(present, path)
@@ -339,9 +333,6 @@ class ImapMailbox:
                 client.copy(present, path)
                 client.delete_messages(present)
                 client.uid_expunge(present)
-        except NETWORK_ERRORS as exc:
-            self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: move to {path}: {text(exc)}") from exc
         return {str(uid) for uid in present}
 
     # -- waiting ----------------------------------------------------------------------------
@@ -351,12 +342,12 @@ class ImapMailbox:
         With IDLE the server tells us at once; without it we poll every `poll_seconds`.
         IDLE is re-issued at least every `idle_renew_seconds` (under RFC 2177's 29 minutes).
         """
-        client = self._connected()
+        self._connected()
         if not self.idle_supported:
             _sleep(min(seconds, self.settings.poll_seconds), interrupted)
             return
         deadline = time.monotonic() + min(seconds, self.settings.idle_renew_seconds)
-        try:
+        with self._exchange("IDLE: ") as client:
             client.idle()
             try:
                 while time.monotonic() < deadline and not interrupted():
@@ -365,9 +356,16 @@ class ImapMailbox:
                         break
             finally:
                 client.idle_done()
+
+    @contextlib.contextmanager
+    def _exchange(self, doing: str = "") -> Iterator[IMAPClient]:
+        """The connection, for one exchange with the server: a network error drops it (the next exchange
+        connects again) and is raised as a MailboxError, `doing` saying what failed."""
+        try:
+            yield self._connected()
         except NETWORK_ERRORS as exc:
             self._drop()
-            raise MailboxError(f"IMAP {self.settings.host}: IDLE: {text(exc)}") from exc
+            raise MailboxError(f"IMAP {self.settings.host}: {doing}{text(exc)}") from exc
 
     def _drop(self) -> None:
         client, self._client = self._client, None
