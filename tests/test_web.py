@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import subprocess
@@ -193,6 +194,18 @@ def test_downloads_are_attachments_with_generated_names(app) -> None:  # noqa: A
     original = http.get(f"/courriels/{pk}/original")
     assert original.headers["content-disposition"].startswith("attachment;")
     assert original.content == message.as_bytes()
+
+
+def test_a_download_whose_archived_file_is_missing_says_so(app) -> None:  # noqa: ANN001
+    """An original gone from the archive (a restore that missed it) is a page that says so, not a server error."""
+    pk = ingest(app, mail(sender="rh@ville.example.fr", subject="Bonjour", body="Une question.\n"), "gone")
+    with app.sessions() as session:
+        app.archive.path(session.get_one(Message, pk).content_hash).unlink()
+    http = client(app)
+    login(http)
+    response = http.get(f"/courriels/{pk}/original")
+    assert response.status_code == 404
+    assert "Impossible d'afficher ce courriel\u00a0: son fichier est absent de l'archive" in html.unescape(response.text)
 
 
 def test_correcting_the_missing_field_completes_the_proposal_and_is_audited(app) -> None:  # noqa: ANN001

@@ -7,6 +7,8 @@ then in a sandbox (no script, no same-origin access).
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from mailflow import staff
@@ -22,6 +24,8 @@ from mailflow.db.models import Attachment, Message, Proposal, QuarantineEntry
 
 from .common import action, back, console, flash, render, user
 from .proposals import _mail_text
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mailflow.context import App
@@ -115,12 +119,17 @@ async def reprocess(request: Request) -> Response:
     return back("/a-traiter")
 
 
-def _download(data: bytes, name: str, content_type: str, inline: bool = False) -> Response:
-    disposition = "inline" if inline else "attachment"
-    headers = {"Content-Disposition": f'{disposition}; filename="{name}"'}
-    if inline:
-        headers["Content-Security-Policy"] = "sandbox; default-src 'none'; object-src 'self'"
-    return Response(data, media_type=content_type, headers=headers)
+def _download(path: Path, name: str, content_type: str, inline: bool = False) -> Response:
+    """An archived file, read from disk a piece at a time as it is sent (a 20 MB scan is never held whole)."""
+    headers = {"Content-Security-Policy": "sandbox; default-src 'none'; object-src 'self'"} if inline else {}
+    return FileResponse(path, media_type=content_type, filename=name, headers=headers,
+                        content_disposition_type="inline" if inline else "attachment")
+
+
+def _missing(request: Request, what: str, path: Path) -> Response:
+    log.error("archived file missing: %s", path)
+    return render(request, "not_found.html", {"what": f"{what}\u00a0: son fichier est absent de l'archive"},
+                  status_code=404)
 
 
 def original(request: Request) -> Response:
@@ -130,8 +139,10 @@ def original(request: Request) -> Response:
         message = session.get(Message, int(request.path_params["message_pk"]))
         if message is None:
             return render(request, "not_found.html", {"what": "ce courriel"}, status_code=404)
-        data = app.archive.load(message.content_hash)
-    return _download(data, f"courriel-{message.id}.eml", "message/rfc822")
+        path = app.archive.path(message.content_hash)
+    if not path.is_file():
+        return _missing(request, "ce courriel", path)
+    return _download(path, f"courriel-{message.id}.eml", "message/rfc822")
 
 
 def document(request: Request) -> Response:
@@ -141,13 +152,15 @@ def document(request: Request) -> Response:
         found = session.get(Attachment, int(request.path_params["attachment_pk"]))
         if found is None:
             return render(request, "not_found.html", {"what": "ce document"}, status_code=404)
-        data = app.archive.load(found.content_hash)
+        path = app.archive.path(found.content_hash)
         reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == found.message_pk)).first()
+    if not path.is_file():
+        return _missing(request, "ce document", path)
     extension = SAFE_TYPES.get(found.content_type, "bin")
     content_type = found.content_type if found.content_type in SAFE_TYPES else "application/octet-stream"
     name = f"{reference or 'courriel-' + str(found.message_pk)}-document-{found.id}.{extension}"
     inline = request.query_params.get("voir") == "1" and extension == "pdf"
-    return _download(data, name, content_type, inline=inline)
+    return _download(path, name, content_type, inline=inline)
 
 
 routes = [
