@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 
 from mailflow.campaign.export import proposal_record
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
+from mailflow.mail.spool import SpooledMail, opened, read_mail
 from mailflow.pipeline import run as pipeline
 from mailflow.pipeline.quarantine import quarantine_release
 from tests.factories import (
@@ -134,6 +136,26 @@ def test_a_new_form_from_the_same_collectivity_becomes_version_two(tmp_path: Pat
     assert (v2["reference"], v2["version"], v2["status"], v2["supersedes"]) == ("PC-2025-0001", 2, "complete",
                                                                                "PC-2025-0001")
     assert [m.kind for m in outbox(app)] == ["collectivite/accuse-reception-incomplet", "collectivite/nouvelle-version"]
+
+
+def test_a_big_mail_file_is_read_in_pieces_and_filed_with_its_date(tmp_path: Path) -> None:
+    """`mailflow ingest` of a 5 MB proposal mail (a scan annexed): read from its file in pieces, filed under
+    the date it bears, the mail and its scan archived byte for byte."""
+    app = make_app(tmp_path)
+    message = proposal_mail(collectivity(6), date=datetime(2025, 6, 12, 9, 0, tzinfo=UTC))
+    scan = random.Random(6).randbytes(5_000_000)
+    message.add_attachment(scan, maintype="image", subtype="jpeg", filename="plan.jpg")
+    path = write_eml(tmp_path, "big", message)
+    with opened(read_mail(path)) as raw:
+        assert isinstance(raw, SpooledMail)
+    assert dict(pipeline.ingest_files(app, [path])) == {path: "proposal"}
+    (record,) = records(app)
+    assert record["reference"] == "PC-2025-0001" and record["status"] == "complete"
+    with app.sessions() as session:
+        (row,) = session.scalars(select(Message))
+        assert row.received_at.replace(tzinfo=UTC) == datetime(2025, 6, 12, 9, 0, tzinfo=UTC)
+        assert app.archive.load(row.content_hash) == path.read_bytes()
+        assert [app.archive.load(a.content_hash) for a in row.attachments if a.filename == "plan.jpg"] == [scan]
 
 
 def test_proposal_after_the_deadline_is_late(tmp_path: Path) -> None:

@@ -35,13 +35,15 @@ class _RememberedHeaders(HeaderRegistry):
 POLICY = email.policy.default.clone(header_factory=_RememberedHeaders())
 
 
-def header_block(head: bytes) -> bytes:
-    """The header section of a raw mail, up to and including the blank line that ends it."""
+def header_block(raw: RawMail) -> bytes:
+    """The header section of a raw mail, up to and including the blank line that ends it (for a spooled
+    mail, looked for in its first HEAD_BYTES)."""
+    head = raw if isinstance(raw, bytes) else raw[:HEAD_BYTES]
     ends = [found for found in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if found >= 0]
     return head[: min(ends) + 2] if ends else head
 
 
-def header_date(raw: bytes) -> datetime | None:
+def header_date(raw: RawMail) -> datetime | None:
     """The `Date` header of a raw mail as an aware datetime, or None when absent or unreadable."""
     headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block(raw))
     value = headers.get("Date")
@@ -56,8 +58,7 @@ def header_date(raw: bytes) -> datetime | None:
 
 def parse_headers(raw: RawMail) -> EmailMessage:
     """Only the header block of a raw mail: enough to record it, without decoding its body."""
-    head = raw if isinstance(raw, bytes) else raw[:HEAD_BYTES]
-    message = email.parser.BytesHeaderParser(policy=POLICY).parsebytes(header_block(head))
+    message = email.parser.BytesHeaderParser(policy=POLICY).parsebytes(header_block(raw))
     assert isinstance(message, EmailMessage)
     return message
 

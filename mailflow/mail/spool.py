@@ -61,6 +61,15 @@ class SpooledMail:
 RawMail = bytes | SpooledMail  # a mail's bytes: in memory, or in a file when it is big
 
 
+def read_mail(path: Path) -> RawMail:
+    """A mail file, to parse: its bytes, or for a big one (over SPOOL_BYTES) the file itself, read in pieces."""
+    file = path.open("rb")
+    if os.fstat(file.fileno()).st_size > SPOOL_BYTES:
+        return SpooledMail(file)
+    with file:
+        return file.read()
+
+
 def opened(raw: RawMail) -> contextlib.AbstractContextManager[RawMail]:
     """`raw` in a `with` block that closes its file, if it has one, on leaving (once nothing parsed from it
     is used any more: the parts of a parsed mail read their bodies from it)."""

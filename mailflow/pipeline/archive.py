@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mailflow.files import write_atomically, write_temporary
-from mailflow.mail.spool import SPOOL_BYTES, RawMail, SpooledMail
+from mailflow.mail.spool import RawMail, read_mail
 
 WHOLE_BYTES = 1 << 20  # a file up to this size is stored from memory, larger ones as they come
 
@@ -92,8 +92,7 @@ class Archive:
 
     def mail(self, digest: str) -> RawMail:
         """A mail stored under `digest`, to parse: a big one is read from its file in pieces, as it came."""
-        path = self.path(digest)
-        return SpooledMail(path.open("rb")) if path.stat().st_size > SPOOL_BYTES else path.read_bytes()
+        return read_mail(self.path(digest))
 
     def __contains__(self, digest: str) -> bool:
         return self.path(digest).exists()

@@ -29,7 +29,7 @@ from mailflow.mail.french import count
 from mailflow.mail.imap_support import batches
 from mailflow.mail.mailbox import IncomingMail, MailRef
 from mailflow.mail.parsing import header_date, parse, storable
-from mailflow.mail.spool import RawMail, opened
+from mailflow.mail.spool import RawMail, opened, read_mail
 from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
@@ -124,10 +124,10 @@ def ingest_files(app: App, paths: Iterable[Path]) -> list[tuple[Path, str]]:
     """`mailflow ingest`: the same pipeline on .eml files; received time from a believable Date header, else now."""
     results = []
     for path in paths:
-        raw = path.read_bytes()
-        received = believable_date(header_date(raw), app.clock.now()) or app.clock.now()
-        incoming = IncomingMail(ref=MailRef(key=str(path), size=len(raw)), raw=raw, received_at=received)
-        pk = record(app, incoming, "file", None)
+        with opened(read_mail(path)) as raw:
+            received = believable_date(header_date(raw), app.clock.now()) or app.clock.now()
+            incoming = IncomingMail(ref=MailRef(key=str(path), size=len(raw)), raw=raw, received_at=received)
+            pk = record(app, incoming, "file", None)
         results.append((path, process(app, pk)))
     return results
 
