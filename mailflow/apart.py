@@ -8,8 +8,8 @@ the fresh interpreter (multiprocessing's spawn) does. A process that overruns it
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
+import pkgutil
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -37,5 +37,4 @@ def run_apart(function: str, *args: Any, timeout: float | None = None) -> Any:
 
 
 def _call(function: str, args: tuple[Any, ...]) -> Any:
-    module, name = function.split(":")
-    return getattr(importlib.import_module(module), name)(*args)
+    return pkgutil.resolve_name(function)(*args)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path

@@ -205,7 +205,8 @@ def test_a_download_whose_archived_file_is_missing_says_so(app) -> None:  # noqa
     login(http)
     response = http.get(f"/courriels/{pk}/original")
     assert response.status_code == 404
-    assert "Impossible d'afficher ce courriel\u00a0: son fichier est absent de l'archive" in html.unescape(response.text)
+    page = html.unescape(response.text)
+    assert "Impossible d'afficher ce courriel\u00a0: son fichier est absent de l'archive" in page
 
 
 def test_correcting_the_missing_field_completes_the_proposal_and_is_audited(app) -> None:  # noqa: ANN001

@@ -4,8 +4,9 @@
 are committed together or not at all; the (cause, kind, recipient) key makes a second
 enqueue of the same answer a no-op. `drain` sends what is due: the due rows are first claimed,
 a batch in one commit, by a conditional UPDATE (one daemon wins each row, also with two daemons on
-one PostgreSQL), then handed to the transport one by one; every attempt is recorded, failures are retried with exponential
-backoff and jitter, and after `max_attempts` the row is `failed` and shown to staff.
+one PostgreSQL), then handed to the transport one by one; every attempt is recorded, failures are
+retried with exponential backoff and jitter, and after `max_attempts` the row is `failed` and shown
+to staff.
 
 States: pending → sending (claimed) → sent | pending (retry later) | failed.
 A claimed row names its claimer (`claimed_by`: host, pid and a token of this process). A row

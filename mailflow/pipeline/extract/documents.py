@@ -8,8 +8,8 @@ so each attachment is decoded once and each document read once, and all three sh
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -41,8 +41,7 @@ _REFUSED = {
 @functools.cache
 def reader(kind: str) -> Callable[[bytes, ExtractionLimits, Deadline], list[Block]]:
     """The function that reads documents of `kind` (a key of READERS)."""
-    module, _, name = READERS[kind].partition(":")
-    return getattr(importlib.import_module(module), name)
+    return pkgutil.resolve_name(READERS[kind])
 
 
 @dataclass
