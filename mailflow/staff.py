@@ -28,7 +28,8 @@ from mailflow.errors import MailflowError
 from mailflow.mail.compose import AddressError
 from mailflow.mail.french import count
 from mailflow.mail.outbox import enqueue, retry
-from mailflow.mail.parsing import parse
+from mailflow.mail.parsing import parse_headers
+from mailflow.mail.spool import opened
 from mailflow.mail.template_context import acknowledgement_template
 from mailflow.pipeline.acknowledge import Original, Recipients, answer_mail
 from mailflow.pipeline.filing import set_status
@@ -326,7 +327,8 @@ def updated_acknowledgement(app: App, session: Session, reference: str) -> Email
 def _updated(app: App, session: Session, reference: str) -> tuple[str, EmailMessage]:
     proposal = current(session, reference)
     message = proposal.message
-    original = Original(message, parse(app.archive.load(message.content_hash)))
+    with opened(app.archive.mail(message.content_hash)) as raw:
+        original = Original(message, parse_headers(raw))  # threading needs its headers only
     record = proposal_record(proposal)
     template = acknowledgement_template(record, late=proposal.late)
     try:

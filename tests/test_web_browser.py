@@ -138,6 +138,8 @@ def test_fill_the_missing_field_then_send_the_updated_acknowledgement(page: Any,
     assert "complète" in str(sent.message["Subject"]) or "incomplète" not in str(sent.message["Subject"])
     with console["app"].sessions() as session:
         assert session.scalars(select(Proposal.status).where(Proposal.reference == reference)).one() == "complete"
+        received = select(Message.message_id).join(Proposal, Proposal.message_pk == Message.id)
+        assert sent.message["In-Reply-To"] == session.scalars(received.where(Proposal.reference == reference)).first()
 
 
 def test_record_a_decision_and_see_the_september_mail(page: Any, console: dict[str, Any]) -> None:
