@@ -152,15 +152,17 @@ def test_crashes_at_every_step_lose_nothing_and_file_nothing_twice(imap_server, 
 def test_server_restart_is_survived_without_losing_mail(
     imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
 ) -> None:
-    """Dovecot stopped and restarted while the daemon runs: it reconnects by itself and misses nothing."""
+    """Dovecot stopped and restarted while the daemon waits in IDLE: it sees at once that the server ended
+    its session (not when IDLE would end, up to 30 s later), reconnects by itself and misses nothing."""
     log = workdir / "daemon.log"
     deliver(imap_server, 5)
     wait_until(lambda: count(workdir, Message, Message.state == "moved") == 5, 60, "first 5 mails moved", log)
     imap_server.stop()
-    time.sleep(3)
+    wait_until(lambda: "mailbox unreachable" in log.read_text(errors="replace"), 20, "the end of the session seen", log)
     imap_server.start()
     deliver(imap_server, 5, start=5)
     wait_until(lambda: count(workdir, Message, Message.state == "moved") == 10, 90, "5 more mails moved", log)
+    wait_until(lambda: "mailbox reachable again" in log.read_text(errors="replace"), 30, "the end of the outage", log)
     assert daemon.poll() is None
     assert imap_server.messages("INBOX") == []
     assert count(workdir, Message) == 10

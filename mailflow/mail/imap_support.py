@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import select
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -43,6 +46,23 @@ def hierarchy(client: IMAPClient) -> tuple[str, str]:
 def is_news(response: tuple) -> bool:
     """An IDLE response that announces new mail."""
     return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def session_ended(responses: list[tuple], connection: socket.socket) -> bool:
+    """Whether the server ended an IDLE session: it said `BYE`, or closed the connection. imapclient's
+    `idle_check` returns no response at the end of the stream, so the stream is peeked at (on the raw
+    socket, below TLS), without reading anything."""
+    if any(response[:1] == (b"BYE",) for response in responses):
+        return True
+    if responses or not select.select([connection], [], [], 0)[0]:
+        return False
+    with socket.socket(fileno=os.dup(connection.fileno())) as raw:
+        try:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
 
 
 def batches(items: Iterable[Item], count: int, size: Callable[[Item], int],

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from mailflow.errors import AuthenticationError, MailboxError
-from mailflow.mail.imap_support import aware, batches, hierarchy, is_news, text, without_trace
+from mailflow.mail.imap_support import aware, batches, hierarchy, is_news, session_ended, text, without_trace
 from mailflow.mail.oauth import IMAP_REFUSED_HINT, TokenSource
 from mailflow.mail.parsing import header_block
 from mailflow.mail.spool import PIECE_BYTES, SPOOL_BYTES, RawMail, SpooledMail, spool
@@ -236,10 +236,9 @@ class ImapMailbox:
 
     def close(self) -> None:
         client, self._client = self._client, None
-        if client is None:
-            return
-        with contextlib.suppress(*NETWORK_ERRORS):
-            client.logout()
+        if client is not None:
+            with contextlib.suppress(*NETWORK_ERRORS):
+                client.logout()
 
     def _connected(self) -> IMAPClient:
         if self._client is None:
@@ -313,10 +312,8 @@ class ImapMailbox:
         return spooled
 
     def _fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
-        if not uids:
-            return {}
         with self._exchange() as client:
-            return client.fetch(uids, items)
+            return client.fetch(uids, items) if uids else {}
 
     # -- filing -----------------------------------------------------------------------------
     def move(self, refs: Sequence[MailRef], folder: str) -> set[str]:
@@ -347,15 +344,20 @@ class ImapMailbox:
             _sleep(min(seconds, self.settings.poll_seconds), interrupted)
             return
         deadline = time.monotonic() + min(seconds, self.settings.idle_renew_seconds)
+        ended = False  # the server said BYE or closed the connection: connect again now, not when IDLE ends
         with self._exchange("IDLE: ") as client:
             client.idle()
             try:
                 while time.monotonic() < deadline and not interrupted():
                     responses = client.idle_check(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
-                    if any(is_news(r) for r in responses):
+                    ended = session_ended(responses, client.socket())
+                    if ended or any(is_news(r) for r in responses):
                         break
             finally:
-                client.idle_done()
+                if not ended:
+                    client.idle_done()
+            if ended:
+                raise IMAPClientAbortError("the server ended the session")
 
     @contextlib.contextmanager
     def _exchange(self, doing: str = "") -> Iterator[IMAPClient]:
