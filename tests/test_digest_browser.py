@@ -17,12 +17,11 @@ from mailflow.db.models import Proposal
 from mailflow.db.state import put_state
 from mailflow.pipeline.run import ingest_files
 from tests.campaign_factories import add_proposal
-from tests.factories import REPO, collectivity, make_app, question_mail
+from tests.factories import collectivity, make_app, question_mail, screenshot_path
 from tests.fixtures.servers import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 EVE = datetime(2025, 9, 4, 5, 30, tzinfo=UTC)  # Thursday 07:30 in Paris, the day before the teams are formed
-SCREENSHOT = REPO / "docs" / "digest-2025-09-04.png"
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +63,7 @@ def eve_digest(tmp_path: Path) -> str:
 
 def test_digest_reads_in_a_browser_at_outlook_width(tmp_path: Path, browser: Any) -> None:
     """In Chromium at a laptop's reading-pane width: 720 px wide, nothing cut off, the to-do list first,
-    « HORS DÉLAI » and « À VÉRIFIER » in colour, links to the console; the screenshot goes to docs/."""
+    « HORS DÉLAI » and « À VÉRIFIER » in colour, links to the console (screenshot: see screenshot_path)."""
     html = eve_digest(tmp_path)
     page = browser.new_page(viewport={"width": 800, "height": 1000})
     errors: list[str] = []
@@ -96,6 +95,5 @@ def test_digest_reads_in_a_browser_at_outlook_width(tmp_path: Path, browser: Any
     assert any(link.startswith("http://127.0.0.1:8400/a-traiter#item-question-") for link in layout["links"])
     assert page.get_by_text("Pouvons-nous proposer deux missions ?", exact=False).count() == 1
     assert errors == []
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshot_path("digest-2025-09-04.png", tmp_path)), full_page=True)
     page.close()

@@ -6,7 +6,6 @@ import logging
 import random
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,7 +177,7 @@ def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
     log = workdir / "daemon.log"
     deliver(imap_server, 1)
     wait_until(lambda: count(workdir, Message, Message.state == "moved") == 1, 30, "the first mail", log)
-    time.sleep(2)  # the daemon is now waiting in IDLE
+    wait_until(lambda: imap_server.idling() == 1, 30, "the daemon waiting in IDLE", log)
     deliver(imap_server, 1, start=1)
     took = wait_until(lambda: count(workdir, Message, Message.state == "moved") == 2, 20, "the IDLE wake-up", log)
     assert took < 20 < 3600

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from mailflow.campaign.due import run_due
 from mailflow.db.models import Message, Proposal, Slot
-from tests.factories import REPO, collectivity, proposal_mail, stop_daemon, wait_until
+from tests.factories import REPO, collectivity, proposal_mail, screenshot_path, stop_daemon, wait_until
 from tests.fixtures import free_port
 from tests.fixtures.servers import unavailable
 from tests.web_helpers import EMAIL, HOSTILE, PASSWORD, incomplete_proposal, ingest, quarantined_proposal, question
@@ -109,7 +109,9 @@ def page(browser: Any, console: dict[str, Any]) -> Iterator[Any]:
     assert incidents == []
 
 
-def test_fill_the_missing_field_then_send_the_updated_acknowledgement(page: Any, console: dict[str, Any]) -> None:
+def test_fill_the_missing_field_then_send_the_updated_acknowledgement(
+    page: Any, console: dict[str, Any], tmp_path: Path
+) -> None:
     """An incomplete proposal: staff type the HR address, it becomes complete, and the new acknowledgement
     (previewed first) reaches the collectivité; the page keeps the mission's HTML as text."""
     reference = console["incomplete"]
@@ -124,7 +126,7 @@ def test_fill_the_missing_field_then_send_the_updated_acknowledgement(page: Any,
     field.locator("xpath=..").locator("button").click()
     page.wait_for_selector("text=Champ corrigé.")
     assert page.inner_text("#statut") == "complète"
-    page.screenshot(path=str(REPO / "docs" / "console-proposition.png"), full_page=False)
+    page.screenshot(path=str(screenshot_path("console-proposition.png", tmp_path)), full_page=False)
     page.click("text=Prévisualiser l'accusé de réception mis à jour")
     preview = page.inner_text("#apercu")
     assert "rh.mission@ville-test.example.fr" in preview or reference in preview
