@@ -107,9 +107,8 @@ def environment(**extra: str) -> dict[str, str]:
 
 @pytest.mark.timeout(300)
 def test_a_wrong_password_is_explained_in_one_line_and_recorded(workdir: Path, imap_server) -> None:  # noqa: ANN001
-    """Wrong password: the log has the cause and the remedy once, however often the daemon tries again (three
-    refused logins seen by the server), no traceback, the daemon keeps running; status and check say it."""
-    refused_before = refused_logins(imap_server)
+    """Wrong password: the log has the cause and the remedy once, however often the daemon tries again (two
+    more refused logins seen by the server), no traceback, the daemon keeps running; status and check say it."""
     process = daemon(workdir, environment(MAILFLOW_TEST_IMAP_PASSWORD="not-the-password"))
     log = workdir / "daemon.log"
     try:
@@ -120,7 +119,8 @@ def test_a_wrong_password_is_explained_in_one_line_and_recorded(workdir: Path, i
         check = run_mailflow("check", config=workdir / "settings.toml", env=env)
         assert check.returncode == 1
         assert "FAIL daemon: the daemon cannot log in to the mailbox since" in check.stdout, check.stdout
-        wait_until(lambda: refused_logins(imap_server) - refused_before >= 3, 120, "two more tries, refused", log)
+        refused_before = refused_logins(imap_server)  # `check` logs in too
+        wait_until(lambda: refused_logins(imap_server) - refused_before >= 2, 120, "two more tries, refused", log)
         assert process.poll() is None
     finally:
         stop_daemon(process)
@@ -191,7 +191,8 @@ def test_mail_claimed_by_a_killed_daemon_is_sent_within_a_minute_of_its_restart(
                                           MAILFLOW_CRASH_AT="claimed:1"))
     assert killed.wait(120) == -signal.SIGKILL
     with app.sessions() as session:
-        claimed = session.scalars(select(OutboxMail).where(OutboxMail.status == "sending")).all()
+        claimed = session.scalars(select(OutboxMail).where(OutboxMail.status == "sending",
+                                                            OutboxMail.kind != "staff/digest")).all()
         assert len(claimed) == 3 and all(row.claimed_by for row in claimed)  # the batch, claimed in one commit
         answers = select(func.count()).select_from(OutboxMail).where(OutboxMail.kind != "staff/digest")
         assert session.scalar(answers) == 3  # the staff digest may be queued too, on a working day

@@ -6,6 +6,7 @@ import logging
 import random
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from mailflow.db.models import Attachment, Message, MessageStep, OutboxMail, Proposal
+from mailflow.errors import MailboxError
 from mailflow.mail.imap_support import batches
 from mailflow.mail.mailbox import make_mailbox
 from mailflow.mail.spool import SPOOL_BYTES, SpooledMail
@@ -167,6 +169,30 @@ def test_server_restart_is_survived_without_losing_mail(
     assert count(workdir, Message) == 10
 
 
+def test_a_server_ending_the_session_ends_the_wait_in_idle(imap_server, workdir: Path) -> None:  # noqa: ANN001
+    """Dovecot stopped while the mailbox waits in IDLE for ten minutes: the wait ends as soon as the server
+    ends the session (BYE, then the connection closed), with an error the daemon retries on."""
+    mailbox = make_mailbox(load_settings(workdir / "settings.toml").mailbox, workdir)
+    ended: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            mailbox.wait(600)
+        except MailboxError as exc:
+            ended.append(exc)
+
+    waiting = threading.Thread(target=wait, daemon=True)
+    waiting.start()
+    try:
+        wait_until(lambda: imap_server.idling() >= 1, 30, "the mailbox waiting in IDLE")
+        imap_server.stop()
+        wait_until(lambda: ended, 60, "the wait ended")
+    finally:
+        imap_server.start()
+    waiting.join(10)
+    assert "the server ended the session" in str(ended[0])
+
+
 @pytest.mark.slow
 def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
     imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
@@ -177,7 +203,7 @@ def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
     log = workdir / "daemon.log"
     deliver(imap_server, 1)
     wait_until(lambda: count(workdir, Message, Message.state == "moved") == 1, 30, "the first mail", log)
-    wait_until(lambda: imap_server.idling() == 1, 30, "the daemon waiting in IDLE", log)
+    wait_until(lambda: imap_server.idling() >= 1, 30, "the daemon waiting in IDLE", log)
     deliver(imap_server, 1, start=1)
     took = wait_until(lambda: count(workdir, Message, Message.state == "moved") == 2, 20, "the IDLE wake-up", log)
     assert took < 20 < 3600

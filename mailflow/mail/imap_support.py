@@ -50,11 +50,13 @@ def is_news(response: tuple) -> bool:
 
 def session_ended(responses: list[tuple], connection: socket.socket) -> bool:
     """Whether the server ended an IDLE session: it said `BYE`, or closed the connection. imapclient's
-    `idle_check` returns no response at the end of the stream, so the stream is peeked at (on the raw
-    socket, below TLS), without reading anything."""
-    if any(response[:1] == (b"BYE",) for response in responses):
+    `idle_check` returns no response at the end of the stream, so the stream is peeked at (on a copy of
+    the raw socket, below TLS), without reading anything."""
+    if any(isinstance(r[0], bytes) and r[0].upper() == b"BYE" for r in responses if r):
         return True
-    if responses or not select.select([connection], [], [], 0)[0]:
+    waiting = select.poll()
+    waiting.register(connection.fileno(), select.POLLIN)
+    if responses or not waiting.poll(0):
         return False
     with socket.socket(fileno=os.dup(connection.fileno())) as raw:
         try:

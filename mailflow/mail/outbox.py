@@ -62,7 +62,6 @@ class Claimed:
     id: int
     kind: str
     recipient: str
-    raw: bytes
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,9 @@ def drain(
             checkpoint("claimed")
             try:
                 while claimed:
-                    outcome = _send_one(sessions, transport, clock, archive, claimed.pop(0), max_attempts, rng)
+                    row = claimed.pop(0)
+                    outcome, next_is_ours = _send_one(sessions, transport, clock, archive, row,
+                                                      claimed[0].id if claimed else None, max_attempts, rng)
                     if outcome == "sent":
                         sent += 1
                     elif outcome == "failed":
@@ -202,6 +203,8 @@ def drain(
                         retried += 1
                     if isinstance(outcome, ServerUnreachable):
                         return DrainReport(sent, retried, failed, stopped=str(outcome))
+                    if not next_is_ours:  # its lease lapsed (a slow server), or a new leader handed it out
+                        break
             finally:
                 _release(sessions, [rest.id for rest in claimed], clock.now())
     finally:
@@ -239,17 +242,22 @@ def _due(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list
 
 def _claim(sessions: sessionmaker[Session], row_ids: list[int], now: datetime) -> list[Claimed]:
     """Take the due rows among `row_ids` for this process, in one commit: a row moves from due to
-    leased in one conditional UPDATE, which only one process can win."""
+    leased in one conditional UPDATE, which only one process can win. On PostgreSQL the rows are
+    locked in id order and those another drain is claiming are skipped, so two drains never wait on
+    each other (nor deadlock); SQLite has one writer at a time anyway."""
+    due = (
+        select(OutboxMail.id)
+        .where(OutboxMail.id.in_(row_ids), OutboxMail.status.in_(("pending", "sending")),
+               OutboxMail.next_attempt_at <= now)
+        .order_by(OutboxMail.id)
+        .with_for_update(skip_locked=True)
+    )
     with sessions.begin() as session:
         taken = session.execute(
             update(OutboxMail)
-            .where(
-                OutboxMail.id.in_(row_ids),
-                OutboxMail.status.in_(("pending", "sending")),
-                OutboxMail.next_attempt_at <= now,
-            )
+            .where(OutboxMail.id.in_(due.scalar_subquery()))
             .values(status="sending", next_attempt_at=now + LEASE, claimed_by=CLAIMER)
-            .returning(OutboxMail.id, OutboxMail.kind, OutboxMail.recipient, OutboxMail.raw)
+            .returning(OutboxMail.id, OutboxMail.kind, OutboxMail.recipient)
             .execution_options(synchronize_session=False)
         ).all()
     order = {row_id: n for n, row_id in enumerate(row_ids)}
@@ -274,19 +282,39 @@ def _release(sessions: sessionmaker[Session], row_ids: list[int], now: datetime)
                     len(row_ids), exc)
 
 
+def _still_ours(session: Session, row_id: int, now: datetime) -> bool:
+    """Renew this process's lease on a row it claimed and is about to send: False when the lease has
+    lapsed, or a new leader made the row due again (`release_claims_of_others`), or another took it."""
+    renewed = session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == row_id, OutboxMail.status == "sending", OutboxMail.claimed_by == CLAIMER,
+               OutboxMail.next_attempt_at > now)
+        .values(next_attempt_at=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return renewed.rowcount == 1
+
+
 def _send_one(
     sessions: sessionmaker[Session],
     transport: Transport,
     clock: Clock,
     archive: Archive | None,
     row: Claimed,
+    next_id: int | None,
     max_attempts: int,
     rng: random.Random | None,
-) -> str | ServerUnreachable:
-    sender, recipients = envelope(row.raw, row.recipient)
+) -> tuple[str | ServerUnreachable, bool]:
+    """Send one claimed row and record the attempt; in the same commit, renew the claim of the batch's
+    next row (`next_id`): (the outcome, whether that next row is still this process's to send)."""
+    with sessions() as session:
+        raw = session.scalar(select(OutboxMail.raw).where(OutboxMail.id == row.id))
+    if raw is None:
+        return "failed", True
+    sender, recipients = envelope(raw, row.recipient)
     error: Exception | None = None
     try:
-        transport.send(row.raw, sender, recipients)
+        transport.send(raw, sender, recipients)
     except MailflowError as exc:
         error = exc
     except Exception as exc:  # a bug in a transport must not stop the service or lose the mail
@@ -294,16 +322,17 @@ def _send_one(
         error = exc
     now = clock.now()
     with sessions.begin() as session:
+        next_is_ours = next_id is None or _still_ours(session, next_id, now)
         current = session.get(OutboxMail, row.id)
         if current is None:
-            return "failed"
+            return "failed", next_is_ours
         current.attempts += 1
         if error is None:
-            _keep(archive, row)
+            _keep(archive, row.id, raw)
             current.status, current.sent_at, current.last_error = "sent", now, None
             session.add(OutboxAttempt(outbox_pk=current.id, at=now, error=None))
             log.info("outbox #%s sent to %s (%s)", current.id, current.recipient, current.kind)
-            return "sent"
+            return "sent", next_is_ours
         text = f"{type(error).__name__}: {error}"
         current.last_error = text
         session.add(OutboxAttempt(outbox_pk=current.id, at=now, error=text))
@@ -311,21 +340,21 @@ def _send_one(
         if isinstance(error, RecipientRefused) or (current.attempts >= max_attempts and not outage):
             current.status = "failed"
             log.warning("outbox #%s to %s failed for good: %s", current.id, current.recipient, text)
-            return "failed"
+            return "failed", next_is_ours
         current.status = "pending"
         current.next_attempt_at = now + backoff(current.attempts, rng)
         log.info("outbox #%s to %s: %s; next try %s", current.id, current.recipient, text,
                  current.next_attempt_at.isoformat(timespec="seconds"))
-    return error if isinstance(error, ServerUnreachable) else "retried"
+    return (error if isinstance(error, ServerUnreachable) else "retried"), next_is_ours
 
 
-def _keep(archive: Archive | None, row: Claimed) -> None:
+def _keep(archive: Archive | None, row_id: int, raw: bytes) -> None:
     if archive is None:
         return
     try:
-        archive.store(row.raw)
+        archive.store(raw)
     except OSError as exc:
-        log.error("outbox #%s was sent but could not be archived: %s", row.id, exc)
+        log.error("outbox #%s was sent but could not be archived: %s", row_id, exc)
 
 
 def envelope(raw: bytes, recipient: str) -> tuple[str, list[str]]:
