@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from mailflow.clock import Clock
 from mailflow.db.models import OutboxAttempt, OutboxMail, Proposal
@@ -60,7 +60,6 @@ class Claimed:
     """An outbox row this process has leased and is about to send."""
 
     id: int
-    kind: str
     recipient: str
 
 
@@ -257,7 +256,7 @@ def _claim(sessions: sessionmaker[Session], row_ids: list[int], now: datetime) -
             update(OutboxMail)
             .where(OutboxMail.id.in_(due.scalar_subquery()))
             .values(status="sending", next_attempt_at=now + LEASE, claimed_by=CLAIMER)
-            .returning(OutboxMail.id, OutboxMail.kind, OutboxMail.recipient)
+            .returning(OutboxMail.id, OutboxMail.recipient)
             .execution_options(synchronize_session=False)
         ).all()
     order = {row_id: n for n, row_id in enumerate(row_ids)}
@@ -323,7 +322,7 @@ def _send_one(
     now = clock.now()
     with sessions.begin() as session:
         next_is_ours = next_id is None or _still_ours(session, next_id, now)
-        current = session.get(OutboxMail, row.id)
+        current = session.get(OutboxMail, row.id, options=[defer(OutboxMail.raw)])  # in hand already
         if current is None:
             return "failed", next_is_ours
         current.attempts += 1
