@@ -55,6 +55,11 @@ class LabelIndex:
                     self.labels.append((label, f))
                     owners.setdefault(label, set()).add(f.path)
         self.labels.sort(key=lambda item: -len(item[0]))
+        # A label starts a line only if the line's first word is the label's: each line is compared
+        # with the few labels sharing its first word, longest first, not with all of them.
+        self._by_first_word: dict[str, list[tuple[str, FieldDefinition]]] = {}
+        for label, f in self.labels:
+            self._by_first_word.setdefault(label.partition(" ")[0], []).append((label, f))
         self.ambiguous = {k for k, v in owners.items() if len(v) > 1}
         self.headings: dict[str, str] = {}
         for s in definition.sections:
@@ -64,6 +69,7 @@ class LabelIndex:
         self.start_markers = {fold(m) for m in definition.start_markers}
         self.end_markers = tuple(fold(m) for m in definition.end_markers)
         self._similar_cache: dict[tuple[str, str | None], LabelHit | None] = {}
+        self._known_text_cache: dict[str, bool] = {}
 
     # -- headings and notes --------------------------------------------------------------------------
 
@@ -109,7 +115,16 @@ class LabelIndex:
         return bool(key) and any(key == m or key.startswith(m + " ") for m in self.end_markers)
 
     def is_known_text(self, line: str) -> bool:
-        """A heading, a note, or a label alone on its line: the form speaking, not the collectivité."""
+        """A heading, a note, or a label alone on its line: the form speaking, not the collectivité.
+        Cached: every value of every form is checked, and most are the same few lines."""
+        known = self._known_text_cache.get(line)
+        if known is None:
+            if len(self._known_text_cache) > 10_000:
+                self._known_text_cache.clear()
+            known = self._known_text_cache[line] = self._is_known_text(line)
+        return known
+
+    def _is_known_text(self, line: str) -> bool:
         text = line.strip(" \t\u00a0" + MARKERS)
         if self.heading(text) is not None or self.is_form_text(text):
             return True
@@ -126,7 +141,7 @@ class LabelIndex:
         key, index = fold_with_index(line)
         if not key:
             return None
-        for label, f in self.labels:
+        for label, f in self._by_first_word.get(key.partition(" ")[0], ()):
             if not (key == label or key.startswith(label + " ")):
                 continue
             if label in self.ambiguous and f.section != section:
@@ -168,11 +183,10 @@ class LabelIndex:
         return LabelHit(hit.field, remainder, similar=True)
 
     def _best(self, key: str, section: str | None) -> LabelHit | None:
-        first = key.split()[0]
         best: tuple[float, float, int] = (0.0, 0.0, 0)
         found: FieldDefinition | None = None
-        for label, f in self.labels:
-            if label.split()[0] != first or (label in self.ambiguous and f.section != section):
+        for label, f in self._by_first_word.get(key.partition(" ")[0], ()):
+            if label in self.ambiguous and f.section != section:
                 continue
             whole = fuzz.ratio(key, label)
             if whole < 60:  # "Objectifs :" opening a paragraph is not "Objectifs opérationnels"
