@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Mapping
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from email.message import EmailMessage
 
@@ -94,6 +94,11 @@ class Pending:
             log.error("the reader process of a mail stopped (%s); the mail is quarantined", exc)
             raise ExtractionError("le lecteur de documents s'est arrêté pendant la lecture des pièces jointes"
                                   "\u00a0: le message doit être lu par une personne") from None
+
+    def wait(self) -> None:
+        """Wait until a worker's reading has ended, well or not (`result` then tells which)."""
+        if self._future is not None:
+            wait([self._future])
 
     def cancel(self) -> None:
         if self._future is not None:

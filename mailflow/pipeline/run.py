@@ -92,9 +92,13 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
             moves.add(row[0], ref)
     seen: set[int] = set()
     readers = readers or Readers(app.form, app.forms, app.limits, processes=0)
-    for chunk in batches(mailbox.fetch(to_fetch), app.settings.mailbox.batch_size, lambda mail: len(mail.raw)):
-        started = [(incoming, readers.start(incoming.raw)) for incoming in chunk]
-        del chunk
+    chunks = batches(mailbox.fetch(to_fetch), app.settings.mailbox.batch_size, lambda mail: len(mail.raw))
+
+    def fetch_and_start() -> list[tuple[IncomingMail, Pending]]:
+        return [(incoming, readers.start(incoming.raw)) for incoming in next(chunks, [])]
+
+    started = fetch_and_start()
+    while started:
         while started:
             incoming, reading = started.pop(0)
             checkpoint("fetched")
@@ -111,6 +115,9 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
                 moves.flush()
                 report.moved = moves.moved
                 return report
+        # The next batch is fetched and its reading started before this one is moved and answered,
+        # so that the reader processes read while the daemon talks to the servers.
+        started = fetch_and_start()
         moves.flush()
         release_free_memory()
         after_batch()
@@ -143,6 +150,8 @@ def ingest_one(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int 
     """
     digest = app.archive.store(incoming.raw)
     checkpoint("archived")
+    if reading is not None:
+        reading.wait()  # before the transaction, so that the database is not held while a worker reads
     try:
         with app.sessions.begin() as session:
             message = row_for(app, session, incoming, digest, mailbox, uidvalidity)
