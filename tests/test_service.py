@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from mailflow.db.models import Message, Proposal
 from mailflow.service.daemon import Daemon
+from mailflow.service.sending import Sender
 from mailflow.settings import load_settings
 from tests import factories
 from tests.factories import (
@@ -330,3 +331,32 @@ def test_the_watchdog_is_fed_only_while_the_loop_makes_progress(in_process) -> N
     time.sleep(2.0)
     assert recorder.watchdog_between(moving_from, time.monotonic()) >= 1
     assert [line for _, line in recorder.lines][0] == "READY=1"
+
+
+def test_the_outbox_is_drained_in_its_own_thread_and_a_stop_waits_for_the_drain_in_hand() -> None:
+    """The pass wakes the sender and goes on; a wake during a drain runs one more drain; a stop lets the
+    drain in hand end (its mails are marked) and starts no other."""
+    runs: list[str] = []
+    started = threading.Semaphore(0)
+    gates = [threading.Event() for _ in range(4)]  # each drain ends when the test opens its gate
+
+    def drain() -> None:
+        runs.append(threading.current_thread().name)
+        started.release()
+        gates[len(runs) - 1].wait(10)
+
+    sender = Sender(drain)
+    sender.start()
+    sender.wake()  # returns at once: the drain runs in the sender's thread
+    assert started.acquire(timeout=10) and runs == ["outbox-sender"]
+    sender.wake()  # a mail filed during the drain
+    gates[0].set()
+    assert started.acquire(timeout=10) and len(runs) == 2
+    sender.wake()  # asked for during the drain in hand, then the daemon stops: not run
+    stopping = threading.Thread(target=sender.stop)
+    stopping.start()
+    wait_until(lambda: sender._stopping, 10, "the stop asked for")  # noqa: SLF001
+    assert stopping.is_alive()  # it waits for the drain in hand
+    gates[1].set()
+    stopping.join(10)
+    assert not stopping.is_alive() and len(runs) == 2

@@ -67,13 +67,13 @@ class PassReport:
 
 
 def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers: Readers | None = None,
-                after_batch: Callable[[], object] = lambda: None) -> PassReport:
+                after_mail: Callable[[], object] = lambda: None) -> PassReport:
     """Process every mail waiting in the mailbox, then move each to the folder staff expect.
 
     `keep_going()` is asked after each mail: the daemon stops there on SIGTERM (and feeds its watchdog).
     `readers` read the documents of a fetched batch ahead, in worker processes; without them each
-    mail is read here, in turn. `after_batch()` runs once a batch is filed and moved: the daemon
-    sends its answers then, so that a long backlog is not answered only at its end.
+    mail is read here, in turn. `after_mail()` runs once a mail is filed and its answers queued (committed):
+    the daemon's sender sends them then, beside the pass.
     """
     report = PassReport()
     mailbox = app.mailbox
@@ -97,30 +97,33 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
     def fetch_and_start() -> list[tuple[IncomingMail, Pending]]:
         return [(incoming, readers.start(incoming.raw)) for incoming in next(chunks, [])]
 
-    started = fetch_and_start()
-    while started:
-        while started:
-            incoming, reading = started.pop(0)
+    batch = fetch_and_start()
+    while batch:
+        upcoming: list[tuple[IncomingMail, Pending]] = []
+        while batch:
+            incoming, reading = batch.pop(0)
+            if not batch:
+                # The batch's last mail: the next batch is fetched and its reading started first, so that
+                # the reader processes read while this mail is filed and the batch moved.
+                upcoming = fetch_and_start()
             checkpoint("fetched")
             with opened(incoming.raw):
                 pk, verdict = ingest_one(app, incoming, mailbox.name, uidvalidity, reading)
             checkpoint("processed")
+            after_mail()
             report.verdicts[verdict] += 1
             moves.add(pk, incoming.ref)
             seen.add(pk)
             del incoming  # archived: nothing here needs its bytes any more
             if not keep_going():
-                for _, rest in started:
+                for _, rest in batch + upcoming:
                     rest.cancel()
                 moves.flush()
                 report.moved = moves.moved
                 return report
-        # The next batch is fetched and its reading started before this one is moved and answered,
-        # so that the reader processes read while the daemon talks to the servers.
-        started = fetch_and_start()
         moves.flush()
         release_free_memory()
-        after_batch()
+        batch = upcoming
     moves.flush()
     report.moved = moves.moved
     note_moved_elsewhere(app, mailbox.name, uidvalidity, {r.uid for r in refs if r.uid is not None}, seen)

@@ -40,6 +40,7 @@ from mailflow.service.alerts import review
 from mailflow.service.failures import LoginProblem, explain
 from mailflow.service.jobs import reschedule, start_scheduler
 from mailflow.service.leader import Leadership, identity, leadership_for
+from mailflow.service.sending import Sender
 
 if TYPE_CHECKING:
     from mailflow.context import App
@@ -108,6 +109,7 @@ class Daemon:
         self._backoff = wait_exponential_jitter(initial=1, max=300, jitter=2)
         self._monitor_stop = threading.Event()
         self.readers = Readers(app.form, app.forms, app.limits, app.settings.mailbox.reader_processes)
+        self.sender = Sender(self._drain_now)
 
     # -- signals -----------------------------------------------------------------------------------
     def _on_term(self, signum: int, _frame: FrameType | None) -> None:
@@ -130,6 +132,7 @@ class Daemon:
         self._install_signals()
         gc.freeze()  # what is loaded at start lives as long as the daemon: no full collection walks it again
         self.readers.start_workers()
+        self.sender.start()
         started_at = self.app.clock.now()
         threading.Thread(target=self._monitor, args=(started_at,), name="stall-monitor", daemon=True).start()
         self.notifier.notify("READY=1")
@@ -146,6 +149,7 @@ class Daemon:
         finally:
             self.notifier.notify("STOPPING=1")
             self._monitor_stop.set()
+            self.sender.stop()
             self._step_down()
             self.leadership.release()
             self.readers.close()
@@ -238,7 +242,7 @@ class Daemon:
         """Finish interrupted mails, read new ones (stopping between two on SIGTERM), send what is due."""
         app = self.app
         resume(app)
-        report = ingest_pass(app, keep_going=self._keep_going, readers=self.readers, after_batch=self._drain)
+        report = ingest_pass(app, keep_going=self._keep_going, readers=self.readers, after_mail=self._drain)
         mode = "idle" if getattr(app.mailbox, "idle_supported", False) else "polling"
         note_mailbox(app.sessions, app.clock.now(), mode=mode)
         if report.verdicts:
@@ -262,7 +266,10 @@ class Daemon:
             log.warning("could not record the mailbox error in the database", exc_info=True)
 
     def _drain(self) -> None:
+        """Send what is due, in the sender's thread: the loop goes on meanwhile."""
+        self.sender.wake()
 
+    def _drain_now(self) -> None:
         app = self.app
         try:
             report = app.outbox.drain()
