@@ -334,8 +334,8 @@ def test_the_watchdog_is_fed_only_while_the_loop_makes_progress(in_process) -> N
 
 
 def test_the_outbox_is_drained_in_its_own_thread_and_a_stop_waits_for_the_drain_in_hand() -> None:
-    """The pass wakes the sender and goes on; a wake during a drain runs one more drain; a stop lets the
-    drain in hand end (its mails are marked) and starts no other."""
+    """The pass wakes the sender and goes on; a wake during a drain runs one more drain; `settle` waits
+    for a drain started after the last wake; a stop lets the drain in hand end and starts no other."""
     runs: list[str] = []
     started = threading.Semaphore(0)
     gates = [threading.Event() for _ in range(4)]  # each drain ends when the test opens its gate
@@ -350,13 +350,21 @@ def test_the_outbox_is_drained_in_its_own_thread_and_a_stop_waits_for_the_drain_
     sender.wake()  # returns at once: the drain runs in the sender's thread
     assert started.acquire(timeout=10) and runs == ["outbox-sender"]
     sender.wake()  # a mail filed during the drain
+    settling = threading.Thread(target=sender.settle)
+    settling.start()
     gates[0].set()
     assert started.acquire(timeout=10) and len(runs) == 2
+    assert settling.is_alive()  # the drain under way when it was woken does not send that mail
+    gates[1].set()
+    settling.join(10)
+    assert not settling.is_alive()
+    sender.wake()
+    assert started.acquire(timeout=10) and len(runs) == 3
     sender.wake()  # asked for during the drain in hand, then the daemon stops: not run
     stopping = threading.Thread(target=sender.stop)
     stopping.start()
     wait_until(lambda: sender._stopping, 10, "the stop asked for")  # noqa: SLF001
     assert stopping.is_alive()  # it waits for the drain in hand
-    gates[1].set()
+    gates[2].set()
     stopping.join(10)
-    assert not stopping.is_alive() and len(runs) == 2
+    assert not stopping.is_alive() and len(runs) == 3

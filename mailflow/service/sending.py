@@ -19,7 +19,8 @@ class Sender:
 
     def __init__(self, drain: Callable[[], None]):
         self._drain = drain
-        self._woken = threading.Event()
+        self._state = threading.Condition()
+        self._asked = self._done = 0  # wakes so far; wakes the last finished drain started after
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
 
@@ -28,19 +29,35 @@ class Sender:
 
     def wake(self) -> None:
         """Send what is due, soon (not in the caller's thread)."""
-        self._woken.set()
+        with self._state:
+            self._asked += 1
+            self._state.notify_all()
+
+    def settle(self) -> None:
+        """Wait until what was due at the last wake is sent (or the sender stops).
+
+        With SQLite one thread writes at a time, and a pass that files mail after mail would keep the
+        sender waiting: the pass settles after each batch, so that a backlog is answered batch by batch."""
+        with self._state:
+            target = self._asked
+            self._state.wait_for(lambda: self._done >= target or self._stopping or not self._thread.is_alive())
 
     def stop(self) -> None:
         """Let a running drain end (it marks every mail it sends), start no other, and wait for the thread."""
-        self._stopping = True
-        self._woken.set()
+        with self._state:
+            self._stopping = True
+            self._state.notify_all()
         if self._thread.is_alive():
             self._thread.join()
 
     def _run(self) -> None:
         while True:
-            self._woken.wait()
-            if self._stopping:
-                break
-            self._woken.clear()
+            with self._state:
+                self._state.wait_for(lambda: self._stopping or self._done < self._asked)
+                if self._stopping:
+                    return
+                target = self._asked
             self._drain()
+            with self._state:
+                self._done = target
+                self._state.notify_all()

@@ -23,7 +23,7 @@ from mailflow import staff
 from mailflow.db.models import Attachment, Message, Proposal, QuarantineEntry
 
 from .common import action, back, console, flash, render, user
-from .proposals import _mail_text
+from .proposals import mail_text
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def todo_page(request: Request) -> Response:
     app = console(request)
     with app.sessions() as session:
         items = staff.open_items(session)
-        texts = {i.id: _mail_text(app, session.get_one(Message, i.id)) for i in items if i.kind != "failed-send"}
+        texts = {i.id: mail_text(app, session.get_one(Message, i.id)) for i in items if i.kind != "failed-send"}
         references = list(session.scalars(select(Proposal.reference).where(Proposal.status != "superseded")
                                           .order_by(Proposal.reference).distinct()))
     return render(request, "todo.html", {"items": items, "texts": texts, "references": references})

@@ -91,7 +91,8 @@ def _body_text(message: EmailMessage) -> str:
         return ""
 
 
-def _mail_text(app: App, message: Message) -> str:
+def mail_text(app: App, message: Message) -> str:
+    """The readable text of a received mail, from its archived file (the proposal page, the to-do list)."""
     try:
         with opened(app.archive.mail(message.content_hash)) as raw:
             return _body_text(parse(raw))
@@ -101,7 +102,7 @@ def _mail_text(app: App, message: Message) -> str:
 
 def _received(app: App, message: Message) -> dict[str, Any]:
     return {"id": message.id, "at": message.received_at, "sender": message.sender, "subject": message.subject,
-            "text": _mail_text(app, message), "attachments": [{"id": a.id, "filename": a.filename or "(sans nom)",
+            "text": mail_text(app, message), "attachments": [{"id": a.id, "filename": a.filename or "(sans nom)",
                                            "size": a.size} for a in message.attachments]}
 
 
