@@ -287,15 +287,16 @@ class Recorder:
 
 
 @pytest.fixture
-def in_process(tmp_path: Path) -> Iterator[tuple[Daemon, Recorder, threading.Event, threading.Event]]:
-    """A daemon on a Maildir run in a thread, whose mailbox wait hangs while `hang` is set."""
+def in_process(tmp_path: Path) -> Iterator[tuple[Daemon, Recorder, threading.Event, threading.Event, threading.Event]]:
+    """A daemon on a Maildir run in a thread, whose mailbox wait hangs while `hang` is set (`stuck` tells
+    when it does) until `release` is set."""
     app = make_app(tmp_path)
-    hang = threading.Event()
-    release = threading.Event()
+    hang, stuck, release = threading.Event(), threading.Event(), threading.Event()
     waiting = app.mailbox.wait
 
     def wait(seconds, interrupted=lambda: False):  # noqa: ANN001, ANN202
         if hang.is_set():
+            stuck.set()
             release.wait()  # a stuck call: no progress, no callback
         return waiting(min(seconds, 0.3), interrupted)
 
@@ -305,7 +306,7 @@ def in_process(tmp_path: Path) -> Iterator[tuple[Daemon, Recorder, threading.Eve
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
-        yield daemon, recorder, hang, release
+        yield daemon, recorder, hang, stuck, release
     finally:
         daemon.stopping = True
         release.set()
@@ -316,20 +317,17 @@ def in_process(tmp_path: Path) -> Iterator[tuple[Daemon, Recorder, threading.Eve
 @pytest.mark.slow
 def test_the_watchdog_is_fed_only_while_the_loop_makes_progress(in_process) -> None:  # noqa: ANN001
     """WATCHDOG=1 comes every second while the loop runs, never while it hangs, again once it moves on."""
-    daemon, recorder, hang, release = in_process
-    time.sleep(2.5)
-    before = time.monotonic()
-    assert recorder.watchdog_between(before - 2.0, before) >= 1
+    daemon, recorder, hang, stuck, release = in_process
+    wait_until(lambda: recorder.watchdog_between(0, time.monotonic()) >= 2, 10, "two pings while the loop runs")
     hang.set()
-    time.sleep(1.0)  # the loop reaches the stuck wait
+    assert stuck.wait(10)  # the loop is in the stuck call
     stuck_from = time.monotonic()
-    time.sleep(3.0)
+    # an absence is seen over a window: three times the longest gap between two pings of a moving loop
+    wait_until(lambda: daemon.heartbeat.age() >= 3.0, 10, "three seconds without progress")
     assert recorder.watchdog_between(stuck_from, time.monotonic()) == 0
-    assert daemon.heartbeat.age() >= 3.0
     release.set()
     moving_from = time.monotonic()
-    time.sleep(2.0)
-    assert recorder.watchdog_between(moving_from, time.monotonic()) >= 1
+    wait_until(lambda: recorder.watchdog_between(moving_from, time.monotonic()) >= 1, 10, "a ping once it moves on")
     assert [line for _, line in recorder.lines][0] == "READY=1"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from mailflow.clock import ManualClock
 from mailflow.db.state import get_state, note_mailbox
+from mailflow.service import daemon as daemon_module
 from mailflow.service.alerts import Contact, OpenAlert, assess, duration_fr, review
 from mailflow.service.daemon import Daemon
 from mailflow.service.health import daemon_check
@@ -148,7 +148,7 @@ def subjects(smtp, word: str) -> list[str]:  # noqa: ANN001
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_mailbox_outage_longer_than_the_limit_sends_one_alert_and_one_back_to_normal(
-    running, imap_server, smtp  # noqa: ANN001
+    running, imap_server, smtp, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
 ) -> None:
     """Dovecot dead 16 min (clock time): one alert to staff, `check` fails; back up: one back-to-normal."""
     app, daemon = running
@@ -161,7 +161,15 @@ def test_a_mailbox_outage_longer_than_the_limit_sends_one_alert_and_one_back_to_
     during = daemon_check(app.engine, app.settings, app.clock.now())
     imap_server.start()
     wait_until(lambda: len(subjects(smtp, "Retour à la normale")) == 1, 60, "the back-to-normal mail")
-    time.sleep(1.0)  # several more reviews: still one mail of each
+    reviews: list[object] = []
+
+    def counted(*args: object) -> object:
+        reviews.append(review(*args))
+        return reviews[-1]
+
+    monkeypatch.setattr(daemon_module, "review", counted)
+    wait_until(lambda: len(reviews) >= 5, 20, "five more reviews of the mailbox contact")
+    daemon.sender.settle()  # whatever they queued is sent: still one mail of each
 
     assert len(subjects(smtp, "Alerte")) == 1
     assert len(subjects(smtp, "Retour à la normale")) == 1
