@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailflow.mail import parsing
-from mailflow.mail.parsing import detached_body, detached_chunks, parse
+from mailflow.mail.parsing import HeaderClasses, detached_body, detached_chunks, parse
 from mailflow.mail.spool import SPOOL_BYTES, SpooledMail, opened
 from mailflow.pipeline.archive import Archive, content_hash
 from mailflow.pipeline.extract.mime import collect, sniff
@@ -200,3 +200,12 @@ def test_a_big_mail_is_read_back_from_the_archive_in_place(tmp_path: Path) -> No
         assert detached_chunks(scanned) is not None
         assert read_leaves(parsed) == reference(big) and read_leaves(parse(whole)) == reference(small)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(stored)
+
+
+def test_header_classes_are_made_once_per_name() -> None:
+    """The registry behind parsing and composing makes each header's class once (the standard library
+    makes a new one per header), and a header reads the same through it."""
+    registry = HeaderClasses()
+    assert registry["Subject"] is registry["subject"] and registry["To"] is not registry["Subject"]
+    assert str(registry("Subject", "Proposition de mission — Ville-Test")) == "Proposition de mission — Ville-Test"
+    assert registry("To", "Mairie <mairie@ville-test.fr>").addresses[0].domain == "ville-test.fr"

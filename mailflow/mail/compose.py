@@ -18,6 +18,7 @@ from email.utils import format_datetime, getaddresses
 from email_validator import EmailNotValidError, validate_email
 
 from mailflow.errors import MailflowError
+from mailflow.mail.parsing import HeaderClasses
 
 MAX_SUBJECT = 200
 MAX_HEADER_TEXT = 300
@@ -86,7 +87,7 @@ class MailPolicy(EmailPolicy):
         return f"{name}: {folded}{self.linesep}"
 
 
-MAIL_POLICY = MailPolicy(linesep="\r\n")
+MAIL_POLICY = MailPolicy(linesep="\r\n", header_factory=HeaderClasses())
 
 
 def parse_address(value: str) -> Address:

@@ -20,7 +20,23 @@ from typing import NamedTuple
 from mailflow.mail.spool import RawMail, SpooledMail
 
 
-class _RememberedHeaders(HeaderRegistry):
+class HeaderClasses(HeaderRegistry):
+    """email's header registry, making each header's class once. The standard one builds a new class
+    (`type(...)`) for every header it parses or sets: a few percent of the daemon's time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._classes.get(key)
+        if made is None:
+            made = self._classes[key] = super().__getitem__(name)
+        return made
+
+
+class _RememberedHeaders(HeaderClasses):
     """email's header registry, remembering the headers it parsed. The modern policy parses a header
     again at every read, and the stages read each part's Content-Type and Content-Transfer-Encoding
     hundreds of times per mail: that was a tenth of the daemon's time. Header objects are immutable.
