@@ -20,7 +20,7 @@ class Sender:
     def __init__(self, drain: Callable[[], None]):
         self._drain = drain
         self._state = threading.Condition()
-        self._asked = self._done = 0  # wakes so far; wakes the last finished drain started after
+        self._asked = self._done = 0  # wakes asked for; wakes answered by a finished drain
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
 
