@@ -9,7 +9,9 @@ headings and notes, which are never values and end the answer before them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rapidfuzz import fuzz
 
@@ -27,6 +29,8 @@ _LABEL_END = re.compile(r"[:：\t]|[._…·]{3,}|[ \u00a0]{3,}")
 _PARENS = re.compile(r"\([^)]*\)")
 SIMILAR_LABEL = 85.0  # mean of rapidfuzz ratio and token-set ratio from which a typed label is a form label
 SIMILAR_HEADING = 88.0
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,15 @@ class LabelHit:
     field: FieldDefinition
     remainder: str
     similar: bool = False
+
+
+def _remembered(cache: dict[K, V], key: K, make: Callable[[], V]) -> V:
+    """`cache[key]`, made the first time it is asked for; a cache grown past 10,000 entries starts again."""
+    if key not in cache:
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[key] = make()
+    return cache[key]
 
 
 def strip_parens(text: str) -> str:
@@ -117,12 +130,7 @@ class LabelIndex:
     def is_known_text(self, line: str) -> bool:
         """A heading, a note, or a label alone on its line: the form speaking, not the collectivité.
         Cached: every value of every form is checked, and most are the same few lines."""
-        known = self._known_text_cache.get(line)
-        if known is None:
-            if len(self._known_text_cache) > 10_000:
-                self._known_text_cache.clear()
-            known = self._known_text_cache[line] = self._is_known_text(line)
-        return known
+        return _remembered(self._known_text_cache, line, lambda: self._is_known_text(line))
 
     def _is_known_text(self, line: str) -> bool:
         text = line.strip(" \t\u00a0" + MARKERS)
@@ -172,12 +180,7 @@ class LabelIndex:
         key = fold(strip_parens(typed))
         if not key or len(key.split()) > 16:
             return None
-        cache_key = (key, section)
-        if cache_key not in self._similar_cache:
-            if len(self._similar_cache) > 10_000:
-                self._similar_cache.clear()
-            self._similar_cache[cache_key] = self._best(key, section)
-        hit = self._similar_cache[cache_key]
+        hit = _remembered(self._similar_cache, (key, section), lambda: self._best(key, section))
         if hit is None or (end is None and not whole_cell and hit.remainder != "exact"):
             return None  # a line of running text alone is a label only when (almost) exactly one
         return LabelHit(hit.field, remainder, similar=True)
