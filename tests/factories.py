@@ -24,14 +24,14 @@ from mailflow.settings import load_settings
 from tests.fixtures import wait_until  # noqa: F401 - the tests import it from here
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+_serial = itertools.count(1)
 
 
 def screenshot_path(name: str, tmp_path: Path) -> Path:
     """Where a browser test saves its screenshot: in docs/ with MAILFLOW_SCREENSHOTS=1 (to refresh the
     README's pictures), else in the test's own folder, so that running the tests leaves the checkout as it is."""
     return (REPO / "docs" if os.environ.get("MAILFLOW_SCREENSHOTS") == "1" else tmp_path) / name
-SHARED = REPO.parent / "shared"
-_serial = itertools.count(1)
 
 
 def write_settings(

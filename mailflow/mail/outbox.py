@@ -31,7 +31,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
@@ -228,11 +228,16 @@ class Outbox:
                      rng=rng)
 
 
+def _due_now(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """What makes a row due: waiting to be sent, or claimed by a drain whose lease has passed."""
+    return OutboxMail.status.in_(("pending", "sending")), OutboxMail.next_attempt_at <= now
+
+
 def _due(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list[int]:
     with sessions() as session:
         query = (
             select(OutboxMail.id)
-            .where(OutboxMail.status.in_(("pending", "sending")), OutboxMail.next_attempt_at <= now)
+            .where(*_due_now(now))
             .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
             .limit(BATCH + len(skip))
         )
@@ -246,8 +251,7 @@ def _claim(sessions: sessionmaker[Session], row_ids: list[int], now: datetime) -
     each other (nor deadlock); SQLite has one writer at a time anyway."""
     due = (
         select(OutboxMail.id)
-        .where(OutboxMail.id.in_(row_ids), OutboxMail.status.in_(("pending", "sending")),
-               OutboxMail.next_attempt_at <= now)
+        .where(OutboxMail.id.in_(row_ids), *_due_now(now))
         .order_by(OutboxMail.id)
         .with_for_update(skip_locked=True)
     )
