@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+import threading
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +24,9 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's revision; tests check it against Alembic's own view of the scripts.
 SCHEMA_HEAD = "0003"
+BUSY_SECONDS = 30  # how long a writer waits for another's transaction before giving up
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseError(MailflowError):
@@ -34,7 +42,7 @@ def make_engine(url: str, base_dir: Path | None = None) -> Engine:
             path = base_dir / path
         path.parent.mkdir(parents=True, exist_ok=True)
         parsed = parsed.set(database=str(path))
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_SECONDS, "factory": TurnTakingConnection})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -55,7 +63,103 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock at the start: two writers queue (busy_timeout) instead of
     # failing with "database is locked" when a reader tries to become a writer.
+    dbapi_connection = connection.connection.dbapi_connection
+    if isinstance(dbapi_connection, TurnTakingConnection):
+        dbapi_connection.take_turn()
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class WriteTurn:
+    """The turn to write to one SQLite database, among the threads of this process, first come first served.
+
+    SQLite lets one transaction write at a time, and a writer that finds the database busy sleeps
+    between retries (1, 2, 5… up to 100 ms): a thread that commits and begins again at once, like the
+    mailbox pass filing mail after mail, keeps the database whenever another thread (the outbox's
+    sender) is asleep. Threads of one process queue for the turn instead, and the first in the queue
+    is handed it as soon as the transaction before it has ended. Other processes still wait on SQLite.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._holder: int | None = None
+        self._queue: deque[tuple[int, threading.Event]] = deque()
+
+    def take(self, timeout: float = BUSY_SECONDS) -> bool:
+        """Wait for the turn; False when it is not taken (this thread has it already, on another
+        connection, or the wait outlasted `timeout`: SQLite then decides, as without turns)."""
+        me = threading.get_ident()
+        with self._mutex:
+            if self._holder == me:
+                return False
+            if self._holder is None:
+                self._holder = me
+                return True
+            handed = threading.Event()
+            self._queue.append((me, handed))
+        if handed.wait(timeout):
+            return True
+        with self._mutex:
+            if handed.is_set():  # handed over as the wait ended
+                return True
+            self._queue.remove((me, handed))
+        log.warning("database: waited %s s for another thread's transaction; going on without the turn", timeout)
+        return False
+
+    def give_back(self) -> None:
+        """End this thread's turn: the first thread in the queue has it now."""
+        with self._mutex:
+            if self._queue:
+                self._holder, handed = self._queue.popleft()
+                handed.set()
+            else:
+                self._holder = None
+
+
+_turns: dict[str, WriteTurn] = {}
+_turns_lock = threading.Lock()
+
+
+def write_turn(database: str) -> WriteTurn:
+    """The one turn of this process for the SQLite file `database`."""
+    with _turns_lock:
+        return _turns.setdefault(os.path.realpath(database), WriteTurn())
+
+
+class TurnTakingConnection(sqlite3.Connection):
+    """A SQLite connection that takes its database's `WriteTurn` before a transaction begins and gives
+    it back once the transaction has ended: committed, rolled back, or the connection closed."""
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any):
+        super().__init__(database, *args, **kwargs)
+        self._turn = write_turn(str(database))
+        self._holding = False
+
+    def take_turn(self) -> None:
+        if not self._holding:
+            self._holding = self._turn.take()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._give_back()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._give_back()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        if self._holding:
+            self._holding = False
+            self._turn.give_back()
 
 
 def alembic_config(engine: Engine) -> Config:
