@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailflow.db.models import Attachment, QuarantineEntry
+from mailflow.db.models import Attachment, Message, QuarantineEntry
 from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
 from mailflow.mail.spool import SPOOL_BYTES, SpooledMail
+from mailflow.pipeline import readers as readers_module
+from mailflow.pipeline import run as run_module
+from mailflow.pipeline.archive import content_hash
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass
@@ -36,6 +39,10 @@ def word_mail(n: int) -> EmailMessage:
     message.add_attachment(form_docx(values), maintype="application", subtype=DOCX.split("/")[1],
                            filename="fiche.docx")
     return message
+
+
+def attached(message: EmailMessage) -> bytes:
+    return next(message.iter_attachments()).get_content()
 
 
 @pytest.fixture
@@ -85,8 +92,9 @@ def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(tmp_path:
     quarantined, the daemon goes on, and the next mail is read by a fresh worker and filed."""
     app = make_app(tmp_path)
     box = mailbox.Maildir(tmp_path / "inbox", create=True)
-    for n in (1, 2):
-        box.add(word_mail(n).as_bytes())
+    first = word_mail(1)
+    for message in (first, word_mail(2)):
+        box.add(message.as_bytes())
     pool = Readers(app.form, app.forms, app.limits, processes=1, read=dies_on_the_first)
     try:
         report = ingest_pass(app, readers=pool)
@@ -97,6 +105,43 @@ def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(tmp_path:
         (entry,) = session.scalars(select(QuarantineEntry))
         assert "le lecteur de documents s'est arrêté" in entry.reason
         assert entry.message.subject == "Proposition 1"
+        (kept,) = entry.message.attachments  # stored by the daemon, as its reader could not
+        assert app.archive.load(kept.content_hash) == attached(first)
+
+
+def test_the_worker_tells_software_written_mail_and_archives_the_attached_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker that reads a mail also tells whether software wrote it, and stores the files attached
+    to a person's mail from the bytes it decoded to read them: the daemon does neither (here it cannot)
+    and lists the files. Nothing of an auto-reply is read or kept but the mail itself."""
+    app = make_app(tmp_path)
+    box = mailbox.Maildir(tmp_path / "inbox", create=True)
+    person, robot = word_mail(4), word_mail(5)
+    robot["Auto-Submitted"] = "auto-replied"
+    for message in (person, robot):
+        box.add(message.as_bytes())
+
+    def not_here(*_args: object) -> None:
+        raise AssertionError("done in the daemon, not in the reader process")
+
+    for module in (run_module, readers_module):
+        monkeypatch.setattr(module, "keep_files", not_here)
+        monkeypatch.setattr(module, "why_automatic", not_here)
+    pool = Readers(app.form, app.forms, app.limits, processes=1, archive=app.archive)
+    try:
+        report = ingest_pass(app, readers=pool)
+    finally:
+        pool.close()
+    assert dict(report.verdicts) == {"proposal": 1, "ignored": 1}
+    with app.sessions() as session:
+        rows = {row.subject: row for row in session.scalars(select(Message))}
+        (kept,) = rows["Proposition 4"].attachments
+        assert kept.filename == "fiche.docx" and kept.size == len(attached(person))
+        assert app.archive.load(kept.content_hash) == attached(person)
+        ignored = rows["Proposition 5"]
+        assert ignored.reason.startswith("réponse automatique (Auto-Submitted: auto-replied)")
+        assert ignored.attachments == []
+    assert content_hash(attached(robot)) not in app.archive
 
 
 def test_a_big_mail_is_spooled_to_a_file_and_read_by_the_daemon_itself(tmp_path: Path) -> None:

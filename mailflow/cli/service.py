@@ -47,7 +47,8 @@ def run(ctx: Context, once: bool, dry_run: bool) -> None:
         return
     require_secrets(app)
     if once:
-        readers = Readers(app.form, app.forms, app.limits, app.settings.mailbox.reader_processes)
+        readers = Readers(app.form, app.forms, app.limits, app.settings.mailbox.reader_processes,
+                          archive=app.archive)
         readers.start_workers()
         try:
             report = run_once(app, readers)

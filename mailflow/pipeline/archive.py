@@ -11,10 +11,16 @@ import hashlib
 import itertools
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailflow.files import write_atomically, write_temporary
+from mailflow.mail.parsing import storable
 from mailflow.mail.spool import RawMail, read_mail
+
+if TYPE_CHECKING:
+    from mailflow.pipeline.extract.mime import Attachment
 
 WHOLE_BYTES = 1 << 20  # a file up to this size is stored from memory, larger ones as they come
 
@@ -96,3 +102,25 @@ class Archive:
 
     def __contains__(self, digest: str) -> bool:
         return self.path(digest).exists()
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A file attached to a mail, stored in the archive: what the mail's `attachments` rows list."""
+
+    filename: str | None
+    content_type: str
+    size: int
+    content_hash: str
+
+
+def keep_files(archive: Archive, parts: Iterable[Attachment]) -> tuple[KeptFile, ...]:
+    """Store the files attached to a mail (not its body text), each from the bytes its reading decoded."""
+    kept = []
+    for part in parts:
+        if part.disposition not in ("attachment", "inline") or (
+                part.content_type.startswith("text/") and not part.filename):
+            continue
+        digest, size = archive.store_chunks(part.chunks())
+        kept.append(KeptFile(storable(part.filename or "") or None, part.content_type, size, digest))
+    return tuple(kept)

@@ -54,13 +54,16 @@ def classify_message(
     own_domains: Collection[str],
     thread_of: ThreadLookup,
     internal_domains: Collection[str] = (),
+    automatic: Callable[[EmailMessage], str | None] = why_automatic,
 ) -> Verdict:
     """Tell ignored mail (robots, lists, our own) and staff's mail from replies and candidates.
 
     `thread_of(message_ids, references)` returns the proposal reference a reply belongs
     to, given the ids in In-Reply-To/References and the `[PC-…]` references in the subject.
+    `automatic(message)`: why software wrote the mail, None when a person did (`why_automatic`, or
+    its answer from the reader process that read the mail).
     """
-    ignored = _why_ignored(message, own_addresses, own_domains)
+    ignored = _why_ignored(message, own_addresses, own_domains, automatic)
     if ignored:
         return Verdict("ignored", ignored)
     contact = reply_address(message)
@@ -87,10 +90,11 @@ def classify_message(
     return Verdict("candidate", reason, None, contact, forwarded, author, colleague)
 
 
-def _why_ignored(message: EmailMessage, own_addresses: Collection[str], own_domains: Collection[str]) -> str | None:
-    automatic = why_automatic(message)
-    if automatic:
-        return f"{automatic}\u00a0: ni dépôt ni réponse"
+def _why_ignored(message: EmailMessage, own_addresses: Collection[str], own_domains: Collection[str],
+                 automatic: Callable[[EmailMessage], str | None]) -> str | None:
+    robot = automatic(message)
+    if robot:
+        return f"{robot}\u00a0: ni dépôt ni réponse"
     own = {a.lower() for a in own_addresses}
     if (from_address(message) or "").lower() in own and not is_forwarded(message):
         return "message émis par le service des stages lui-même"

@@ -71,6 +71,7 @@ def row_for(app: App, session: Session, incoming: IncomingMail, digest: str, mai
         truncated=incoming.truncated,
         state="recorded",
         created_at=now,
+        attachments=[],  # a new mail has none yet: known without asking the database
     )
     session.add(row)
     session.flush()

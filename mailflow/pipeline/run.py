@@ -33,10 +33,10 @@ from mailflow.mail.spool import RawMail, opened, read_mail
 from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
+from mailflow.pipeline.archive import keep_files
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message
 from mailflow.pipeline.extract import ExtractedForm
 from mailflow.pipeline.extract.documents import walk
-from mailflow.pipeline.extract.mime import Attachment
 from mailflow.pipeline.filing import file_proposal, thread_reference
 from mailflow.pipeline.offers.filing import file_offers
 from mailflow.pipeline.placement import Moves, known_locations, note_moved_elsewhere, start_watching
@@ -44,6 +44,7 @@ from mailflow.pipeline.readers import Pending, Readers
 from mailflow.pipeline.reading import read_proposals
 from mailflow.pipeline.recording import record, row_for, step
 from mailflow.pipeline.reply import complete_from_reply
+from mailflow.pipeline.robots import why_automatic
 from mailflow.pipeline.validate import validate_fields
 
 if TYPE_CHECKING:
@@ -230,12 +231,17 @@ def _stages(app: App, session: Session, message: Message, raw: RawMail, reading:
             own_domains=(app.message_id_domain,),
             internal_domains=app.internal_domains,
             thread_of=lambda ids, refs: thread_reference(session, ids, refs),
+            automatic=reading.automatic if reading is not None else why_automatic,
         )
         step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")
         if verdict.kind == "ignored":
             raise Discard(verdict.reason)
         collected = walk(parsed)
-        _keep_attachments(app, session, message, collected[0] if collected else [])
+        if not message.attachments:  # listed once (a mail processed again after a crash has them)
+            files = reading.files(app.archive, collected) if reading is not None else keep_files(
+                app.archive, collected[0] if collected else [])
+            message.attachments = [AttachmentRow(filename=f.filename, content_type=f.content_type, size=f.size,
+                                                 content_hash=f.content_hash) for f in files]
         if verdict.kind == "internal":
             _finish(session, message, "question", verdict.reason, now)
             return "question"
@@ -322,24 +328,6 @@ def _answer(
         return
     if acknowledge_message(app, session, template, original, recipients, now, **extra) is not None:
         step(session, original.message, "answered", now, f"{template} mis en file")
-
-
-def _keep_attachments(app: App, session: Session, message: Message, parts: list[Attachment]) -> None:
-    """Archive the files attached to the mail (not its body text) and list them on its row, once."""
-    if message.attachments:
-        return
-    for part in parts:
-        if part.disposition not in ("attachment", "inline") or (
-                part.content_type.startswith("text/") and not part.filename):
-            continue
-        digest, size = app.archive.store_chunks(part.chunks())
-        session.add(AttachmentRow(
-            message=message,
-            filename=storable(part.filename or "") or None,
-            content_type=part.content_type,
-            size=size,
-            content_hash=digest,
-        ))
 
 
 def _quarantine(app: App, session: Session, message: Message, reason: str) -> None:

@@ -108,7 +108,8 @@ class Daemon:
         self._standing_by = False
         self._backoff = wait_exponential_jitter(initial=1, max=300, jitter=2)
         self._monitor_stop = threading.Event()
-        self.readers = Readers(app.form, app.forms, app.limits, app.settings.mailbox.reader_processes)
+        self.readers = Readers(app.form, app.forms, app.limits, app.settings.mailbox.reader_processes,
+                               archive=app.archive)
         self.sender = Sender(self._drain_now)
 
     # -- signals -----------------------------------------------------------------------------------
