@@ -31,7 +31,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
@@ -61,6 +61,7 @@ class Claimed:
 
     id: int
     recipient: str
+    raw: bytes
 
 
 @dataclass(frozen=True)
@@ -183,11 +184,10 @@ def drain(
     skip: set[int] = set()
     try:
         while True:
-            due = _due(sessions, clock.now(), skip)
-            if not due:
+            claimed = _claim(sessions, clock.now(), skip)
+            if not claimed:
                 return DrainReport(sent, retried, failed)
-            skip.update(due)
-            claimed = _claim(sessions, due, clock.now())
+            skip.update(row.id for row in claimed)
             checkpoint("claimed")
             try:
                 while claimed:
@@ -228,31 +228,17 @@ class Outbox:
                      rng=rng)
 
 
-def _due_now(now: datetime) -> tuple[ColumnElement[bool], ...]:
-    """What makes a row due: waiting to be sent, or claimed by a drain whose lease has passed."""
-    return OutboxMail.status.in_(("pending", "sending")), OutboxMail.next_attempt_at <= now
-
-
-def _due(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list[int]:
-    with sessions() as session:
-        query = (
-            select(OutboxMail.id)
-            .where(*_due_now(now))
-            .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
-            .limit(BATCH + len(skip))
-        )
-        return [row_id for row_id in session.scalars(query) if row_id not in skip][:BATCH]
-
-
-def _claim(sessions: sessionmaker[Session], row_ids: list[int], now: datetime) -> list[Claimed]:
-    """Take the due rows among `row_ids` for this process, in one commit: a row moves from due to
-    leased in one conditional UPDATE, which only one process can win. On PostgreSQL the rows are
-    locked in id order and those another drain is claiming are skipped, so two drains never wait on
-    each other (nor deadlock); SQLite has one writer at a time anyway."""
+def _claim(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list[Claimed]:
+    """Take up to BATCH due rows (waiting to be sent, or claimed by a drain whose lease has passed; oldest
+    due first, none of `skip`) for this process, with their bytes, in one commit: a row moves from due
+    to leased in one conditional UPDATE, which only one process can win. On PostgreSQL the rows are locked in that order and those another drain is claiming are
+    skipped, so two drains never wait on each other (nor deadlock); SQLite has one writer at a time anyway."""
     due = (
         select(OutboxMail.id)
-        .where(OutboxMail.id.in_(row_ids), *_due_now(now))
-        .order_by(OutboxMail.id)
+        .where(OutboxMail.status.in_(("pending", "sending")), OutboxMail.next_attempt_at <= now,
+               OutboxMail.id.not_in(skip))
+        .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+        .limit(BATCH)
         .with_for_update(skip_locked=True)
     )
     with sessions.begin() as session:
@@ -260,11 +246,10 @@ def _claim(sessions: sessionmaker[Session], row_ids: list[int], now: datetime) -
             update(OutboxMail)
             .where(OutboxMail.id.in_(due.scalar_subquery()))
             .values(status="sending", next_attempt_at=now + LEASE, claimed_by=CLAIMER)
-            .returning(OutboxMail.id, OutboxMail.recipient)
+            .returning(OutboxMail.id, OutboxMail.recipient, OutboxMail.raw)
             .execution_options(synchronize_session=False)
         ).all()
-    order = {row_id: n for n, row_id in enumerate(row_ids)}
-    return sorted((Claimed(*row) for row in taken), key=lambda row: order[row.id])
+    return sorted((Claimed(*row) for row in taken), key=lambda row: row.id)
 
 
 def _release(sessions: sessionmaker[Session], row_ids: list[int], now: datetime) -> None:
@@ -310,10 +295,7 @@ def _send_one(
 ) -> tuple[str | ServerUnreachable, bool]:
     """Send one claimed row and record the attempt; in the same commit, renew the claim of the batch's
     next row (`next_id`): (the outcome, whether that next row is still this process's to send)."""
-    with sessions() as session:
-        raw = session.scalar(select(OutboxMail.raw).where(OutboxMail.id == row.id))
-    if raw is None:
-        return "failed", True
+    raw = row.raw
     sender, recipients = envelope(raw, row.recipient)
     error: Exception | None = None
     try:
