@@ -231,8 +231,9 @@ class Outbox:
 def _claim(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list[Claimed]:
     """Take up to BATCH due rows (waiting to be sent, or claimed by a drain whose lease has passed; oldest
     due first, none of `skip`) for this process, with their bytes, in one commit: a row moves from due
-    to leased in one conditional UPDATE, which only one process can win. On PostgreSQL the rows are locked in that order and those another drain is claiming are
-    skipped, so two drains never wait on each other (nor deadlock); SQLite has one writer at a time anyway."""
+    to leased in one conditional UPDATE, which only one process can win. On PostgreSQL the rows are
+    locked in that order and those another drain is claiming are skipped, so two drains never wait on
+    each other (nor deadlock); SQLite has one writer at a time anyway."""
     due = (
         select(OutboxMail.id)
         .where(OutboxMail.status.in_(("pending", "sending")), OutboxMail.next_attempt_at <= now,
