@@ -20,7 +20,7 @@ from mailflow.mail.parsing import parse
 from mailflow.mail.spool import SPOOL_BYTES, SpooledMail
 from mailflow.pipeline import readers as readers_module
 from mailflow.pipeline import run as run_module
-from mailflow.pipeline.archive import content_hash
+from mailflow.pipeline.archive import Archive, content_hash
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass
@@ -109,11 +109,11 @@ def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(tmp_path:
         assert app.archive.load(kept.content_hash) == attached(first)
 
 
-def test_the_worker_tells_software_written_mail_and_archives_the_attached_files(
+def test_the_worker_stores_the_mail_and_its_files_and_tells_software_written_mail(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker that reads a mail also tells whether software wrote it, and stores the files attached
-    to a person's mail from the bytes it decoded to read them: the daemon does neither (here it cannot)
-    and lists the files. Nothing of an auto-reply is read or kept but the mail itself."""
+    """The worker that reads a mail also stores it in the archive, tells whether software wrote it, and
+    stores the files attached to a person's mail from the bytes it decoded to read them: the daemon does
+    none of it (here it cannot) and lists the files. Nothing of an auto-reply is read or kept but the mail."""
     app = make_app(tmp_path)
     box = mailbox.Maildir(tmp_path / "inbox", create=True)
     person, robot = word_mail(4), word_mail(5)
@@ -127,7 +127,8 @@ def test_the_worker_tells_software_written_mail_and_archives_the_attached_files(
     for module in (run_module, readers_module):
         monkeypatch.setattr(module, "keep_files", not_here)
         monkeypatch.setattr(module, "why_automatic", not_here)
-    pool = Readers(app.form, app.forms, app.limits, processes=1, archive=app.archive)
+    monkeypatch.setattr(app.archive, "store", not_here)
+    pool = Readers(app.form, app.forms, app.limits, processes=1, archive=Archive(app.archive.root))
     try:
         report = ingest_pass(app, readers=pool)
     finally:
@@ -135,6 +136,8 @@ def test_the_worker_tells_software_written_mail_and_archives_the_attached_files(
     assert dict(report.verdicts) == {"proposal": 1, "ignored": 1}
     with app.sessions() as session:
         rows = {row.subject: row for row in session.scalars(select(Message))}
+        for row, message in ((rows["Proposition 4"], person), (rows["Proposition 5"], robot)):
+            assert app.archive.load(row.content_hash) == message.as_bytes()
         (kept,) = rows["Proposition 4"].attachments
         assert kept.filename == "fiche.docx" and kept.size == len(attached(person))
         assert app.archive.load(kept.content_hash) == attached(person)

@@ -3,9 +3,9 @@
 Reading the documents (PDF, Word, OpenDocument, the body) is most of a mail's cost and touches
 nothing but the mail: it runs in a pool of worker processes (pebble) while the daemon records,
 files, answers and moves the mails before it, in order and one transaction each, as without the
-pool. A worker also does the rest of the mail's work that needs no database: it tells whether
-software wrote the mail (a bounce, an auto-reply: `why_automatic`), and stores the mail's attached
-files in the archive from the bytes it decoded to read them. The workers are fresh interpreters
+pool. A worker also does the rest of the mail's work that needs no database: it stores the mail in
+the archive, tells whether software wrote it (a bounce, an auto-reply: `why_automatic`), and stores
+its attached files from the bytes it decoded to read them. The workers are fresh interpreters
 (multiprocessing's spawn) that load only what reading needs: the document libraries, not the
 daemon's database, mail and web code, nor its heap, its sockets or its threads. A worker that
 overruns its time budget or dies (a C library crashing on a hostile PDF) is replaced, and only
@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Mapping
-from concurrent.futures import CancelledError, Future, wait
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -55,9 +55,11 @@ _worker: tuple[Read, FormDefinition, Mapping[str, FormDefinition], ExtractionLim
 
 @dataclass(frozen=True)
 class ReadAhead:
-    """What a worker made of one mail: why software wrote it (None: a person did), else its documents'
-    reading and its attached files as stored in the archive (None: no archive was given to the workers)."""
+    """What a worker made of one mail: the key of the mail in the archive (None: no archive was given to
+    the workers); why software wrote it (None: a person did), else its documents' reading and its attached
+    files as stored in the archive."""
 
+    stored: str | None
     automatic: str | None
     reading: MailReading | None = None
     files: tuple[KeptFile, ...] | None = None
@@ -80,14 +82,15 @@ def _read_in_worker(raw: bytes) -> ReadAhead:
         raise RuntimeError("reader process started without its form definitions")
     read, form, forms, limits, archive = _worker
     try:
+        stored = archive.store(raw) if archive is not None else None
         parsed = parse(raw)
         automatic = why_automatic(parsed)
         if automatic:
-            return ReadAhead(automatic)  # never filed nor answered: nothing to read or keep
+            return ReadAhead(stored, automatic)  # never filed nor answered: nothing to read or keep
         collected = walk(parsed)
         reading = read(parsed, form, forms, limits, collected)
         files = keep_files(archive, collected[0] if collected else []) if archive is not None else None
-        return ReadAhead(None, reading, files)
+        return ReadAhead(stored, None, reading, files)
     finally:
         release_free_memory()  # a PDF's pages and glyphs are freed: their memory goes back to the system
 
@@ -103,6 +106,11 @@ class Pending:
 
     def __init__(self, readers: Readers, future: Future[ReadAhead] | None = None):
         self._readers, self._future = readers, future
+
+    def stored(self, archive: Archive, raw: RawMail) -> str:
+        """The mail's key in `archive`, where it is stored (`raw`: its bytes)."""
+        done = self._done()
+        return done.stored if done is not None and done.stored is not None else archive.store(raw)
 
     def automatic(self, parsed: EmailMessage) -> str | None:
         """Why software wrote the mail (`why_automatic`), None when a person did."""
@@ -142,11 +150,6 @@ class Pending:
         except Exception:  # noqa: BLE001 - `result` reports the failure; what the worker did not do is done here
             return None
 
-    def wait(self) -> None:
-        """Wait until a worker's reading has ended, well or not (`result` then tells which)."""
-        if self._future is not None:
-            wait([self._future])
-
     def cancel(self) -> None:
         if self._future is not None:
             self._future.cancel()
@@ -154,8 +157,8 @@ class Pending:
 
 class Readers:
     """Read mails' documents in `processes` worker processes (0: in this process) with `read`, a
-    module-level function (the workers import it by name); the workers store the attached files in
-    `archive` (None: the daemon stores them)."""
+    module-level function (the workers import it by name); the workers store the mails and their attached
+    files in `archive` (None: the daemon stores them)."""
 
     def __init__(self, form: FormDefinition, forms: Mapping[str, FormDefinition], limits: ExtractionLimits,
                  processes: int | None = None, read: Read = read_proposals, archive: Archive | None = None):

@@ -155,10 +155,10 @@ def ingest_one(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int 
     the same transaction. If the database refuses the transaction, the mail is recorded and processed
     in two, as `resume` would.
     """
-    digest = app.archive.store(incoming.raw)
+    # A worker reading the mail stores it too: its work is waited for here, not in the transaction, so
+    # that the database is not held while a worker reads.
+    digest = reading.stored(app.archive, incoming.raw) if reading is not None else app.archive.store(incoming.raw)
     checkpoint("archived")
-    if reading is not None:
-        reading.wait()  # before the transaction, so that the database is not held while a worker reads
     try:
         with app.sessions.begin() as session:
             message = row_for(app, session, incoming, digest, mailbox, uidvalidity)
