@@ -89,3 +89,43 @@ def test_the_turn_is_given_back_when_a_transaction_ends_in_any_way(tmp_path: Pat
 def _count(engine) -> int:  # noqa: ANN001
     with engine.connect() as connection:
         return connection.scalar(text("SELECT count(*) FROM written"))
+
+
+def test_a_session_that_reads_neither_waits_for_a_writer_nor_holds_one_up(tmp_path: Path) -> None:
+    """While a transaction writes (the daemon filing a mail), `sessions()` reads what was committed at
+    once, as the console and the commands do; and a writer is not held up by an open read."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE written (id INTEGER PRIMARY KEY)"))
+        connection.execute(text("INSERT INTO written DEFAULT VALUES"))
+    sessions = db.session_factory(engine)
+    writing, read_done = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def writer() -> None:
+        with sessions.begin() as session:
+            session.execute(text("INSERT INTO written DEFAULT VALUES"))
+            writing.set()
+            read_done.wait(30)
+
+    def reader() -> None:
+        with sessions() as session:
+            seen.append(session.scalar(text("SELECT count(*) FROM written")))
+        read_done.set()
+
+    first = threading.Thread(target=writer)
+    first.start()
+    assert writing.wait(30)
+    second = threading.Thread(target=reader)
+    second.start()
+    second.join(10)
+    assert read_done.is_set() and seen == [1], "the read waited for the writer"
+    first.join(30)
+    with sessions() as session:
+        session.scalar(text("SELECT count(*) FROM written"))  # a read left open…
+        with sessions.begin() as other:  # …while another session writes
+            other.execute(text("INSERT INTO written DEFAULT VALUES"))
+        assert session.scalar(text("SELECT count(*) FROM written")) == 2  # its snapshot
+    with sessions() as session:
+        assert session.scalar(text("SELECT count(*) FROM written")) == 3
+    engine.dispose()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
 import threading
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's revision; tests check it against Alembic's own view of the scripts.
 SCHEMA_HEAD = "0003"
 BUSY_SECONDS = 30  # how long a writer waits for another's transaction before giving up
+READ_ONLY = "mailflow_read_only"  # the execution option of the connections that only read (`Sessions`)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        # WAL: a transaction that only reads sees a snapshot; it waits for no writer and holds none up.
+        connection.exec_driver_sql("BEGIN")
+        return
     # IMMEDIATE takes the write lock at the start: two writers queue (busy_timeout) instead of
     # failing with "database is locked" when a reader tries to become a writer.
     dbapi_connection = connection.connection.dbapi_connection
@@ -224,6 +231,26 @@ def ping(engine: Engine) -> None:
         raise DatabaseError(f"database {engine.url.render_as_string()}: {exc.__class__.__name__}: {exc}") from exc
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+class Sessions(sessionmaker[Session]):
+    """Sessions on one database, that keep loaded objects usable after commit: `sessions()` to read,
+    `sessions.begin()` to write.
+
+    Nothing done in `sessions()` is committed. On SQLite its transaction is deferred: it reads a
+    snapshot, never waits for a writer and never holds one up, so that the console and the commands
+    answer while the daemon files a backlog. `sessions.begin()` takes the write lock first (and the
+    process's turn, `WriteTurn`) and commits at the end.
+    """
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self.writer = engine
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Session]:
+        with self(bind=self.writer) as session, session.begin():
+            yield session
+
+
+def session_factory(engine: Engine) -> Sessions:
+    """The sessions of the database behind `engine` (see `Sessions`)."""
+    return Sessions(engine)
