@@ -306,6 +306,8 @@ def _send_one(
     except Exception as exc:  # a bug in a transport must not stop the service or lose the mail
         log.exception("outbox #%s: unexpected error from the transport", row.id)
         error = exc
+    if error is None:
+        _keep(archive, row.id, raw)  # before the transaction, which holds the database as short as it can
     now = clock.now()
     with sessions.begin() as session:
         next_is_ours = next_id is None or _still_ours(session, next_id, now)
@@ -314,7 +316,6 @@ def _send_one(
             return "failed", next_is_ours
         current.attempts += 1
         if error is None:
-            _keep(archive, row.id, raw)
             current.status, current.sent_at, current.last_error = "sent", now, None
             session.add(OutboxAttempt(outbox_pk=current.id, at=now, error=None))
             log.info("outbox #%s sent to %s (%s)", current.id, current.recipient, current.kind)
