@@ -15,7 +15,6 @@ from datetime import datetime, time
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.db.models import Message, MessageStep
@@ -101,9 +100,7 @@ def never_answer(session: Session, message: Message) -> str | None:
     before the line in force: any mail for `handle_since`, the watched folder's for the first watch
     (a file given to `mailflow ingest` is dated by its own Date header).
     """
-    held = session.scalars(
-        select(MessageStep.detail).where(MessageStep.message_pk == message.id, MessageStep.step == HOLD).limit(1)
-    ).first()
+    held = next((step.detail for step in message.steps if step.step == HOLD and step.detail), None)
     if held:
         return held
     line, explicit = line_in_force(session)

@@ -71,7 +71,8 @@ def row_for(app: App, session: Session, incoming: IncomingMail, digest: str, mai
         truncated=incoming.truncated,
         state="recorded",
         created_at=now,
-        attachments=[],  # a new mail has none yet: known without asking the database
+        attachments=[],  # a new mail has none yet, nor history: known without asking the database
+        steps=[],
     )
     session.add(row)
     session.flush()
