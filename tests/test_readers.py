@@ -19,7 +19,6 @@ from mailflow.errors import ExtractionError
 from mailflow.mail.parsing import parse
 from mailflow.mail.spool import SPOOL_BYTES, SpooledMail
 from mailflow.pipeline import readers as readers_module
-from mailflow.pipeline import run as run_module
 from mailflow.pipeline.archive import Archive, content_hash
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.readers import Readers
@@ -124,9 +123,8 @@ def test_the_worker_stores_the_mail_and_its_files_and_tells_software_written_mai
     def not_here(*_args: object) -> None:
         raise AssertionError("done in the daemon, not in the reader process")
 
-    for module in (run_module, readers_module):
-        monkeypatch.setattr(module, "keep_files", not_here)
-        monkeypatch.setattr(module, "why_automatic", not_here)
+    monkeypatch.setattr(readers_module, "keep_files", not_here)
+    monkeypatch.setattr(readers_module, "why_automatic", not_here)
     monkeypatch.setattr(app.archive, "store", not_here)
     pool = Readers(app.form, app.forms, app.limits, processes=1, archive=Archive(app.archive.root))
     try:

@@ -33,7 +33,6 @@ from mailflow.mail.spool import RawMail, opened, read_mail
 from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
-from mailflow.pipeline.archive import keep_files
 from mailflow.pipeline.classify import Verdict, believable_date, classify_message
 from mailflow.pipeline.extract import ExtractedForm
 from mailflow.pipeline.extract.documents import walk
@@ -44,7 +43,6 @@ from mailflow.pipeline.readers import Pending, Readers
 from mailflow.pipeline.reading import read_proposals
 from mailflow.pipeline.recording import record, row_for, step
 from mailflow.pipeline.reply import complete_from_reply
-from mailflow.pipeline.robots import why_automatic
 from mailflow.pipeline.validate import validate_fields
 
 if TYPE_CHECKING:
@@ -94,7 +92,7 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
         elif row[1] not in history.STAYING:
             moves.add(row[0], ref)
     seen: set[int] = set()
-    readers = readers or Readers(app.form, app.forms, app.limits, processes=0)
+    readers = readers or readers_here(app)
     chunks = batches(mailbox.fetch(to_fetch), app.settings.mailbox.batch_size, lambda mail: len(mail.raw))
 
     def fetch_and_start() -> list[tuple[IncomingMail, Pending]]:
@@ -155,9 +153,10 @@ def ingest_one(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int 
     the same transaction. If the database refuses the transaction, the mail is recorded and processed
     in two, as `resume` would.
     """
+    reading = reading or Pending(readers_here(app))
     # A worker reading the mail stores it too: its work is waited for here, not in the transaction, so
     # that the database is not held while a worker reads.
-    digest = reading.stored(app.archive, incoming.raw) if reading is not None else app.archive.store(incoming.raw)
+    digest = reading.stored(app.archive, incoming.raw)
     checkpoint("archived")
     try:
         with app.sessions.begin() as session:
@@ -181,18 +180,18 @@ def ingest_one(app: App, incoming: IncomingMail, mailbox: str, uidvalidity: int 
 # -- steps 2 to 6: classify, extract, validate, file, answer (one transaction) ----------------------
 
 
-def process(app: App, pk: int, raw: RawMail | None = None, reading: Pending | None = None) -> str:
+def process(app: App, pk: int, raw: RawMail | None = None) -> str:
     """Run the stages on a recorded mail; return its verdict. Never raises for a bad mail.
 
     `raw` is the mail's bytes when the caller has them in hand (those `record` just archived);
-    otherwise they are read back from the archive. `reading`: its documents' reading, under way.
+    otherwise they are read back from the archive. Its documents are read here.
     """
     try:
         with app.sessions.begin() as session:
             message = session.get_one(Message, pk)
             if message.state != "recorded":
                 return "duplicate"  # the same mail (Message-ID and content) was processed before
-            return _run_stages(app, session, message, raw, reading)
+            return _run_stages(app, session, message, raw, Pending(readers_here(app)))
     except Exception as exc:  # noqa: BLE001 - one broken mail must never stop the daemon
         log.exception("mail #%s could not be processed; quarantined", pk)
         with app.sessions.begin() as session:
@@ -200,7 +199,12 @@ def process(app: App, pk: int, raw: RawMail | None = None, reading: Pending | No
         return "quarantined"
 
 
-def _run_stages(app: App, session: Session, message: Message, raw: RawMail | None, reading: Pending | None) -> str:
+def readers_here(app: App) -> Readers:
+    """Readers without workers: each mail is read in this process, when its reading is asked for."""
+    return Readers(app.form, app.forms, app.limits, processes=0, read=read_proposals)
+
+
+def _run_stages(app: App, session: Session, message: Message, raw: RawMail | None, reading: Pending) -> str:
     with opened(app.archive.mail(message.content_hash)) if raw is None else nullcontext(raw) as mail:
         verdict = _stages(app, session, message, mail, reading)
     filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)))
@@ -214,7 +218,7 @@ def _internal_error(exc: Exception) -> str:
             "traitement manuel")
 
 
-def _stages(app: App, session: Session, message: Message, raw: RawMail, reading: Pending | None) -> str:
+def _stages(app: App, session: Session, message: Message, raw: RawMail, reading: Pending) -> str:
     now = app.clock.now()
     parsed = parse(raw)
     original = Original(message, parsed)
@@ -231,22 +235,20 @@ def _stages(app: App, session: Session, message: Message, raw: RawMail, reading:
             own_domains=(app.message_id_domain,),
             internal_domains=app.internal_domains,
             thread_of=lambda ids, refs: thread_reference(session, ids, refs),
-            automatic=reading.automatic if reading is not None else why_automatic,
+            automatic=reading.automatic,
         )
         step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")
         if verdict.kind == "ignored":
             raise Discard(verdict.reason)
         collected = walk(parsed)
         if not message.attachments:  # listed once (a mail processed again after a crash has them)
-            files = reading.files(app.archive, collected) if reading is not None else keep_files(
-                app.archive, collected[0] if collected else [])
             message.attachments = [AttachmentRow(filename=f.filename, content_type=f.content_type, size=f.size,
-                                                 content_hash=f.content_hash) for f in files]
+                                                 content_hash=f.content_hash)
+                                   for f in reading.files(app.archive, collected)]
         if verdict.kind == "internal":
             _finish(session, message, "question", verdict.reason, now)
             return "question"
-        found = (reading.result(parsed, collected) if reading is not None
-                 else read_proposals(parsed, app.form, app.forms, app.limits, collected))
+        found = reading.result(parsed, collected)
         forms, offers, unreadable = found.forms, found.offers, found.unreadable
         step(session, message, "extracted", now, f"{count(len(forms), 'formulaire', 'formulaires')}, "
              f"{count(len(offers), 'offre', 'offres')} de stage, "
