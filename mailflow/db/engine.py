@@ -80,10 +80,10 @@ class WriteTurn:
     """The turn to write to one SQLite database, among the threads of this process, first come first served.
 
     SQLite lets one transaction write at a time, and a writer that finds the database busy sleeps
-    between retries (1, 2, 5… up to 100 ms): a thread that commits and begins again at once, like the
-    mailbox pass filing mail after mail, keeps the database whenever another thread (the outbox's
-    sender) is asleep. Threads of one process queue for the turn instead, and the first in the queue
-    is handed it as soon as the transaction before it has ended. Other processes still wait on SQLite.
+    between retries (1, 2, 5… up to 100 ms), often past the end of the transaction it waited for:
+    the mailbox pass, filing mail after mail, and the outbox's sender lost that time at each mail.
+    Threads of one process queue for the turn instead, and the first in the queue is handed it as
+    soon as the transaction before it has ended. Other processes still wait on SQLite.
     """
 
     def __init__(self) -> None:
