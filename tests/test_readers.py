@@ -44,6 +44,14 @@ def attached(message: EmailMessage) -> bytes:
     return next(message.iter_attachments()).get_content()
 
 
+def ingest_with(app, pool: Readers) -> dict[str, int]:  # noqa: ANN001
+    """One pass over the mailbox with the reader processes of `pool`, stopped after it: the verdicts."""
+    try:
+        return dict(ingest_pass(app, readers=pool).verdicts)
+    finally:
+        pool.close()
+
+
 @pytest.fixture
 def readers(tmp_path: Path):  # noqa: ANN201
     app = make_app(tmp_path)
@@ -95,11 +103,7 @@ def test_a_reader_that_dies_quarantines_its_mail_and_the_next_is_filed(tmp_path:
     for message in (first, word_mail(2)):
         box.add(message.as_bytes())
     pool = Readers(app.form, app.forms, app.limits, processes=1, read=dies_on_the_first)
-    try:
-        report = ingest_pass(app, readers=pool)
-    finally:
-        pool.close()
-    assert dict(report.verdicts) == {"quarantined": 1, "proposal": 1}
+    assert ingest_with(app, pool) == {"quarantined": 1, "proposal": 1}
     with app.sessions() as session:
         (entry,) = session.scalars(select(QuarantineEntry))
         assert "le lecteur de documents s'est arrêté" in entry.reason
@@ -127,11 +131,7 @@ def test_the_worker_stores_the_mail_and_its_files_and_tells_software_written_mai
     monkeypatch.setattr(readers_module, "why_automatic", not_here)
     monkeypatch.setattr(app.archive, "store", not_here)
     pool = Readers(app.form, app.forms, app.limits, processes=1, archive=Archive(app.archive.root))
-    try:
-        report = ingest_pass(app, readers=pool)
-    finally:
-        pool.close()
-    assert dict(report.verdicts) == {"proposal": 1, "ignored": 1}
+    assert ingest_with(app, pool) == {"proposal": 1, "ignored": 1}
     with app.sessions() as session:
         rows = {row.subject: row for row in session.scalars(select(Message))}
         for row, message in ((rows["Proposition 4"], person), (rows["Proposition 5"], robot)):
@@ -157,12 +157,7 @@ def test_a_big_mail_is_spooled_to_a_file_and_read_by_the_daemon_itself(tmp_path:
     (incoming,) = app.mailbox.fetch(app.mailbox.waiting())
     assert isinstance(incoming.raw, SpooledMail) and len(incoming.raw) > SPOOL_BYTES
     incoming.raw.close()
-    pool = Readers(app.form, app.forms, app.limits, processes=1)
-    try:
-        report = ingest_pass(app, readers=pool)
-    finally:
-        pool.close()
-    assert dict(report.verdicts) == {"proposal": 1}
+    assert ingest_with(app, Readers(app.form, app.forms, app.limits, processes=1)) == {"proposal": 1}
     with app.sessions() as session:
         (kept,) = session.scalars(select(Attachment).where(Attachment.filename == "annexe.jpg"))
         assert app.archive.load(kept.content_hash) == annex
