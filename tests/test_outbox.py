@@ -127,6 +127,26 @@ def test_drain_sends_each_mail_once_and_archives_it(
         assert [a.error for a in session.scalars(select(OutboxAttempt))] == [None, None, None]
 
 
+def test_a_drain_that_keeps_the_connection_leaves_it_to_the_next_drain(
+    sessions: sessionmaker[Session], smtp: SmtpServer
+) -> None:
+    """Drains that keep the connection open (the daemon's, one after each mail filed) send over one SMTP
+    connection; a drain that does not closes its own, and the next one connects again."""
+    clock = ManualClock(START)
+    transport = smtp_transport(smtp)
+    for cause in ("first", "second"):
+        queue(sessions, 1, cause=cause)
+        assert drain(sessions, transport, clock, keep_open=True).sent == 1
+    transport.close()
+    queue(sessions, 1, cause="third")
+    assert drain(sessions, transport, clock).sent == 1
+    queue(sessions, 1, cause="fourth")
+    assert drain(sessions, transport, clock).sent == 1
+    peers = [m.peer for m in smtp.wait_for(4)]
+    assert None not in peers
+    assert peers[0] == peers[1] and len({peers[1], peers[2], peers[3]}) == 3
+
+
 def test_smtp_outage_loses_nothing_and_sends_nothing_twice(
     sessions: sessionmaker[Session], smtp: SmtpServer
 ) -> None:

@@ -331,6 +331,35 @@ def test_the_watchdog_is_fed_only_while_the_loop_makes_progress(in_process) -> N
     assert [line for _, line in recorder.lines][0] == "READY=1"
 
 
+def test_the_sender_hangs_up_once_idle_and_when_it_stops() -> None:
+    """The connection a drain leaves open is closed once no drain has run for a while, not between two
+    drains asked for in time, and when the sender stops."""
+    events: list[str] = []
+    changed = threading.Condition()
+
+    def note(what: str) -> None:
+        with changed:
+            events.append(what)
+            changed.notify_all()
+
+    def seen(count: int) -> bool:
+        with changed:
+            return changed.wait_for(lambda: len(events) >= count, timeout=10)
+
+    sender = Sender(lambda: note("drain"), hang_up=lambda: note("hang up"), idle_seconds=2)
+    sender.start()
+    sender.wake()
+    sender.settle()
+    sender.wake()  # within the idle time: the same connection
+    sender.settle()
+    assert seen(3) and events[:3] == ["drain", "drain", "hang up"]
+    sender.wake()
+    assert seen(4) and events[3] == "drain"
+    sender.settle()
+    sender.stop()
+    assert events == ["drain", "drain", "hang up", "drain", "hang up"]
+
+
 def test_the_outbox_is_drained_in_its_own_thread_and_a_stop_waits_for_the_drain_in_hand() -> None:
     """The pass wakes the sender and goes on; a wake during a drain runs one more drain; `settle` waits
     for a drain started after the last wake; a stop lets the drain in hand end and starts no other."""

@@ -172,13 +172,15 @@ def drain(
     *,
     max_attempts: int = 12,
     rng: random.Random | None = None,
+    keep_open: bool = False,
 ) -> DrainReport:
     """Send every outbox row that is due now; safe to run from two processes at once.
 
     A server that cannot be reached stops the drain (the other rows wait, their attempts
     uncounted) and never makes a mail fail, however long the outage; a mail refused for good
     fails at once; other errors are retried with backoff until `max_attempts`. Sent mails are
-    also stored in `archive`.
+    also stored in `archive`. `keep_open`: the connection to the server is left open for the next
+    drain (the caller closes the transport), else it is closed at the end.
     """
     sent = retried = failed = 0
     skip: set[int] = set()
@@ -207,9 +209,15 @@ def drain(
             finally:
                 _release(sessions, [rest.id for rest in claimed], clock.now())
     finally:
-        close = getattr(transport, "close", None)
-        if callable(close):
-            close()
+        if not keep_open:
+            hang_up(transport)
+
+
+def hang_up(transport: Transport) -> None:
+    """Close the transport's connection to the server, if it keeps one."""
+    close = getattr(transport, "close", None)
+    if callable(close):
+        close()
 
 
 @dataclass(frozen=True)
@@ -222,10 +230,14 @@ class Outbox:
     archive: Archive | None = None
     max_attempts: int = 12
 
-    def drain(self, rng: random.Random | None = None) -> DrainReport:
+    def drain(self, rng: random.Random | None = None, keep_open: bool = False) -> DrainReport:
         """Send every row due now (see `drain`)."""
         return drain(self.sessions, self.transport, self.clock, self.archive, max_attempts=self.max_attempts,
-                     rng=rng)
+                     rng=rng, keep_open=keep_open)
+
+    def hang_up(self) -> None:
+        """Close the connection a drain left open (`keep_open`)."""
+        hang_up(self.transport)
 
 
 def _claim(sessions: sessionmaker[Session], now: datetime, skip: set[int]) -> list[Claimed]:

@@ -110,7 +110,7 @@ class Daemon:
         self._monitor_stop = threading.Event()
         self.readers = Readers(app.form, app.forms, app.limits, app.settings.mailbox.reader_processes,
                                archive=app.archive)
-        self.sender = Sender(self._drain_now)
+        self.sender = Sender(self._drain_now, hang_up=self._hang_up)
 
     # -- signals -----------------------------------------------------------------------------------
     def _on_term(self, signum: int, _frame: FrameType | None) -> None:
@@ -274,12 +274,18 @@ class Daemon:
     def _drain_now(self) -> None:
         app = self.app
         try:
-            report = app.outbox.drain()
+            report = app.outbox.drain(keep_open=True)
         except Exception:  # noqa: BLE001 - mails stay in the outbox for the next drain
             log.exception("outbox drain failed")
             return
         if report.sent or report.failed or report.stopped:
             log.info("outbox: %s", report)
+
+    def _hang_up(self) -> None:
+        try:
+            self.app.outbox.hang_up()
+        except Exception:  # noqa: BLE001 - a connection that will not close is dropped with the transport's
+            log.warning("could not close the connection to the SMTP server", exc_info=True)
 
     # -- reload --------------------------------------------------------------------------------------
     def _reload(self) -> None:
