@@ -56,6 +56,20 @@ def test_corrupt_docx_is_reported_damaged():
     assert doc.reason.startswith("le fichier Word (.docx) est endommagé")
 
 
+def test_word_package_without_its_main_document_is_reported_damaged():
+    """A valid zip named .docx whose relationships name no main document, or a missing one, is damaged."""
+    _, _, data = filled()
+    for dropped in ("_rels/.rels", "word/document.xml"):
+        source = zipfile.ZipFile(io.BytesIO(data))
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name in source.namelist():
+                if name != dropped:
+                    archive.writestr(name, source.read(name))
+        doc = _only_unreadable(mail_with((buffer.getvalue(), "fiche.docx", DOCX)))
+        assert doc.reason == "le fichier Word (.docx) est endommagé ou illisible", dropped
+
+
 def test_encrypted_docx_is_reported_protected():
     """An encrypted Office file (an OLE container named .docx) is reported as password-protected."""
     doc = _only_unreadable(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import posixpath
+import zipfile
 from email.message import EmailMessage
 
 import docx
@@ -166,6 +168,52 @@ def test_docx_tick_styles_are_read(ticks):
     _, expected, data = filled(i=9, carrier="docx", layout="table2", ticks=ticks)
     fields = extract_forms(mail_with((data, "fiche.docx", DOCX)), DEFINITION).forms[0].fields
     assert fields["logistics"] == expected["logistics"]
+
+
+def _repackaged(data: bytes, *, main: str = "word/document.xml", content_type: str | None = None) -> bytes:
+    """A Word package rewritten with its main document at `main` (the relationships following it), and
+    that part declared with `content_type` (a macro-enabled document, a template…)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            name = info.filename
+            if name == "word/document.xml":
+                name = main
+            elif name == "word/_rels/document.xml.rels":
+                name = posixpath.join(posixpath.dirname(main), "_rels", posixpath.basename(main) + ".rels")
+            elif name == "_rels/.rels":
+                content = content.replace(b"word/document.xml", main.encode())
+            elif name == "[Content_Types].xml":
+                content = content.replace(b"/word/document.xml", b"/" + main.encode())
+                if content_type is not None:
+                    content = content.replace(
+                        b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+                        content_type.encode())
+            target.writestr(name, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("filename", "content_type"), [
+    ("fiche.docm", "application/vnd.ms-word.document.macroEnabled.main+xml"),
+    ("fiche.dotx", "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml"),
+])
+def test_macro_enabled_documents_and_templates_are_read(filename, content_type):
+    """A form saved as a macro-enabled document or as a template is read like a .docx (nothing runs)."""
+    _, expected, data = filled(i=11, carrier="docx", layout="table2", ticks="sdt")
+    result = extract_forms(mail_with((_repackaged(data, content_type=content_type), filename, DOCX)), DEFINITION)
+    assert result.unreadable == ()
+    assert len(result.forms) == 1
+    assert wrong_fields(expected, result.forms[0].fields) == []
+
+
+def test_the_main_document_is_found_through_the_package_relationships():
+    """A Word package whose body is not at word/document.xml (other software names it otherwise) is read."""
+    _, expected, data = filled(i=12, carrier="docx", layout="grid", ticks="legacy")
+    result = extract_forms(mail_with((_repackaged(data, main="word/document2.xml"), "fiche.docx", DOCX)), DEFINITION)
+    assert len(result.forms) == 1
+    assert wrong_fields(expected, result.forms[0].fields) == []
 
 
 def test_same_form_as_docx_and_pdf_counts_once():

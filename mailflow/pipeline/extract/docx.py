@@ -1,15 +1,17 @@
 """Word (.docx) reader: paragraphs, tables, nested tables, text boxes, content controls and ticks.
 
-The package is checked against the zip limits before python-docx opens it; the body XML is then
-walked directly, because checkboxes (content controls, legacy form fields, Wingdings symbols),
-highlighting, deleted text and text boxes are not all exposed by python-docx's object API.
+The package is checked against the zip limits, then only its main document part is parsed, found
+through the package's relationships as Word itself does, and its body walked directly: checkboxes
+(content controls, legacy form fields, Wingdings symbols), highlighting, deleted text and text boxes
+are all in that one part. Opening the whole package with python-docx (styles, settings, theme,
+thumbnail…) cost some 35 times as much and read nothing more.
 """
 
 from __future__ import annotations
 
-import io
+import posixpath
+import zipfile
 
-import docx
 from lxml import etree
 
 from mailflow.errors import ExtractionError
@@ -30,6 +32,11 @@ from mailflow.pipeline.extract.model import (
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+PACKAGE_RELATIONSHIPS = "_rels/.rels"
+MAIN_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+
+# python-docx's own parser options, so that the text read is the same as when it opened the file.
+_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True, huge_tree=False)
 
 
 def _q(tag: str, ns: str = W) -> str:
@@ -213,9 +220,21 @@ def read_docx(data: bytes, limits: ExtractionLimits, deadline: Deadline) -> list
     """The blocks of a .docx document's body, in reading order."""
     if data[:4] == b"\xd0\xcf\x11\xe0":
         raise ExtractionError("le fichier Word est protégé par un mot de passe (document chiffré)")
-    open_zip_safely(data, limits, "Word (.docx)")
+    package = open_zip_safely(data, limits, "Word (.docx)")
     try:
-        document = docx.Document(io.BytesIO(data))
+        body = etree.fromstring(package.read(main_document_name(package)), _PARSER).find(_q("body"))
     except Exception:
-        raise ExtractionError("le fichier Word (.docx) est endommagé ou illisible") from None
-    return _Walker(deadline).blocks(document.element.body)
+        body = None
+    if body is None:
+        raise ExtractionError("le fichier Word (.docx) est endommagé ou illisible")
+    return _Walker(deadline).blocks(body)
+
+
+def main_document_name(package: zipfile.ZipFile) -> str:
+    """The zip member of a Word package's main document (`word/document.xml` as Word writes it), named
+    by the package's relationships; KeyError when there is none."""
+    relationships = etree.fromstring(package.read(PACKAGE_RELATIONSHIPS), _PARSER)
+    for relationship in relationships:
+        if relationship.get("Type") == MAIN_DOCUMENT and relationship.get("TargetMode") != "External":
+            return posixpath.normpath(relationship.get("Target", "").lstrip("/"))
+    raise KeyError("officeDocument")

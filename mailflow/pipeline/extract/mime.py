@@ -162,7 +162,7 @@ def sniff(attachment: Attachment) -> str | None:
         return "pdf"
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         names = _zip_names(attachment.data)
-        if "word/document.xml" in names:
+        if "word/document.xml" in names or (claimed == "docx" and "_rels/.rels" in names):
             return "docx"
         if "mimetype:application/vnd.oasis.opendocument.text" in names or (
                 claimed == "odt" and "content.xml" in names):
