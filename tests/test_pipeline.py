@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import subprocess
@@ -255,8 +256,10 @@ def test_an_internal_error_quarantines_one_mail_and_the_next_goes_on(tmp_path: P
     assert len(records(app)) == 2
 
 
-def test_two_missions_in_one_mail_are_both_filed_and_flagged(tmp_path: Path) -> None:
-    """Two forms in one mail: both filed (neither supersedes the other) and flagged for staff."""
+def test_two_missions_in_one_mail_are_both_filed_and_flagged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Two forms in one mail: both filed (neither supersedes the other) and flagged for staff; the log
+    line of the mail names both references."""
+    caplog.set_level(logging.INFO)
     app = make_app(tmp_path)
     values = collectivity(8)
     message = mail(sender=values["sender"], subject="Deux propositions", body="Voici nos deux missions.\n")
@@ -270,6 +273,8 @@ def test_two_missions_in_one_mail_are_both_filed_and_flagged(tmp_path: Path) -> 
     assert {r["mission"]["title"] for r in filed} == {"Première mission de test", "Seconde mission de test"}
     assert {r["status"] for r in filed} == {"complete"}
     assert all(r["flags"] for r in filed)
+    logged = [r for r in caplog.records if getattr(r, "outcome", None) == "proposal"]
+    assert [r.reference for r in logged] == [", ".join(sorted(r["reference"] for r in filed))]
 
 
 def test_mail_journey_is_recorded_step_by_step(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from mailflow.mail.outbox import answers_today, enqueue
 from mailflow.mail.parsing import header
 from mailflow.mail.template_context import acknowledgement_template, mail_context, original_context
 from mailflow.pipeline.classify import Verdict, is_internal, thread_ids
-from mailflow.pipeline.filing import other_missions
+from mailflow.pipeline.filing import Filed
 from mailflow.pipeline.forms.definition import FormDefinition
 from mailflow.pipeline.history import never_answer
 
@@ -154,10 +154,11 @@ def why_not_answer(
 
 
 def acknowledge_proposal(
-    app: App, session: Session, proposal: Proposal, original: Original, recipients: Recipients, now: datetime
+    app: App, session: Session, filed: Filed, original: Original, recipients: Recipients, now: datetime
 ) -> OutboxMail | None:
-    """Queue the acknowledgement of a filed proposal (complete, incomplete, new version or late)."""
-    record = {**proposal_record(proposal), "other_missions": other_missions(session, proposal)}
+    """Queue the acknowledgement of a proposal just filed (complete, incomplete, new version or late)."""
+    proposal = filed.proposal
+    record = {**proposal_record(proposal), "other_missions": filed.others}
     template = acknowledgement_template(record, late=proposal.late)
     return _queue(
         app, session, template, original, recipients, now,

@@ -28,10 +28,12 @@ NO_CAMPAIGN_PREFIX = "HC"
 
 @dataclass(frozen=True)
 class Filed:
-    """A proposal just filed, and the version it replaced, if any."""
+    """A proposal just filed, the version it replaced, if any, and the references of the collectivité's
+    other current proposals in the same campaign."""
 
     proposal: Proposal
     previous: Proposal | None
+    others: list[str]
 
 
 def file_proposal(
@@ -106,7 +108,7 @@ def file_proposal(
         rule = "une seule offre sera proposée au choix des élèves"
         note = f"plusieurs missions proposées par la collectivité (aussi {', '.join(others)})\u00a0: {rule}"
         proposal.flags = [*proposal.flags, note]
-    return Filed(proposal, previous)
+    return Filed(proposal, previous, others)
 
 
 def to_check_flag(item: str) -> dict[str, str]:

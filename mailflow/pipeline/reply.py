@@ -72,6 +72,6 @@ def _complete(
     recipients = recipients_for(app, session, original, verdict, fields, now)
     if recipients.why_none is not None:
         note("not-answered", recipients.why_none)
-    elif acknowledge_proposal(app, session, proposal, original, recipients, now) is not None:
+    elif acknowledge_proposal(app, session, filed, original, recipients, now) is not None:
         note("answered", f"accusé de réception de {proposal.reference} mis en file")
     return read.unread

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.db.models import Attachment as AttachmentRow
-from mailflow.db.models import Message, Proposal, QuarantineEntry
+from mailflow.db.models import Message, QuarantineEntry
 from mailflow.errors import Discard, ExtractionError, Quarantine
 from mailflow.faults import checkpoint
 from mailflow.mail.french import count
@@ -207,7 +207,7 @@ def readers_here(app: App) -> Readers:
 def _run_stages(app: App, session: Session, message: Message, raw: RawMail | None, reading: Pending) -> str:
     with opened(app.archive.mail(message.content_hash)) if raw is None else nullcontext(raw) as mail:
         verdict = _stages(app, session, message, mail, reading)
-    filed = ", ".join(session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)))
+    filed = ", ".join(line.detail.split(" ", 1)[0] for line in message.steps if line.step == "filed" and line.detail)
     log.info("mail %s from %s: %s (%s)", message.message_id, message.sender, verdict, message.reason,
              extra={"message_id": message.message_id, "outcome": verdict, "reference": filed or None})
     return verdict
@@ -314,7 +314,7 @@ def _file_forms(
         references.append(f"{proposal.reference} v{proposal.version} ({proposal.status})")
         step(session, message, "filed", now, references[-1])
         if recipients.why_none is None:
-            if acknowledge_proposal(app, session, proposal, original, recipients, now) is not None:
+            if acknowledge_proposal(app, session, filed, original, recipients, now) is not None:
                 step(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
         else:
             step(session, message, "not-answered", now, recipients.why_none)

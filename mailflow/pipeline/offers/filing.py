@@ -81,7 +81,7 @@ def file_offers(
         note(session, message, "filed", now, references[-1])
         if recipients.why_none is not None:
             note(session, message, "not-answered", now, recipients.why_none)
-        elif acknowledge_proposal(app, session, proposal, original, recipients, now):
+        elif acknowledge_proposal(app, session, filed, original, recipients, now):
             note(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
     return references
 
