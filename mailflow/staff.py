@@ -338,16 +338,16 @@ def _updated(app: App, session: Session, reference: str) -> tuple[str, EmailMess
         raise StaffActionError(f"adresse de réponse inutilisable ({exc})") from exc
 
 
-def send_updated_acknowledgement(app: App, session: Session, reference: str, actor: str) -> OutboxMail:
+def send_updated_acknowledgement(app: App, session: Session, reference: str, actor: str) -> int:
     """Queue the updated acknowledgement of a proposal (once per correction state)."""
     now = app.clock.now()
     proposal = current(session, reference)
     template, mail = _updated(app, session, reference)
     cause = f"proposal:{proposal.id}:update:{proposal.updated_at.isoformat()}"
-    row = enqueue(session, cause=cause, kind=template, recipient=proposal.sender,
-                  mail=mail, now=now, proposal=proposal)
-    if row is None:
+    queued = enqueue(session, cause=cause, kind=template, recipient=proposal.sender,
+                     mail=mail, now=now, proposal=proposal)
+    if queued is None:
         raise StaffActionError("cet accusé de réception mis à jour a déjà été envoyé")
     audit(session, actor, "acknowledgement", now, reference=proposal.reference, target=proposal.sender,
           after=str(mail["Subject"]))
-    return row
+    return queued

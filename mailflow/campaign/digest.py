@@ -99,8 +99,8 @@ def queue_digest(app: App, now: datetime, cause: str, *, force: bool = False) ->
                 return 0  # another process queued a digest meanwhile
             for recipient in recipients:
                 mail = render_digest(app, digest, [recipient], spreadsheet)
-                row = enqueue(session, cause=cause, kind=DIGEST_TEMPLATE, recipient=recipient, mail=mail, now=now)
-                queued += row is not None
+                queued += enqueue(session, cause=cause, kind=DIGEST_TEMPLATE, recipient=recipient, mail=mail,
+                                  now=now) is not None
             put_state(session, SENT_KEY, {"sent_at": now.isoformat(), "cause": cause}, now)
     except IntegrityError:
         return 0  # another process queued it first

@@ -284,7 +284,7 @@ def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> 
                     log.error("%s to %s: not sent: %s", occurrence.cause, occurrence.recipient, exc)
                     status = "invalid"
                 else:
-                    row = enqueue(
+                    outbox_pk = enqueue(
                         session,
                         cause=occurrence.cause,
                         kind=occurrence.reminder.template,
@@ -293,7 +293,6 @@ def record(app: App, occurrence: Occurrence, now: datetime, *, missed: bool) -> 
                         now=now,
                         proposal=proposal,
                     )
-                    outbox_pk = row.id if row is not None else None
                     status = "queued"
             session.add(
                 ReminderRow(

@@ -32,7 +32,8 @@ from email.utils import getaddresses, parseaddr
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from mailflow.clock import Clock
@@ -92,46 +93,38 @@ def enqueue(
     mail: EmailMessage,
     now: datetime,
     proposal: Proposal | None = None,
-) -> OutboxMail | None:
-    """Add `mail` to the outbox in the caller's transaction; None (nothing added) if that key exists.
+) -> int | None:
+    """Add `mail` to the outbox in the caller's transaction: the new row's id, or None (nothing added)
+    if that key exists.
 
     The key is (cause, kind, recipient): `cause` names what made the mail necessary
     (`message:12`, `reminder:projet-collectif-2025-2026:rappel-date-limite`, `digest:2025-06-21`),
     so replaying the cause never queues a second mail. Nothing is committed here.
     """
     address = normalise_recipient(recipient)
-    if _exists(session, cause, kind, address):
-        return None
-    row = OutboxMail(
-        cause=cause[:200],
-        kind=kind[:100],
-        recipient=address[:320],
-        subject=one_line(str(mail.get("Subject", "")), 998),
-        message_id=str(mail.get("Message-ID", "")).strip(),
-        raw=mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        proposal_pk=proposal.id if proposal is not None else None,
-        created_at=now,
+    return session.scalar(
+        _dialect_insert(session)(OutboxMail)
+        .values(
+            cause=cause[:200],
+            kind=kind[:100],
+            recipient=address[:320],
+            subject=one_line(str(mail.get("Subject", "")), 998),
+            message_id=str(mail.get("Message-ID", "")).strip(),
+            raw=mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            proposal_pk=proposal.id if proposal is not None else None,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["cause", "kind", "recipient"])
+        .returning(OutboxMail.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        if _exists(session, cause, kind, address):
-            return None
-        raise
-    return row
 
 
-def _exists(session: Session, cause: str, kind: str, recipient: str) -> bool:
-    query = select(OutboxMail.id).where(
-        OutboxMail.cause == cause[:200],
-        OutboxMail.kind == kind[:100],
-        OutboxMail.recipient == recipient[:320],
-    )
-    return session.scalar(query) is not None
+def _dialect_insert(session: Session):  # noqa: ANN202 - sqlite.insert or postgresql.insert
+    """INSERT with ON CONFLICT, as the session's database spells it."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def answers_today(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from mailflow.campaign.export import proposal_record
-from mailflow.db.models import Message, MessageStep, OutboxMail, Proposal
+from mailflow.db.models import Message, MessageStep, Proposal
 from mailflow.mail.compose import AddressError
 from mailflow.mail.outbox import answers_today, enqueue
 from mailflow.mail.parsing import header
@@ -155,8 +155,9 @@ def why_not_answer(
 
 def acknowledge_proposal(
     app: App, session: Session, filed: Filed, original: Original, recipients: Recipients, now: datetime
-) -> OutboxMail | None:
-    """Queue the acknowledgement of a proposal just filed (complete, incomplete, new version or late)."""
+) -> int | None:
+    """Queue the acknowledgement of a proposal just filed (complete, incomplete, new version or late): the
+    outbox row's id, or None when it was queued before or cannot be addressed."""
     proposal = filed.proposal
     record = {**proposal_record(proposal), "other_missions": filed.others}
     template = acknowledgement_template(record, late=proposal.late)
@@ -175,8 +176,9 @@ def acknowledge_message(
     now: datetime,
     *,
     unreadable: Sequence[dict[str, str]] = (),
-) -> OutboxMail | None:
-    """Queue an answer about a mail that filed nothing (question received, document unreadable)."""
+) -> int | None:
+    """Queue an answer about a mail that filed nothing (question received, document unreadable): the
+    outbox row's id, or None."""
     return _queue(app, session, template, original, recipients, now, unreadable=unreadable,
                   cause=f"message:{original.message.id}")
 
@@ -193,7 +195,7 @@ def _queue(
     proposal: Proposal | None = None,
     record: dict[str, Any] | None = None,
     unreadable: Sequence[dict[str, str]] = (),
-) -> OutboxMail | None:
+) -> int | None:
     try:
         mail = answer_mail(app, template, original, recipients, now, proposal=proposal, record=record,
                            unreadable=unreadable)
