@@ -66,15 +66,14 @@ class PassReport:
 
 
 def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers: Readers | None = None,
-                after_mail: Callable[[], object] = lambda: None,
-                after_batch: Callable[[], object] = lambda: None) -> PassReport:
+                after_mail: Callable[[], object] = lambda: None) -> PassReport:
     """Process every mail waiting in the mailbox, then move each to the folder staff expect.
 
     `keep_going()` is asked after each mail: the daemon stops there on SIGTERM (and feeds its watchdog).
     `readers` read the documents of a fetched batch ahead, in worker processes; without them each
     mail is read here, in turn. `after_mail()` runs once a mail is filed and its answers queued (committed):
-    the daemon's sender sends them then, beside the pass; `after_batch()` once a batch is filed and moved:
-    the daemon waits there for its answers to be sent, so that a long backlog is answered as it goes.
+    the daemon's sender sends them then, beside the pass, so that a long backlog is answered as it goes
+    (on SQLite, the two threads take turns to write: `db.engine.WriteTurn`).
     """
     report = PassReport()
     mailbox = app.mailbox
@@ -124,7 +123,6 @@ def ingest_pass(app: App, keep_going: Callable[[], bool] = lambda: True, readers
                 return report
         moves.flush()
         release_free_memory()
-        after_batch()
         batch = upcoming
     moves.flush()
     report.moved = moves.moved

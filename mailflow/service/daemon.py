@@ -243,8 +243,7 @@ class Daemon:
         """Finish interrupted mails, read new ones (stopping between two on SIGTERM), send what is due."""
         app = self.app
         resume(app)
-        report = ingest_pass(app, keep_going=self._keep_going, readers=self.readers, after_mail=self._drain,
-                             after_batch=self.sender.settle)
+        report = ingest_pass(app, keep_going=self._keep_going, readers=self.readers, after_mail=self._drain)
         mode = "idle" if getattr(app.mailbox, "idle_supported", False) else "polling"
         note_mailbox(app.sessions, app.clock.now(), mode=mode)
         if report.verdicts:

@@ -40,10 +40,7 @@ class Sender:
             self._state.notify_all()
 
     def settle(self) -> None:
-        """Wait until what was due at the last wake is sent (or the sender stops).
-
-        With SQLite one thread writes at a time, and a pass that files mail after mail would keep the
-        sender waiting: the pass settles after each batch, so that a backlog is answered batch by batch."""
+        """Wait until what was due at the last wake is sent (or the sender stops)."""
         with self._state:
             target = self._asked
             self._state.wait_for(lambda: self._done >= target or self._stopping or not self._thread.is_alive())
