@@ -10,6 +10,8 @@ import pytest
 
 from mailflow.pipeline.extract import ExtractionLimits, extract_forms
 from mailflow.pipeline.extract import convert as convert_module
+from mailflow.pipeline.extract.docx import read_docx
+from mailflow.pipeline.extract.limits import Deadline
 from tests.extract_helpers import DEFINITION, DOCX, filled, mail_with, pdf_bytes
 
 
@@ -68,6 +70,30 @@ def test_word_package_without_its_main_document_is_reported_damaged():
                     archive.writestr(name, source.read(name))
         doc = _only_unreadable(mail_with((buffer.getvalue(), "fiche.docx", DOCX)))
         assert doc.reason == "le fichier Word (.docx) est endommagé ou illisible", dropped
+
+
+def test_word_entities_are_never_expanded(tmp_path):
+    """A Word body declaring entities (a local file, a billion laughs) is read without expanding them:
+    nothing of the file and no blown-up text reaches the reading."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("MOT-DE-PASSE-SECRET", encoding="utf-8")
+    _, _, data = filled()
+    source = zipfile.ZipFile(io.BytesIO(data))
+    body = source.read("word/document.xml").decode("utf-8")
+    declaration = (f'<!DOCTYPE w:document [<!ENTITY file SYSTEM "file://{secret}">'
+                   '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+                   '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>')
+    start = body.index("<w:document")
+    body = body[:start] + declaration + body[start:]
+    body = body.replace("<w:body>", "<w:body><w:p><w:r><w:t>&file;&d;</w:t></w:r></w:p>", 1)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in source.namelist():
+            archive.writestr(name, body.encode("utf-8") if name == "word/document.xml" else source.read(name))
+    text = repr(read_docx(buffer.getvalue(), ExtractionLimits(), Deadline(30)))
+    assert "MOT-DE-PASSE-SECRET" not in text
+    assert "aaaaaaaaaa" not in text
+    assert len(extract_forms(mail_with((buffer.getvalue(), "fiche.docx", DOCX)), DEFINITION).forms) == 1
 
 
 def test_encrypted_docx_is_reported_protected():
