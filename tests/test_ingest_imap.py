@@ -193,6 +193,31 @@ def test_a_server_ending_the_session_ends_the_wait_in_idle(imap_server, workdir:
     assert "the server ended the session" in str(ended[0])
 
 
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_idle_over_tls_wakes_on_new_mail(imap_server, workdir: Path, security: str) -> None:  # noqa: ANN001
+    """Over implicit TLS and STARTTLS (certificate verified), a wait in IDLE ends as soon as a mail
+    arrives, not at its ten minutes: what the server says is not left unread in the TLS layer."""
+    settings = workdir / "settings.toml"
+    port = imap_server.tls_port if security == "tls" else imap_server.port
+    settings.write_text(settings.read_text().replace(
+        f'port = {imap_server.port}\nsecurity = "none"\n',
+        f'port = {port}\nsecurity = "{security}"\nca_file = "{imap_server.cafile}"\n'))
+    mailbox = make_mailbox(load_settings(settings).mailbox, workdir)
+    mailbox.connect()
+    assert mailbox.idle_supported
+    assert mailbox.waiting() == []
+    done = threading.Event()
+    waiting = threading.Thread(target=lambda: (mailbox.wait(600), done.set()), daemon=True)
+    waiting.start()
+    try:
+        wait_until(lambda: imap_server.idling() >= 1, 30, "the mailbox waiting in IDLE")
+        deliver(imap_server, 1)
+        wait_until(done.is_set, 30, "the IDLE wake-up")
+        assert len(mailbox.waiting()) == 1
+    finally:
+        mailbox.close()
+
+
 @pytest.mark.slow
 def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
     imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
