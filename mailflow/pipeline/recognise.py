@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from functools import lru_cache
 
 from mailflow.pipeline.extract.documents import DOCUMENT_KINDS, MailDocuments
 from mailflow.pipeline.extract.folding import fold
@@ -78,8 +79,16 @@ def documents(read: MailDocuments) -> list[Document]:
 
 
 def _contains(haystack: str, phrase: str) -> bool:
+    pattern = _starting_a_word(phrase)
+    return pattern is not None and pattern.search(haystack) is not None
+
+
+@lru_cache(maxsize=1024)
+def _starting_a_word(phrase: str) -> re.Pattern[str] | None:
+    """A recognition phrase, folded, found where a word starts; compiled once (a mail asks for each of a
+    form's phrases in each document, and re's own cache is shared with everything else)."""
     needle = fold(phrase)
-    return bool(needle) and re.search(rf"(?<![a-z0-9]){re.escape(needle)}", haystack) is not None
+    return re.compile(rf"(?<![a-z0-9]){re.escape(needle)}") if needle else None
 
 
 def score(document: Document, rule: Recognition, subject: str = "") -> int:
@@ -89,7 +98,7 @@ def score(document: Document, rule: Recognition, subject: str = "") -> int:
     whole = fold(document.text)
     label_lines = [fold(line) for line in document.lines]
     points = sum(2 if _contains(head, w) else 1 if _contains(whole, w) else 0 for w in rule.title_words)
-    points += sum(1 for label in rule.labels if any(line.startswith(fold(label)) for line in label_lines))
+    points += sum(1 for label in map(fold, rule.labels) if any(line.startswith(label) for line in label_lines))
     points += sum(1 for word in rule.keywords if _contains(whole, word))
     return points
 
