@@ -82,6 +82,7 @@ class LabelIndex:
         self.start_markers = {fold(m) for m in definition.start_markers}
         self.end_markers = tuple(fold(m) for m in definition.end_markers)
         self._similar_cache: dict[tuple[str, str | None], LabelHit | None] = {}
+        self._heading_cache: dict[str, str | None] = {}
         self._known_text_cache: dict[str, bool] = {}
 
     # -- headings and notes --------------------------------------------------------------------------
@@ -94,7 +95,7 @@ class LabelIndex:
         key = fold(strip_parens(text))
         if key in self.headings:
             return self.headings[key]
-        return self._similar_heading(key)
+        return _remembered(self._heading_cache, key, lambda: self._similar_heading(key))
 
     def _similar_heading(self, key: str) -> str | None:
         """A heading worded a little differently ("La collectivite d'accueil", "... du stage")."""
