@@ -21,6 +21,9 @@ from mailflow.mail.imap_support import batches
 from mailflow.mail.mailbox import make_mailbox
 from mailflow.mail.spool import SPOOL_BYTES, SpooledMail
 from mailflow.pipeline.archive import content_hash
+from mailflow.service import daemon as daemon_module
+from mailflow.service.app import build_app
+from mailflow.service.daemon import Daemon
 from mailflow.settings import load_settings
 from tests.factories import (
     collectivity,
@@ -191,6 +194,45 @@ def test_a_server_ending_the_session_ends_the_wait_in_idle(imap_server, workdir:
         imap_server.start()
     waiting.join(10)
     assert "the server ended the session" in str(ended[0])
+
+
+def test_mail_arriving_during_a_pass_is_read_at_once_not_left_to_the_server(
+    imap_server, workdir: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    """A pass lists the mailbox once: a mail arriving while it files the others is read by a second pass
+    straight away. The daemon waits for the server (IDLE) only after a pass that found nothing: Dovecot
+    may announce a mail that arrived before IDLE began only at its next check, 30 s later."""
+    settings = workdir / "settings.toml"
+    settings.write_text(settings.read_text().replace("poll_seconds = 3600\n",
+                                                      "poll_seconds = 3600\nreader_processes = 0\n"))
+    app = build_app(load_settings(settings))
+    daemon = Daemon(app, tick_seconds=600)
+    deliver(imap_server, 2)
+    arrived: list[int] = []
+
+    def pass_during_which_a_mail_arrives(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        report = real_pass(*args, **kwargs)
+        if not arrived:
+            deliver(imap_server, 1, start=2)
+            arrived.append(1)
+        return report
+
+    real_pass = daemon_module.ingest_pass
+    monkeypatch.setattr(daemon_module, "ingest_pass", pass_during_which_a_mail_arrives)
+    waits: list[float] = []
+    monkeypatch.setattr(app.mailbox, "wait", lambda seconds, interrupted=None: waits.append(seconds))
+    try:
+        daemon._lead_once()  # noqa: SLF001 - one turn of the service loop
+        assert count(workdir, Message, Message.state == "moved") == 2
+        assert waits == []
+        daemon._lead_once()  # noqa: SLF001
+        assert count(workdir, Message, Message.state == "moved") == 3
+        assert waits == []
+        daemon._lead_once()  # noqa: SLF001 - nothing new: now it waits for the server
+        assert waits == [600]
+    finally:
+        daemon.readers.close()
+        app.mailbox.close()
 
 
 @pytest.mark.parametrize("security", ["tls", "starttls"])

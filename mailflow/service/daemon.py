@@ -206,13 +206,17 @@ class Daemon:
         self._pause(self.leader_retry_seconds)
 
     def _lead_once(self) -> None:
-        """One pass and one wait; failures are retried with backoff, never fatal."""
+        """One pass, then a wait unless the pass found mail; failures are retried with backoff, never fatal.
+
+        A pass lists the mailbox once, at its start: mail that arrives while it files the rest is
+        read by the next pass, at once, rather than left to a wake-up from the server (Dovecot, for one,
+        may announce mail that arrived before IDLE began only at its next check, 30 s later)."""
         try:
-            self.one_pass()
+            found = self.one_pass()
             if self._outage_since is not None:
                 log.info("mailbox reachable again after %.0f s", time.monotonic() - self._outage_since)
             self._outage_since, self._failures = None, 0
-            if not self.stopping:
+            if not self.stopping and not found:
                 self.app.mailbox.wait(self.tick_seconds, self._interrupted)
         except MailboxError as exc:
             self._failures += 1
@@ -239,8 +243,9 @@ class Daemon:
             log.exception("service pass failed; next try in %.0f s", delay)
             self._pause(delay)
 
-    def one_pass(self) -> None:
-        """Finish interrupted mails, read new ones (stopping between two on SIGTERM), send what is due."""
+    def one_pass(self) -> bool:
+        """Finish interrupted mails, read new ones (stopping between two on SIGTERM), send what is due;
+        True when it read new mail."""
         app = self.app
         resume(app)
         report = ingest_pass(app, keep_going=self._keep_going, readers=self.readers, after_mail=self._drain)
@@ -251,6 +256,7 @@ class Daemon:
         if not self.stopping:
             self._drain()
         release_free_memory()
+        return bool(report.verdicts)
 
     def _keep_going(self) -> bool:
         self.heartbeat.beat()
