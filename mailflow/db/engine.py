@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,27 +146,22 @@ class TurnTakingConnection(sqlite3.Connection):
             self._holding = self._turn.take()
 
     def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self._give_back()
+        self._ending(super().commit)
 
     def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self._give_back()
+        self._ending(super().rollback)
 
     def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._give_back()
+        self._ending(super().close)
 
-    def _give_back(self) -> None:
-        if self._holding:
-            self._holding = False
-            self._turn.give_back()
+    def _ending(self, end: Callable[[], None]) -> None:
+        """End the transaction with `end` (commit, rollback, close), then give the turn back, even if it failed."""
+        try:
+            end()
+        finally:
+            if self._holding:
+                self._holding = False
+                self._turn.give_back()
 
 
 def alembic_config(engine: Engine) -> Config:
