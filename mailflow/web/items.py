@@ -8,6 +8,7 @@ then in a sandbox (no script, no same-origin access).
 from __future__ import annotations
 
 import logging
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,17 +120,23 @@ async def reprocess(request: Request) -> Response:
     return back("/a-traiter")
 
 
-def _download(path: Path, name: str, content_type: str, inline: bool = False) -> Response:
-    """An archived file, read from disk a piece at a time as it is sent (a 20 MB scan is never held whole)."""
+def _download(request: Request, what: str, path: Path, name: str, content_type: str,
+              inline: bool = False) -> Response:
+    """An archived file, read from disk a piece at a time as it is sent (a 20 MB scan is never held whole).
+
+    The file is looked at once, here, and the response told what was seen, so that a file gone in
+    between is a plain 404 rather than an error in the middle of the response."""
+    try:
+        seen = path.stat()
+    except OSError:
+        seen = None
+    if seen is None or not stat.S_ISREG(seen.st_mode):
+        log.error("archived file missing: %s", path)
+        return render(request, "not_found.html", {"what": f"{what}\u00a0: son fichier est absent de l'archive"},
+                      status_code=404)
     headers = {"Content-Security-Policy": "sandbox; default-src 'none'; object-src 'self'"} if inline else {}
-    return FileResponse(path, media_type=content_type, filename=name, headers=headers,
+    return FileResponse(path, media_type=content_type, filename=name, headers=headers, stat_result=seen,
                         content_disposition_type="inline" if inline else "attachment")
-
-
-def _missing(request: Request, what: str, path: Path) -> Response:
-    log.error("archived file missing: %s", path)
-    return render(request, "not_found.html", {"what": f"{what}\u00a0: son fichier est absent de l'archive"},
-                  status_code=404)
 
 
 def original(request: Request) -> Response:
@@ -140,9 +147,7 @@ def original(request: Request) -> Response:
         if message is None:
             return render(request, "not_found.html", {"what": "ce courriel"}, status_code=404)
         path = app.archive.path(message.content_hash)
-    if not path.is_file():
-        return _missing(request, "ce courriel", path)
-    return _download(path, f"courriel-{message.id}.eml", "message/rfc822")
+    return _download(request, "ce courriel", path, f"courriel-{message.id}.eml", "message/rfc822")
 
 
 def document(request: Request) -> Response:
@@ -154,13 +159,11 @@ def document(request: Request) -> Response:
             return render(request, "not_found.html", {"what": "ce document"}, status_code=404)
         path = app.archive.path(found.content_hash)
         reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == found.message_pk)).first()
-    if not path.is_file():
-        return _missing(request, "ce document", path)
     extension = SAFE_TYPES.get(found.content_type, "bin")
     content_type = found.content_type if found.content_type in SAFE_TYPES else "application/octet-stream"
     name = f"{reference or 'courriel-' + str(found.message_pk)}-document-{found.id}.{extension}"
     inline = request.query_params.get("voir") == "1" and extension == "pdf"
-    return _download(path, name, content_type, inline=inline)
+    return _download(request, "ce document", path, name, content_type, inline=inline)
 
 
 routes = [
