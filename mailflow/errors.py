@@ -53,6 +53,10 @@ class IdentityProviderUnreachable(MailboxError, ServerUnreachable):
     """
 
 
+class AlreadyFiled(MailflowError):
+    """A mail staff asked to read again already gave a proposal: reading it again would file it twice."""
+
+
 class ProcessStopped(MailflowError):
     """A short-lived process started for rare work (a migration, a spreadsheet) stopped before it gave its
     result: killed, out of memory, or unable to start."""

@@ -32,6 +32,7 @@ from mailflow.mail.parsing import parse_headers
 from mailflow.mail.spool import opened
 from mailflow.mail.template_context import acknowledgement_template
 from mailflow.pipeline.acknowledge import Original, Recipients, answer_mail
+from mailflow.pipeline.backfill import reprocess as reprocess_mail
 from mailflow.pipeline.filing import set_status
 from mailflow.pipeline.forms.definition import FormDefinition
 from mailflow.pipeline.quarantine import quarantine_release
@@ -316,6 +317,17 @@ def release(app: App, entry_id: int, actor: str) -> Message:
         reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)).first()
         audit(session, actor, "release", app.clock.now(), reference=reference, target=f"quarantine:{entry_id}",
               before="en quarantaine", after=f"{message.verdict} — {message.reason}")
+    return message
+
+
+def reprocess(app: App, message_id: str, actor: str) -> Message:
+    """Read a known mail again on purpose (`backfill.reprocess`: refused when it already gave a proposal);
+    the outcome is audited."""
+    message = reprocess_mail(app, message_id)
+    with app.sessions.begin() as session:
+        reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)).first()
+        audit(session, actor, "reprocess", app.clock.now(), reference=reference, target=f"mail:{message.id}",
+              after=f"{message.verdict} — {message.reason}")
     return message
 
 

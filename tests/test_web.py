@@ -270,10 +270,13 @@ def test_release_from_quarantine_files_the_proposal(app) -> None:  # noqa: ANN00
 
 
 def test_every_cli_action_that_changes_data_leaves_an_audit_line(tmp_path: Path) -> None:
-    """users add, proposals set-status, quarantine release and outbox retry each write who did what."""
+    """users add, proposals set-status, quarantine release, outbox retry and mail reprocess each write who
+    did what."""
     app = service(tmp_path)
     reference = incomplete_proposal(app)
     quarantined_proposal(app)
+    with app.sessions() as session:
+        asked = session.get_one(Message, question(app)).message_id
     settings = str(console_settings(tmp_path))
     runner = CliRunner()
     commands = [
@@ -281,6 +284,7 @@ def test_every_cli_action_that_changes_data_leaves_an_audit_line(tmp_path: Path)
         (["proposals", "set-status", reference, "rejected"], None, "decision"),
         (["quarantine", "release", "1"], None, "release"),
         (["outbox", "retry"], None, "retry-send"),
+        (["mail", "reprocess", asked], None, "reprocess"),
     ]
     for args, stdin, action in commands:
         result = runner.invoke(cli, ["--config", settings, *args], input=stdin, catch_exceptions=False)
@@ -292,6 +296,24 @@ def test_every_cli_action_that_changes_data_leaves_an_audit_line(tmp_path: Path)
         decision = session.scalars(select(AuditEntry).where(AuditEntry.action == "decision")).one()
         assert (decision.reference, decision.before, decision.after) == (reference, "incomplete", "rejected")
         assert session.scalars(select(OutboxMail)).all()
+
+
+def test_the_cli_never_reprocesses_a_mail_that_filed_a_proposal(tmp_path: Path) -> None:
+    """`mailflow mail reprocess` refuses, as the console does, a mail that gave a proposal: run again, it
+    would file the proposal a second time and acknowledge it twice."""
+    app = service(tmp_path)
+    reference = incomplete_proposal(app)
+    with app.sessions() as session:
+        filed_from = session.scalars(select(Message.message_id).join(Proposal, Proposal.message_pk == Message.id)).one()
+        queued = len(session.scalars(select(OutboxMail)).all())
+    result = CliRunner().invoke(cli, ["--config", str(console_settings(tmp_path)), "mail", "reprocess", filed_from])
+    assert result.exit_code == 1, result.output
+    assert f"déjà donné lieu à la proposition {reference}" in result.output
+    with app.sessions() as session:
+        assert session.scalars(select(Proposal.reference)).all() == [reference]
+        assert len(session.scalars(select(OutboxMail)).all()) == queued
+        assert session.scalars(select(Message.state).where(Message.message_id == filed_from)).one() != "recorded"
+        assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "reprocess")).all()
 
 
 def test_list_filters_and_search_ignore_case_and_accents(app) -> None:  # noqa: ANN001

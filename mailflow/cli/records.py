@@ -14,8 +14,7 @@ from mailflow.campaign.spreadsheet import NO_PROPOSAL_SHEET, proposal_sheets, xl
 from mailflow.cli.base import Context, cli, guard, pass_context
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
 from mailflow.errors import MailflowError
-from mailflow.pipeline.backfill import reprocess
-from mailflow.staff import cli_actor, decide, release, retry_sends
+from mailflow.staff import cli_actor, decide, release, reprocess, retry_sends
 
 # -- proposals -----------------------------------------------------------------------------------
 
@@ -214,6 +213,6 @@ def mail_show(ctx: Context, message_id: str) -> None:
 def mail_reprocess(ctx: Context, message_id: str) -> None:
     """Process a known mail again on purpose (e.g. one staff put back in the mailbox)."""
     app = ctx.app()
-    message = reprocess(app, message_id)
+    message = reprocess(app, message_id, cli_actor())
     click.echo(f"{message.message_id}: {message.verdict} — {message.reason} (now {message.state})")
     app.outbox.drain()

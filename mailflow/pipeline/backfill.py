@@ -22,6 +22,7 @@ from mailflow.errors import MailflowError
 from mailflow.mail.mailbox import MailRef
 from mailflow.mail.spool import opened
 from mailflow.pipeline import history
+from mailflow.pipeline.filing import refuse_if_filed
 from mailflow.pipeline.placement import known_locations, move_to_folder, start_watching
 from mailflow.pipeline.recording import record
 from mailflow.pipeline.run import process
@@ -83,7 +84,8 @@ def reprocess(app: App, message_id: str) -> Message:
 
     For a mail staff put back in the folder (or any mail they want read again): it is filed and
     answered as a new mail would be (the holds still apply: history, flagged answered), then
-    moved to its folder if it is still in the watched one.
+    moved to its folder if it is still in the watched one. A mail that already gave a proposal is
+    refused (AlreadyFiled): staff correct that proposal instead.
     """
     wanted = message_id.strip()
     if not wanted.startswith("<"):
@@ -94,6 +96,7 @@ def reprocess(app: App, message_id: str) -> Message:
         ).first()
         if message is None:
             raise MailflowError(f"no mail with Message-ID {wanted}")
+        refuse_if_filed(session, message.id)
         was = message.state
         message.state = "recorded"
         session.add(MessageStep(message=message, step="reprocess", at=app.clock.now(),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.campaign.calendars import Campaign
 from mailflow.db.models import Collectivity, Counter, Message, OutboxMail, Proposal
-from mailflow.errors import MailflowError
+from mailflow.errors import AlreadyFiled, MailflowError
 
 NO_CAMPAIGN_PREFIX = "HC"
 
@@ -202,6 +202,15 @@ def collectivity_for(
     elif name:
         found.name = name
     return found
+
+
+def refuse_if_filed(session: Session, message_pk: int) -> None:
+    """AlreadyFiled (French, for staff) when the mail already gave a proposal or an offer: processed again,
+    it would be filed a second time and acknowledged twice. Staff correct that proposal instead."""
+    filed = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message_pk)).first()
+    if filed is not None:
+        raise AlreadyFiled(f"ce courriel a déjà donné lieu à la proposition {filed}\u00a0: corrigez plutôt "
+                           "cette proposition")
 
 
 def set_status(session: Session, reference: str, status: str, now: datetime) -> tuple[str, Proposal]:

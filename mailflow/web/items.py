@@ -22,6 +22,8 @@ from starlette.routing import Route
 
 from mailflow import staff
 from mailflow.db.models import Attachment, Message, Proposal, QuarantineEntry
+from mailflow.errors import AlreadyFiled
+from mailflow.pipeline.filing import refuse_if_filed
 
 from .common import action, back, console, flash, render, user
 from .proposals import mail_text
@@ -102,10 +104,7 @@ async def reprocess(request: Request) -> Response:
     def run() -> str:
         with app.sessions.begin() as session:
             message = session.get_one(Message, pk)
-            filed = session.scalars(select(Proposal.reference).where(Proposal.message_pk == pk)).first()
-            if filed is not None:
-                raise staff.StaffActionError(f"ce courriel a déjà donné lieu à la proposition {filed}\u00a0: "
-                                             "corrigez plutôt cette proposition")
+            refuse_if_filed(session, pk)
             entry = QuarantineEntry(message=message, reason="retraitement demandé", created_at=app.clock.now())
             session.add(entry)
             session.flush()
@@ -115,7 +114,7 @@ async def reprocess(request: Request) -> Response:
 
     try:
         flash(request, f"Courriel retraité : {await run_in_threadpool(run)}.")
-    except staff.StaffActionError as exc:
+    except (staff.StaffActionError, AlreadyFiled) as exc:
         flash(request, str(exc), "error")
     return back("/a-traiter")
 
