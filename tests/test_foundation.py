@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from mailflow.db import engine as db
 from mailflow.db.models import Base
@@ -71,6 +72,38 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
     assert (tmp_path / "mailflow.sqlite3").exists()
+
+
+def test_check_creates_nothing_and_upgrades_nothing(tmp_path: Path) -> None:
+    """`mailflow check` on a fresh install creates no database, Maildir or outbox folder, and says what
+    `mailflow run` will create; on a database at an older schema it says so and leaves it there; an
+    unknown schema (a newer mailflow's) fails."""
+    settings = write_settings(tmp_path)
+    before = sorted(path.name for path in tmp_path.iterdir())
+
+    fresh = mailflow("--config", str(settings), "check")
+
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+    lines = fresh.stdout.splitlines()
+    assert any(line.startswith("OK   database") and "does not exist yet" in line for line in lines), lines
+    assert any(line.startswith("OK   mailbox: maildir") and "does not exist yet" in line for line in lines), lines
+    assert any(line.startswith("OK   smtp: directory") and "does not exist yet" in line for line in lines), lines
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'mailflow.sqlite3'}")
+    command.upgrade(db.alembic_config(engine), "0002")
+    older = mailflow("--config", str(settings), "check")
+    assert older.returncode == 0, older.stdout + older.stderr
+    assert "schema 0002, brought to " + db.SCHEMA_HEAD in older.stdout
+    assert db.schema_revision(engine) == "0002"
+
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    newer = mailflow("--config", str(settings), "check")
+    assert newer.returncode == 1
+    assert any(line.startswith("FAIL database") and "schema 9999 is unknown" in line
+               for line in newer.stdout.splitlines()), newer.stdout
+    assert db.schema_revision(engine) == "9999"
 
 
 def test_check_reports_a_wrong_smtp_port_and_exits_1(tmp_path: Path, smtp) -> None:  # noqa: ANN001

@@ -36,13 +36,26 @@ class DatabaseError(MailflowError):
     """The database cannot be reached or upgraded."""
 
 
+def sqlite_file(url: str, base_dir: Path | None = None) -> Path | None:
+    """The file of the SQLite database at `url` (a relative path taken from `base_dir`); None for another
+    database, or one in memory."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
+
+
+def known_revisions() -> set[str]:
+    """The schema revisions this version of mailflow can upgrade from (its migrations' ids)."""
+    return {script.name.split("_", 1)[0] for script in (MIGRATIONS / "versions").glob("[0-9]*.py")}
+
+
 def make_engine(url: str, base_dir: Path | None = None) -> Engine:
     """An engine for `url`; a relative SQLite path is taken from `base_dir` and its folder created."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database)
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
+    path = sqlite_file(url, base_dir)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         parsed = parsed.set(database=str(path))
         engine = create_engine(parsed, connect_args={"timeout": BUSY_SECONDS, "factory": TurnTakingConnection})

@@ -262,9 +262,14 @@ class DirectoryTransport:
         self.clock = clock or SystemClock()
 
     def check(self) -> None:
-        """Raise TransportError unless the folder exists (or can be created) and accepts files."""
+        """Raise TransportError unless the folder accepts files, or can be created by the first mail where
+        it is absent; creates nothing (`mailflow check`)."""
+        if not self.folder.exists():
+            parent = next(folder for folder in self.folder.parents if folder.exists())
+            if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+                raise TransportError(f"outbox folder {self.folder}: absent, and cannot be created in {parent}")
+            return
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=self.folder):
                 pass
         except OSError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from mailflow.campaign.calendar_file import load_calendars
 from mailflow.campaign.upcoming import upcoming
@@ -45,14 +46,9 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
     yield "settings", True, str(settings.source)
     base = settings.source.parent if settings.source else Path.cwd()
     line = None
-    try:
-        engine = db.make_engine(settings.database.url, base)
-        db.ping(engine)
-        db.upgrade(engine)
-        yield "database", True, engine.url.render_as_string()
-    except MailflowError as exc:
-        yield "database", False, str(exc)
-    else:
+    database, engine = _check_database(settings, base)
+    yield database
+    if engine is not None:
         yield daemon_check(engine, settings, now or SystemClock().now())
         line = _line(settings, engine)
     try:
@@ -66,6 +62,32 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
         yield "calendars", False, str(exc)
     yield from _check_mailbox(settings, base, line)
     yield from _check_smtp(settings, base)
+
+
+def _check_database(settings: Settings, base: Path) -> tuple[Check, Engine | None]:
+    """Reach the database and read its schema's revision, creating and upgrading nothing (`mailflow run`
+    does both when it starts); the engine when the service's tables are there to be read."""
+    missing = db.sqlite_file(settings.database.url, base)
+    if missing is not None and not missing.exists():
+        return ("database", True, f"{missing} does not exist yet: `mailflow run` (or `mailflow db upgrade`) "
+                "creates it"), None
+    try:
+        engine = db.make_engine(settings.database.url, base)
+        db.ping(engine)
+        revision = db.schema_revision(engine)
+    except (MailflowError, SQLAlchemyError) as exc:
+        return ("database", False, str(exc)), None
+    where = engine.url.render_as_string()
+    if revision == db.SCHEMA_HEAD:
+        return ("database", True, where), engine
+    if revision is None:
+        return ("database", True, f"{where}: no tables yet; `mailflow run` (or `mailflow db upgrade`) "
+                "creates them"), None
+    if revision in db.known_revisions():
+        return ("database", True, f"{where}: schema {revision}, brought to {db.SCHEMA_HEAD} when `mailflow run` "
+                "starts (or by `mailflow db upgrade`)"), engine
+    return ("database", False, f"{where}: schema {revision} is unknown to this version of mailflow (a newer "
+            "version wrote it?): run the version that upgraded it"), None
 
 
 def _line(settings: Settings, engine: Engine) -> datetime | None:
@@ -126,8 +148,12 @@ def _check_mailbox(settings, base: Path, handling: datetime | None) -> Iterator[
         mailbox.connect()
         refs = mailbox.waiting()
         mailbox.close()
-        where = f"{box.host}:{box.port} {box.folder}" if box.kind == "imap" else str(base / box.path)
-        yield "mailbox", True, f"{box.kind} {where}, {len(refs)} mail(s) in the folder"
+        if box.kind == "imap":
+            yield "mailbox", True, f"imap {box.host}:{box.port} {box.folder}, {len(refs)} mail(s) in the folder"
+        elif not (base / box.path).is_dir():
+            yield "mailbox", True, f"maildir {base / box.path} does not exist yet: `mailflow run` creates it"
+        else:
+            yield "mailbox", True, f"maildir {base / box.path}, {len(refs)} mail(s) in the folder"
     except MailflowError as exc:
         yield "mailbox", False, str(exc)
         return
@@ -158,8 +184,11 @@ def _check_smtp(settings, base: Path) -> Iterator[Check]:  # noqa: ANN001
     try:
         transport = make_transport(smtp, base, tokens)
         transport.check()
-        where = f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.kind == "smtp" else str(base / smtp.path)
-        yield "smtp", True, f"{smtp.kind} {where}"
+        if smtp.kind == "smtp":
+            yield "smtp", True, f"smtp {smtp.host}:{smtp.port} ({smtp.security})"
+        else:
+            absent = "" if (base / smtp.path).is_dir() else " (does not exist yet: the first mail sent creates it)"
+            yield "smtp", True, f"directory {base / smtp.path}{absent}"
     except MailflowError as exc:
         yield "smtp", False, str(exc)
 
