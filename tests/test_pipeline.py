@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
 from mailflow.campaign.export import proposal_record
@@ -31,6 +32,7 @@ from tests.factories import (
     proposal_mail,
     question_mail,
 )
+from tests.offer_factories import offer_mail, offer_values
 
 SAMPLES = SHARED / "samples"
 
@@ -114,6 +116,42 @@ def test_export_scores_perfectly_with_the_shared_scorer(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     assert "FIELD_ACCURACY=1.00 FILED_RECALL=1.00 FALSE_FILINGS=0" in score, score
+
+
+def test_the_json_export_follows_the_shared_schema_and_keeps_offers_apart(tmp_path: Path) -> None:
+    """Every record of `proposals export --format json` validates against ../shared's proposal.schema.json,
+    with mailflow's two documented extensions only: the status "to_check" (values read without
+    confidence) and a null campaign (received outside any campaign). Stage offers, which the schema does
+    not describe, are exported on their own with `--form offre_stage`."""
+    schema_file = SHARED / "schemas" / "proposal.schema.json"
+    if not schema_file.is_file():
+        pytest.skip(f"{schema_file} not present (../shared is absent)")
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    schema["properties"]["status"]["enum"].append("to_check")
+    schema["properties"]["campaign"]["type"] = ["string", "null"]
+    app = make_app(tmp_path)
+    outside = write_eml(tmp_path, "hc", proposal_mail(collectivity(4), date=datetime(2026, 11, 2, 10, 0, tzinfo=UTC)))
+    offer = write_eml(tmp_path, "offer", offer_mail(offer_values(1), "un stage d'observation à un élève "
+                                                                     "administrateur territorial"))
+    pipeline.ingest_files(app, [*samples(), outside, offer])
+
+    def export(*options: str) -> list[dict]:
+        return json.loads(subprocess.run(
+            [sys.executable, "-m", "mailflow", "--config", str(tmp_path / "settings.toml"),
+             "proposals", "export", "--format", "json", *options],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout)
+
+    proposals, offers = export(), export("--form", "offre_stage")
+    validator = Draft202012Validator(schema)
+    for record in proposals:
+        assert not list(validator.iter_errors(record)), (record["reference"], list(validator.iter_errors(record)))
+    assert {r["status"] for r in proposals} >= {"complete", "incomplete", "superseded"}
+    assert any(r["campaign"] is None for r in proposals)
+    assert [(r["form"], r["reference"]) for r in offers] == [("offre_stage", "ST-2022-0001")]
+    unknown = subprocess.run([sys.executable, "-m", "mailflow", "--config", str(tmp_path / "settings.toml"),
+                              "proposals", "export", "--form", "stage"], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 1 and "offre_stage, projet_collectif" in unknown.stderr, unknown.stderr
 
 
 def test_same_mail_twice_is_filed_and_answered_once(tmp_path: Path) -> None:

@@ -24,10 +24,12 @@ def proposals() -> None:
     """What was filed."""
 
 
-def _current_proposals(session, campaign: str | None):  # noqa: ANN001, ANN202
+def _current_proposals(session, campaign: str | None, form: str | None = None):  # noqa: ANN001, ANN202
     query = select(Proposal).order_by(Proposal.reference, Proposal.version)
     if campaign:
         query = query.where(Proposal.campaign == campaign)
+    if form:
+        query = query.where(Proposal.form == form)
     return list(session.scalars(query))
 
 
@@ -66,13 +68,19 @@ def proposals_show(ctx: Context, reference: str) -> None:
 @proposals.command("export")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json", show_default=True)
 @click.option("--campaign", help="Only this campaign.")
+@click.option("--form", "form", metavar="FORM",
+              help="JSON and CSV: the records of this form (default: the proposal form, projet_collectif; "
+                   "offre_stage: the stage offers, which proposal.schema.json does not describe).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file (required for xlsx unless stdout is redirected).")
 @pass_context
 @guard
-def proposals_export(ctx: Context, fmt: str, campaign: str | None, output: Path | None) -> None:
-    """Export proposals: JSON (per proposal.schema.json), CSV or xlsx."""
+def proposals_export(ctx: Context, fmt: str, campaign: str | None, form: str | None, output: Path | None) -> None:
+    """Export proposals: JSON (per proposal.schema.json), CSV or xlsx (every form, a sheet each)."""
     app = ctx.app()
+    form = form or app.form.name
+    if form not in app.forms:
+        raise MailflowError(f"no form {form!r}; the forms are: {', '.join(sorted(app.forms))}")
     if fmt == "xlsx":
         with app.sessions() as session:
             sheets = proposal_sheets(app, session, app.clock.now(), campaign) or [NO_PROPOSAL_SHEET]
@@ -83,7 +91,7 @@ def proposals_export(ctx: Context, fmt: str, campaign: str | None, output: Path 
             sys.stdout.buffer.write(data)
         return
     with app.sessions() as session:
-        records = [proposal_record(p) for p in _current_proposals(session, campaign)]
+        records = [proposal_record(p) for p in _current_proposals(session, campaign, form)]
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         (write_json if fmt == "json" else write_csv)(records, out)
