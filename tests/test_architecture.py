@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import networkx
@@ -67,3 +68,101 @@ def test_only_entry_points_import_the_composition_root():
     importers = set(import_graph().predecessors(COMPOSITION_ROOT))
     others = {name for name in importers if not (name + ".").startswith(ENTRY_POINT_PACKAGE + ".")}
     assert importers and others == set(), f"{sorted(others)} import the composition root"
+
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+# Alembic's revisions, one per schema change: the tree names them as a folder (db/ … migrations/ … versions/).
+UNLISTED = ("db/migrations/versions/",)
+
+
+def tree() -> str:
+    """The tree of docs/architecture.md: its first fenced block."""
+    match = re.search(r"^```\n(.*?)^```", ARCHITECTURE.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL)
+    assert match, f"{ARCHITECTURE} has no tree (a ``` block)"
+    return match.group(1)
+
+
+def parenthesised(text: str, start: int) -> str:
+    """The text inside the parentheses that open at `text[start]`, nested ones included."""
+    depth = 0
+    for end in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[end], 0)
+        if depth == 0:
+            return text[start + 1 : end]
+    return text[start + 1 :]
+
+
+def part_of(folder: tuple[str, ...], text: str) -> str | None:
+    """The part of the tree about mailflow/<folder>/ (None when it has none).
+
+    A package of mailflow/ is an entry of the tree (`  web/   …`, up to the next entry); a package
+    inside it is named in its parent's part followed by its modules in parentheses (`extract/ (…)`).
+    """
+    if not folder:
+        return text
+    parent = part_of(folder[:-1], text)
+    if parent is None:
+        return None
+    name = re.escape(folder[-1])
+    if len(folder) == 1:
+        match = re.search(rf"^  {name}/\s.*?(?=^  \S|\Z)", parent, re.MULTILINE | re.DOTALL)
+        return match.group(0) if match else None
+    match = re.search(rf"(?<![\w/]){name}/\s*\(", parent)
+    return parenthesised(parent, match.end() - 1) if match else None
+
+
+def own_part(folder: tuple[str, ...], text: str) -> str:
+    """The part of mailflow/<folder>/ without the parts of the packages inside it."""
+    part = part_of(folder, text) or ""
+    if not folder:
+        return re.sub(r"^  \w+/\s.*?(?=^  \S|\Z)", "", part, flags=re.MULTILINE | re.DOTALL)
+    while match := re.search(r"(?<![\w/])\w+/\s*\(", part):
+        inner = parenthesised(part, match.end() - 1)
+        part = part[: match.start()] + part[match.end() + len(inner) + 1 :]
+    return part
+
+
+def named(module: str, text: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(module)}(?!\w)", text) is not None
+
+
+def test_the_architecture_page_names_every_module():
+    """docs/architecture.md names every module of mailflow/ (but __init__.py and Alembic's revisions).
+
+    A module counts as named when its file name (`spool.py`) is written in its package's own part of
+    the tree: for a module of mailflow/ itself, the entries that are not packages; for a package of
+    mailflow/, its entry (`  mail/  …`, up to the next entry); for a package inside one, the parentheses
+    after its name in its parent's part (`extract/ (documents.py: …; docx.py …)`). A package's own part
+    leaves out the parentheses of the packages inside it, so pipeline/filing.py is not taken for
+    pipeline/offers/filing.py. A pattern (`pdf*.py`) names nothing.
+    """
+    text = tree()
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if path.name == "__init__.py" or "__pycache__" in relative.parts:
+            continue
+        if relative.as_posix().startswith(UNLISTED):
+            continue
+        folder = relative.parts[:-1]
+        if not named(path.name, own_part(folder, text)):
+            where = "mailflow/" + "".join(f"{part}/" for part in folder)
+            if part_of(folder, text) is None and len(folder) == 1:
+                where += f" — which has no entry yet: add `  {folder[0]}/  …` to the tree"
+            elif part_of(folder, text) is None:
+                where += f" — which has no part yet: write `{folder[-1]}/ (…)` in its parent's part"
+            missing.append(f"{relative.as_posix()} (in the part of {where})")
+    assert missing == [], f"{ARCHITECTURE.name} does not name these modules: " + ", ".join(missing)
+
+
+def test_the_architecture_page_names_no_module_that_is_gone():
+    """Every `name.py` written in a package's own part of the tree (as above) is a module of that package."""
+    text = tree()
+    folders = {path.relative_to(PACKAGE).parts[:-1] for path in PACKAGE.rglob("*.py")}
+    gone = [
+        "mailflow/" + "".join(f"{part}/" for part in folder) + name
+        for folder in sorted(folders)
+        for name in re.findall(r"(?<![\w.])(\w+\.py)(?!\w)", own_part(folder, text))
+        if not (PACKAGE.joinpath(*folder) / name).is_file()
+    ]
+    assert gone == [], f"{ARCHITECTURE.name} names modules that do not exist: " + ", ".join(gone)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from mailflow.errors import SettingsError
 from mailflow.settings import Settings, load_settings
@@ -79,20 +84,96 @@ def test_relative_paths_are_taken_from_the_settings_folder(tmp_path: Path) -> No
     assert settings.resolve(settings.archive.path) == tmp_path.resolve() / "store"
 
 
-def test_every_setting_is_documented_in_the_shipped_file() -> None:
-    """Each key of each settings table appears (set or commented) in the shipped settings.toml."""
-    text = (REPO / "settings.toml").read_text(encoding="utf-8")
-    undocumented = []
-    for table, section in Settings.model_fields.items():
-        if table == "source":
+# Fields of the models that are not keys of the file: `source` is the path load_settings read them from.
+NOT_IN_THE_FILE = {("", "source")}
+HEADER = re.compile(r"^#?\s*\[([\w.]+)\]\s*(?:#.*)?$")      # [smtp], or commented out: # [smtp.oauth2]
+KEY = re.compile(r"^#?\s*(\w+)\s*=")                          # key = value, or commented out: # key = value
+CONTINUATION = re.compile(r"^(?:\s+#|#\s+#)")                  # a comment indented under the line above
+
+
+def sub_table(field: FieldInfo) -> type[BaseModel] | None:
+    """The model of a field that is a table of its own (`[mailbox]`, `[mailbox.oauth2]`), else None."""
+    for candidate in get_args(field.annotation) or (field.annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def settings_tables(model: type[BaseModel] = Settings, table: str = "") -> Iterator[tuple[str, type[BaseModel]]]:
+    """Each table of the settings file ("" for the top level, "mailbox.oauth2"…) and the model it is read into."""
+    yield table, model
+    for key, field in model.model_fields.items():
+        if (sub := sub_table(field)) is not None:
+            yield from settings_tables(sub, f"{table}.{key}" if table else key)
+
+
+def shipped_documentation() -> tuple[set[str], dict[tuple[str, str], str]]:
+    """The tables of the shipped settings.toml, and (table, key) -> the key's lines, set or commented out.
+
+    A table starts at its header, commented out (`# [mailbox.oauth2]`) or not; a key's lines are its
+    own (`key = value` or `# key = value`) and the comment lines indented under it.
+    """
+    tables, keys = {""}, {}
+    table, current = "", None
+    for line in (REPO / "settings.toml").read_text(encoding="utf-8").splitlines():
+        if current is not None and CONTINUATION.match(line):
+            keys[current] += "\n" + line
             continue
-        for key in section.annotation.model_fields:  # type: ignore[union-attr]
-            if key in ("oauth2", "ca_file", "password_file", "message_id_domain", "timeout_seconds",
-                       "idle_renew_seconds", "batch_size"):
-                continue
-            if not re.search(rf"^#?\s*{key}\s*=", text, re.MULTILINE):
+        current = None
+        if header := HEADER.match(line):
+            table = header.group(1)
+            tables.add(table)
+        elif key := KEY.match(line):
+            current = (table, key.group(1))
+            keys[current] = line
+    return tables, keys
+
+
+def test_every_setting_is_documented_in_the_shipped_file() -> None:
+    """Each key of each settings table, sub-tables included, appears set or commented out in its own table
+    of the shipped settings.toml: a setting added to mailflow/settings.py without its line here fails."""
+    tables, keys = shipped_documentation()
+    undocumented = []
+    for table, model in settings_tables():
+        if table not in tables:
+            undocumented.append(f"[{table}] (the table itself: a header, commented out if it is optional)")
+        for key, field in model.model_fields.items():
+            if (table, key) in NOT_IN_THE_FILE or sub_table(field) is not None:
+                continue  # a sub-table is checked as a table of its own
+            if (table, key) not in keys:
                 undocumented.append(f"[{table}] {key}")
-    assert undocumented == []
+    assert undocumented == [], (
+        "settings missing from the shipped settings.toml (add each to its table, as `key = default` or "
+        "`# key = example` with its meaning and default): " + ", ".join(undocumented)
+    )
+
+
+def test_the_shipped_file_states_each_default() -> None:
+    """Each key of the shipped settings.toml is a setting of its table with a valid value, and says its default.
+
+    A key that is set has its default value (the file runs on the embedded defaults); a commented-out key
+    shows its default value, or is unset by default (None), or its comment says "default".
+    """
+    _, keys = shipped_documentation()
+    models = dict(settings_tables())
+    wrong = []
+    for (table, key), lines in keys.items():
+        model = models.get(table)
+        if model is None or key not in model.model_fields:
+            wrong.append(f"[{table}] {key}: not a setting of this table")
+            continue
+        first = lines.split("\n", 1)[0]
+        try:
+            value = getattr(model.model_validate(tomllib.loads(first.lstrip("#"))), key)
+        except (tomllib.TOMLDecodeError, ValidationError) as exc:
+            wrong.append(f"[{table}] {key}: {first.strip()!r} is not a valid value ({exc})")
+            continue
+        default = getattr(model(), key)
+        if not first.startswith("#") and value != default:
+            wrong.append(f"[{table}] {key}: set to {value!r}, but the default is {default!r}")
+        elif first.startswith("#") and value != default and default is not None and "default" not in lines.lower():
+            wrong.append(f"[{table}] {key}: the example {value!r} is not the default; say \"(default: …)\"")
+    assert wrong == [], "in the shipped settings.toml: " + "; ".join(wrong)
 
 
 def test_cli_malformed_settings_exit_2_with_one_line(tmp_path: Path) -> None:
