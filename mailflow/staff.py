@@ -320,6 +320,13 @@ def release(app: App, entry_id: int, actor: str) -> Message:
     return message
 
 
+def note(app: App, actor: str, action: str, *, target: str, after: str) -> None:
+    """One audit line, in a transaction of its own, for an action run through the whole service in
+    several commits (a history import, a digest sent on demand): noted once it has ended."""
+    with app.sessions.begin() as session:
+        audit(session, actor, action, app.clock.now(), target=target, after=after)
+
+
 def reprocess(app: App, message_id: str, actor: str) -> Message:
     """Read a known mail again on purpose (`backfill.reprocess`: refused when it already gave a proposal);
     the outcome is audited."""

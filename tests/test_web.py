@@ -270,8 +270,8 @@ def test_release_from_quarantine_files_the_proposal(app) -> None:  # noqa: ANN00
 
 
 def test_every_cli_action_that_changes_data_leaves_an_audit_line(tmp_path: Path) -> None:
-    """users add, proposals set-status, quarantine release, outbox retry and mail reprocess each write who
-    did what."""
+    """users add, proposals set-status, quarantine release, outbox retry, mail reprocess, import-history and
+    digest --send each write who did what."""
     app = service(tmp_path)
     reference = incomplete_proposal(app)
     quarantined_proposal(app)
@@ -285,6 +285,8 @@ def test_every_cli_action_that_changes_data_leaves_an_audit_line(tmp_path: Path)
         (["quarantine", "release", "1"], None, "release"),
         (["outbox", "retry"], None, "retry-send"),
         (["mail", "reprocess", asked], None, "reprocess"),
+        (["import-history", "--since", "2025-01-01"], None, "import-history"),
+        (["digest", "--send"], None, "digest-send"),
     ]
     for args, stdin, action in commands:
         result = runner.invoke(cli, ["--config", settings, *args], input=stdin, catch_exceptions=False)

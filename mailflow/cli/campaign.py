@@ -10,6 +10,7 @@ from mailflow.cli.base import Context, cli, guard, now_option, pass_context
 from mailflow.mail.compose import preview
 from mailflow.mail.templates import Templates
 from mailflow.service.previews import preview_reminder, render_for_reference
+from mailflow.staff import cli_actor, note
 
 # -- schedule, digest, templates -------------------------------------------------------------------
 
@@ -45,7 +46,9 @@ def digest(ctx: Context, print_: bool, send: bool, now: str | None) -> None:
     """The staff digest, now."""
     app = ctx.app(now)
     if send:
-        click.echo(send_digest(app, app.clock.now()))
+        sent = send_digest(app, app.clock.now())
+        note(app, cli_actor(), "digest-send", target="digest", after=sent)
+        click.echo(sent)
         return
     message = build_digest(app, app.clock.now(), force=True)
     if message is None:

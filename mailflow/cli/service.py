@@ -21,7 +21,7 @@ from mailflow.service.failures import LoginProblem, explain, record_cause, requi
 from mailflow.service.health import run_checks, status_lines
 from mailflow.service.logs import setup_logging
 from mailflow.service.rehearsal import readonly_mailbox, rehearsal, rehearse_once
-from mailflow.staff import cli_actor
+from mailflow.staff import cli_actor, note
 from mailflow.web.accounts import add_user
 
 # -- the service ---------------------------------------------------------------------------------
@@ -86,7 +86,9 @@ def import_history(ctx: Context, since: datetime, dry_run: bool, move: bool) -> 
     if not move:
         app.mailbox = readonly_mailbox(app)
     report = backfill(app, moment, move=move)
-    click.echo(f"history from {moment:%Y-%m-%d} to {report.line.isoformat(timespec='seconds')}: {report}")
+    summary = f"history from {moment:%Y-%m-%d} to {report.line.isoformat(timespec='seconds')}: {report}"
+    note(app, cli_actor(), "import-history", target=f"mailbox:{app.mailbox.name}", after=summary)
+    click.echo(summary)
 
 
 @cli.command()

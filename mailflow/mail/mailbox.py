@@ -130,6 +130,8 @@ class MaildirMailbox:
         return refs
 
     def fetch(self, refs: Sequence[MailRef]) -> Iterator[IncomingMail]:
+        if not refs:  # nothing listed: a Maildir looked at read-only may not exist yet
+            return
         box = self._opened()
         for ref in refs:
             try:
