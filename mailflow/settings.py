@@ -113,7 +113,8 @@ class SmtpSettings(Secret):
     timeout_seconds: Annotated[int, Field(ge=1)] = 60
     max_attempts: Annotated[int, Field(ge=1)] = 12
     answers_per_sender_per_day: Annotated[int, Field(ge=0)] = 5
-    message_id_domain: str | None = Field(None, description="Domain of our Message-IDs (default: the sender's).")
+    message_id_domain: str | None = Field(None, description="Domain of our Message-IDs (default: the sender's "
+                                          "address made a domain: stages.inet@cnfpt.fr gives stages.inet.cnfpt.fr).")
 
 
 class DatabaseSettings(Section):
