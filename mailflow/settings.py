@@ -13,7 +13,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from mailflow.errors import SettingsError
 from mailflow.toml_errors import toml_error, validation_reason
@@ -224,7 +224,12 @@ class Settings(Section):
     institute: InstituteSettings = InstituteSettings()
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
-    source: Path | None = Field(None, exclude=True, description="The file these settings came from.")
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file these settings came from (None: built in code). Not a key of the file."""
+        return self._source
 
     @model_validator(mode="after")
     def _oauth2_configured(self) -> Settings:
@@ -260,7 +265,8 @@ def load_settings(path: Path | None = None) -> Settings:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         raise SettingsError(_one_line(path, exc)) from None
-    return settings.model_copy(update={"source": path.resolve()})
+    settings._source = path.resolve()  # noqa: SLF001 - set once, by the one function that reads the file
+    return settings
 
 
 def _refuse_secrets(path: Path, raw: dict[str, Any], where: tuple[str, ...] = ()) -> None:
