@@ -232,6 +232,14 @@ class Settings(Section):
         return self._source
 
     @model_validator(mode="after")
+    def _polled_within_the_stall_alert(self) -> Settings:
+        if self.mailbox.poll_seconds >= self.staff.alert_after_minutes * 60:
+            raise ValueError(f"[mailbox] poll_seconds ({self.mailbox.poll_seconds}) must be shorter than [staff] "
+                             f"alert_after_minutes ({self.staff.alert_after_minutes} min): between two polls, "
+                             "the daemon would be taken for stalled")
+        return self
+
+    @model_validator(mode="after")
     def _oauth2_configured(self) -> Settings:
         for name in ("mailbox", "smtp"):
             section = getattr(self, name)
@@ -284,5 +292,7 @@ def _refuse_secrets(path: Path, raw: dict[str, Any], where: tuple[str, ...] = ()
 def _one_line(path: Path, exc: ValidationError) -> str:
     loc, reason = validation_reason(exc, unknown="unknown setting")
     location = [str(part) for part in loc]
+    if not location:  # a rule across tables: its reason names them
+        return f"{path.name}: {reason}"
     table = f"[{'.'.join(location[:-1])}] " if len(location) > 1 else ""
-    return f"{path.name}: {table}{location[-1] if location else ''}: {reason}"
+    return f"{path.name}: {table}{location[-1]}: {reason}"

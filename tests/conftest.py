@@ -17,6 +17,7 @@ pytest_plugins = ["tests.fixtures.servers"]
 FIXTURE_MARKERS: dict[str, str] = {
     "dovecot": "imap",
     "imap_server": "imap",
+    "dovecot_without_idle": "imap",  # tests/test_polling.py: a Dovecot of its own, IDLE left out
     "smtp_server": "smtp",
     "smtp": "smtp",
     "postgres_url": "postgresql",

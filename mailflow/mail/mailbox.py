@@ -336,14 +336,14 @@ class ImapMailbox:
 
     # -- waiting ----------------------------------------------------------------------------
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
-        """Return when the server reports new mail, after `seconds`, or soon after `interrupted()`.
-
-        With IDLE the server tells us at once; without it we poll every `poll_seconds`.
-        IDLE is re-issued at least every `idle_renew_seconds` (under RFC 2177's 29 minutes).
+        """Return when the server reports new mail, or soon after `interrupted()`; with IDLE, also after
+        `seconds` (the daemon's look at the folder of its own) or `idle_renew_seconds` (under RFC 2177's
+        29 minutes), whichever comes first; without IDLE, after `poll_seconds`, the polling interval the
+        settings ask for.
         """
         self._connected()
         if not self.idle_supported:
-            _sleep(min(seconds, self.settings.poll_seconds), interrupted)
+            _sleep(self.settings.poll_seconds, interrupted)
             return
         deadline = time.monotonic() + min(seconds, self.settings.idle_renew_seconds)
         ended = False  # the server said BYE or closed the connection: connect again now, not when IDLE ends
