@@ -68,6 +68,23 @@ def text(message: EmailMessage) -> str:
     return re.sub(r"[ \t\r\n\u00a0\u202f]+", " ", message.get_body(("plain",)).get_content())
 
 
+@pytest.mark.parametrize("received", [datetime(2022, 7, 11, 9, 0, tzinfo=UTC), datetime(2022, 10, 17, 9, 0, tzinfo=UTC)])
+def test_an_offer_for_a_stage_the_brochure_gives_no_deadline_for_is_never_late(box: Mailbox, received: datetime) -> None:
+    """A stage de professionnalisation (April-July 2023) has no « dépôt des offres jusqu'au »: an offer sent
+    after the projets collectifs' deadline (24 June 2022), or in the autumn, is filed in the 2022-2023
+    campaign as on time and acknowledged as such, not told it came too late."""
+    values = offer_values(4)
+    box.receive(offer_mail(values, "un stage de professionnalisation à un élève administrateur territorial",
+                           date=received), at=received)
+    (offer,) = box.records()
+    assert (offer["reference"], offer["campaign"]) == ("ST-2022-0001", CAMPAIGN)
+    assert offer["status"] == "complete", (offer["missing"], offer["problems"], offer["to_check"])
+    assert [(p["period"], p["late"]) for p in offer["placements"]] == [("professionnalisation-administrateurs", False)]
+    (answer,) = box.answers_to(values["sender"])
+    assert answer["Subject"] == "[ST-2022-0001] Accusé de réception de votre offre de stage"
+    assert "date limite" not in text(answer)
+
+
 def test_letter_in_the_body_naming_the_stage_and_period_is_filed_and_acknowledged(box: Mailbox) -> None:
     """A letter naming an observation stage for an élève administrateur and its dates: ST-2022-0001, complete."""
     values = offer_values(1)

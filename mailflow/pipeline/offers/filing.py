@@ -56,9 +56,9 @@ def file_offers(
     for document in documents:
         reading = read_offer(document, definition, calendar, words)
         check = check_offer(reading, definition, words, message.received_at.astimezone(zone).date())
-        undated = after_deadline and (not reading.placements or any(p.offers_deadline is None
-                                                                     for p in reading.placements))
-        late = bool(check.late) or undated
+        # Late: after the deadline of a stage it names; an offer that names none, after the campaign's.
+        # A stage the brochure gives no deadline for is never late.
+        late = bool(check.late) or (after_deadline and not reading.placements)
         for placement, stored in zip(reading.placements, reading.fields["placements"], strict=True):
             stored["late"] = placement in check.late
         campaign = Campaign(calendar.id, calendar.reference_prefix, calendar.reference_year, late) if calendar else None
