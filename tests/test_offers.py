@@ -68,8 +68,11 @@ def text(message: EmailMessage) -> str:
     return re.sub(r"[ \t\r\n\u00a0\u202f]+", " ", message.get_body(("plain",)).get_content())
 
 
-@pytest.mark.parametrize("received", [datetime(2022, 7, 11, 9, 0, tzinfo=UTC), datetime(2022, 10, 17, 9, 0, tzinfo=UTC)])
-def test_an_offer_for_a_stage_the_brochure_gives_no_deadline_for_is_never_late(box: Mailbox, received: datetime) -> None:
+@pytest.mark.parametrize("received", [datetime(2022, 7, 11, 9, 0, tzinfo=UTC),
+                                      datetime(2022, 10, 17, 9, 0, tzinfo=UTC)])
+def test_an_offer_for_a_stage_the_brochure_gives_no_deadline_for_is_never_late(
+    box: Mailbox, received: datetime,
+) -> None:
     """A stage de professionnalisation (April-July 2023) has no « dépôt des offres jusqu'au »: an offer sent
     after the projets collectifs' deadline (24 June 2022), or in the autumn, is filed in the 2022-2023
     campaign as on time and acknowledged as such, not told it came too late."""
