@@ -88,6 +88,22 @@ def test_an_offer_for_a_stage_the_brochure_gives_no_deadline_for_is_never_late(
     assert "date limite" not in text(answer)
 
 
+def test_an_offer_for_a_conservateur_du_patrimoine_goes_to_staff_not_to_the_bibliotheques(box: Mailbox) -> None:
+    """The brochure: the stages of the élèves conservateurs du patrimoine are managed by the INP. An offer for
+    one ("élève conservateur", the bibliothèques' words, inside it) is not filed as a stage for the
+    conservateurs de bibliothèques: it is for staff to check, with that reason, and its acknowledgement
+    names no stage of INET's."""
+    values = offer_values(5)
+    box.receive(offer_mail(values, "un stage d'observation à un élève conservateur territorial du patrimoine"))
+    (offer,) = box.records()
+    assert offer["placements"] == []
+    assert offer["status"] == "to_check"
+    assert any("conservateurs territoriaux du patrimoine" in item and "gérés par l'INP" in item
+               for item in offer["to_check"]), offer["to_check"]
+    (answer,) = box.answers_to(values["sender"])
+    assert "bibliothèques" not in text(answer)
+
+
 def test_letter_in_the_body_naming_the_stage_and_period_is_filed_and_acknowledged(box: Mailbox) -> None:
     """A letter naming an observation stage for an élève administrateur and its dates: ST-2022-0001, complete."""
     values = offer_values(1)

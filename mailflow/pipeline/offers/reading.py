@@ -107,15 +107,22 @@ def read_labels(lines: Sequence[str], definition: FormDefinition) -> dict[str, l
     return {path: value for path, value in values.items() if value}
 
 
-def _found(terms_text: str, words: Sequence[str]) -> int | None:
-    positions = [m.start() for w in words for m in re.finditer(rf"(?<![a-z]){re.escape(fold(w))}", terms_text)]
-    return min(positions) if positions else None
+def _spans(terms_text: str, words: Sequence[str]) -> list[tuple[int, int]]:
+    return [m.span() for w in words for m in re.finditer(rf"(?<![a-z]){re.escape(fold(w))}", terms_text)]
 
 
 def named(text: str, terms: Sequence[Any]) -> tuple[str, ...]:
-    """The ids of the terms named in a text, in the order they appear."""
+    """The ids of the terms named in a text, in the order they appear. Words found only inside another
+    term's longer words do not name their term ("élève conservateur" in "élève conservateur du patrimoine")."""
     folded = fold(text)
-    hits = [(pos, t.id) for t in terms if (pos := _found(folded, t.words)) is not None]
+    spans = {t.id: _spans(folded, t.words) for t in terms}
+    hits = []
+    for term_id, found in spans.items():
+        own = [(start, end) for start, end in found
+               if not any(other != term_id and s <= start and end <= e and (s, e) != (start, end)
+                          for other, theirs in spans.items() for s, e in theirs)]
+        if own:
+            hits.append((min(start for start, _ in own), term_id))
     return tuple(i for _, i in sorted(hits))
 
 
@@ -219,8 +226,11 @@ def _resolve(types: Sequence[str], cadres: Sequence[str], ranges: Sequence[tuple
     periods = _periods_for(calendar)
     year = calendar.title if calendar else "aucune campagne"
     notes: list[str] = []
-    for t in types:
-        for c in cadres:
+    for c in cadres:
+        if words.cadre(c).elsewhere:
+            notes.append(f"stage.cadres: offre pour des {words.cadre(c).title}\u00a0: {words.cadre(c).elsewhere}")
+            continue
+        for t in types:
             if not any(p.stage_type == t and c in p.cadres for p in periods):
                 notes.append(f"stage.type: {words.stage_type(t).title.lower()} non proposé aux "
                              f"{words.cadre(c).title} ({year})")

@@ -21,11 +21,13 @@ OFFER_FORM = "offre_stage"
 
 @dataclass(frozen=True)
 class Term:
-    """A stage type or a cadre d'emplois: its id (as the calendar names it), its French title, its words."""
+    """A stage type or a cadre d'emplois: its id (as the calendar names it), its French title, its words, and
+    why INET takes no offer for it, if so (`elsewhere`: French, for staff)."""
 
     id: str
     title: str
     words: tuple[str, ...]
+    elsewhere: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def _terms(raw: object, where: str) -> tuple[Term, ...]:
     if not isinstance(raw, list):
         raise FormDefinitionError(f"{where} must be an array of tables")
     try:
-        return tuple(Term(t["id"], t["title"], tuple(t["words"])) for t in raw)
+        return tuple(Term(t["id"], t["title"], tuple(t["words"]), t.get("elsewhere", "")) for t in raw)
     except (KeyError, TypeError) as exc:
         raise FormDefinitionError(f"{where}: each entry needs id, title and words ({exc})") from None
 
