@@ -337,10 +337,8 @@ class ImapMailbox:
     # -- waiting ----------------------------------------------------------------------------
     def wait(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
         """Return when the server reports new mail, or soon after `interrupted()`; with IDLE, also after
-        `seconds` (the daemon's look at the folder of its own) or `idle_renew_seconds` (under RFC 2177's
-        29 minutes), whichever comes first; without IDLE, after `poll_seconds`, the polling interval the
-        settings ask for.
-        """
+        `seconds` (the daemon's own look at the folder) or `idle_renew_seconds` (under RFC 2177's 29
+        minutes), whichever comes first; without IDLE, after `poll_seconds`, as the settings ask."""
         self._connected()
         if not self.idle_supported:
             _sleep(self.settings.poll_seconds, interrupted)
