@@ -6,7 +6,9 @@ Each kind gives `<name>.eml` (the mail exactly as it would be sent) and `<name>.
 headers decoded, then the text and HTML parts, for proof-reading). The data is the made-up
 proposal of templates/_exemple.json, the dates those of schedules/projet-collectif-2025-2026.toml (and of
 schedules/stages-2022-2023.toml for the stage offer);
-each reminder is rendered on its due day, to its first audience (examples/answers/rappels/).
+each reminder is rendered when the schedule sends it (the day before the slot, at its time, for a
+reminder relative to each proposal's slot), to its first audience (examples/answers/rappels/); a reminder
+about incomplete proposals is about the incomplete example, so that it lists what is missing.
 Run it again after editing a template and review the diff.
 """
 
@@ -22,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from mailflow.campaign.calendar_file import load_calendar  # noqa: E402
 from mailflow.campaign.reminders import compose_reminder  # noqa: E402
-from mailflow.campaign.rules import Occurrence, Target, reminder_due, slot_times  # noqa: E402
+from mailflow.campaign.rules import Occurrence, Target, due_on, reminder_due, slot_times  # noqa: E402
 from mailflow.mail.compose import Composer, compose, preview  # noqa: E402
 from mailflow.mail.template_context import ACKNOWLEDGEMENTS, mail_context, specimen  # noqa: E402
 from mailflow.mail.templates import Templates  # noqa: E402
@@ -31,6 +33,7 @@ from mailflow.pipeline.forms.definition import load_form_definitions  # noqa: E4
 OUT = REPO / "examples" / "answers"
 CALENDAR = REPO / "schedules" / "projet-collectif-2025-2026.toml"
 OFFERS = ("collectivite/accuse-reception-offre", REPO / "schedules" / "stages-2022-2023.toml", "offre_stage")
+INCOMPLETE = "collectivite/accuse-reception-incomplet"  # the example's variant that misses items
 SENDER = "INET - Stages <stages.inet@cnfpt.fr>"
 DOMAIN = "stages.inet.cnfpt.fr"
 
@@ -44,6 +47,9 @@ def main() -> None:
     for name, calendar_file, form in kinds:
         example = specimen(templates, name)
         original = example["original"]
+        if example["proposal"] is not None:
+            # The mail answered is the one the proposal was read from: one reception date for both.
+            original = {**original, "received_at": example["proposal"]["received_at"]}
         sent_at = datetime.fromisoformat(original["received_at"]) + timedelta(minutes=1)
         context = mail_context(
             proposal=example["proposal"], label=forms[form].label, campaign=load_calendar(calendar_file),
@@ -73,10 +79,15 @@ def reminders() -> None:
     out = OUT / "rappels"
     out.mkdir(parents=True, exist_ok=True)
     for reminder in calendar.reminders:
-        example = specimen(templates, reminder.template)["proposal"]
-        example["status"] = (reminder.statuses or ("complete",))[0]
+        status = (reminder.statuses or ("complete",))[0]
+        about = INCOMPLETE if status in ("incomplete", "late") else reminder.template
+        example = specimen(templates, about)["proposal"]
+        example["status"] = status
         slot = slot_times(calendar, calendar.slot_rule(reminder.slot))[1] if reminder.slot else None
-        due = reminder_due(calendar, reminder) or (slot[0] - timedelta(days=1))  # type: ignore[index]
+        due = reminder_due(calendar, reminder)
+        if due is None:  # relative to the proposal's slot: when the scheduler sends it (rules.occurrences)
+            assert slot is not None
+            due = due_on(calendar, reminder, slot[0].astimezone(calendar.timezone).date())
         addresses = {"sender": example["sender"], "tutor": example["tutor"]["email"],
                      "hr": example["collectivity"]["hr_email"], "dgs": example["dgs"]["email"]}
         target = Target(0, example["reference"], example["status"], due, due, addresses)

@@ -317,6 +317,14 @@ def test_french_date_filters(templates: Templates) -> None:
     assert flat(f["period_fr"](date(2025, 12, 15), date(2026, 1, 9))) == (
         "du lundi 15 décembre 2025 au vendredi 9 janvier 2026"
     )
+    two_days = {"starts": "2022-03-28", "starts_or": "2022-03-29", "ends": "2022-04-15", "ends_or": "2022-04-16"}
+    assert flat(f["stage_period"](two_days)) == "du lundi 28 ou mardi 29 mars au vendredi 15 ou samedi 16 avril 2022"
+    assert flat(f["stage_period"]({"starts": "2023-05-09", "ends": "2023-07-21", "ends_or": "2023-07-22"})) == (
+        "du mardi 9 mai au vendredi 21 ou samedi 22 juillet 2023"
+    )
+    assert flat(f["stage_period"]({"starts": "2022-03-14", "ends": "2022-04-08"})) == (  # stored before starts_or
+        "du lundi 14 mars au vendredi 8 avril 2022"
+    )
 
 
 def test_acknowledgement_choice() -> None:

@@ -206,6 +206,23 @@ def test_other_mistakes_are_refused_on_their_line(
     assert reason in message
 
 
+def test_the_second_possible_day_of_a_period_must_come_after_the_first(
+    tmp_path: Path, template_names: list[str]
+) -> None:
+    """`starts_or` is the later of a period's two possible first days (« du 28 ou 29 mars »): one written
+    before `starts` is refused on its line."""
+    text = (REPO / "schedules" / "stages-2022-2023.toml").read_text(encoding="utf-8")
+    assert text.count("starts_or = 2022-03-29") == 1
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    (folder / "stages.toml").write_text(text.replace("starts_or = 2022-03-29", "starts_or = 2022-03-27"),
+                                        encoding="utf-8")
+    message = refusal(folder, template_names)
+    line = text[: text.index("starts_or = 2022-03-29")].count("\n") + 1
+    assert f"stages.toml, line {line}: " in message, message
+    assert "starts_or (2022-03-27) must come after starts (2022-03-28)" in message
+
+
 def test_a_syntax_error_is_refused_with_its_line(tmp_path: Path, template_names: list[str]) -> None:
     """Broken TOML (a missing quote) is reported with the line tomllib found it on."""
     folder, line = bad_calendar(

@@ -88,6 +88,22 @@ def test_an_offer_for_a_stage_the_brochure_gives_no_deadline_for_is_never_late(
     assert "date limite" not in text(answer)
 
 
+def test_a_stage_with_two_possible_days_is_told_with_both(box: Mailbox) -> None:
+    """The brochure's « du 28 ou 29 mars au 15 ou 16 avril 2022 » (observation, conservateurs de
+    bibliothèques) is what the offer records and what its acknowledgement says: not a stage that would
+    end on Saturday 16 April, against what the collectivité wrote."""
+    values = {**offer_values(6), "tutor_role": "directrice de la médiathèque"}
+    box.receive(offer_mail(values, "un stage d'observation à un élève conservateur de bibliothèques, "
+                                   "du 28 mars au 15 avril 2022"))
+    (offer,) = box.records()
+    assert offer["status"] == "complete", (offer["missing"], offer["problems"], offer["to_check"])
+    assert offer["stage"]["period"] == "du 28 ou 29 mars au 15 ou 16 avril 2022"
+    assert [(p["period"], p["starts_or"], p["ends_or"]) for p in offer["placements"]] == [
+        ("observation-conservateurs", "2022-03-29", "2022-04-16")]
+    (answer,) = box.answers_to(values["sender"])
+    assert "du lundi 28 ou mardi 29 mars au vendredi 15 ou samedi 16 avril 2022" in text(answer)
+
+
 def test_an_offer_for_a_conservateur_du_patrimoine_goes_to_staff_not_to_the_bibliotheques(box: Mailbox) -> None:
     """The brochure: the stages of the élèves conservateurs du patrimoine are managed by the INP. An offer for
     one ("élève conservateur", the bibliothèques' words, inside it) is not filed as a stage for the

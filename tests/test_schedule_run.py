@@ -253,7 +253,7 @@ def test_every_reminder_template_renders_for_a_preview(tmp_path: Path) -> None:
 
     app = app_at(tmp_path, datetime(2025, 6, 1, tzinfo=UTC))
     templates = {r.template for c in app.calendars.values() for r in c.reminders}
-    assert len(templates) == 12
+    assert len(templates) == 13
     for template in sorted(templates):
         mail = preview_reminder(app, template)
         text = " ".join(mail.get_body(("plain",)).get_content().split())
@@ -266,6 +266,10 @@ def test_every_reminder_template_renders_for_a_preview(tmp_path: Path) -> None:
     offers = preview_reminder(app, "collectivite/rappel-offres-stage").get_body(("plain",)).get_content()
     offers = " ".join(offers.split())
     assert "Dépôt des offres jusqu'au lundi 29 novembre 2021." in offers
+    projects = preview_reminder(app, "collectivite/rappel-projets-collectifs")
+    assert "propositions attendues jusqu'au vendredi 24 juin 2022" in " ".join(projects["Subject"].split())
+    text = " ".join(projects.get_body(("plain",)).get_content().split())
+    assert "une équipe pluridisciplinaire de 4 élèves" in text and "4 000 €" in text
 
 
 def test_the_daemon_scheduler_catches_up_at_start(tmp_path: Path) -> None:

@@ -198,12 +198,16 @@ def _unique(values: list[str], table: str, key: str, what: str) -> None:
 def _period(index: int, table: PeriodTable, dates: dict[str, date | list[date]]) -> Period:
     if table.ends < table.starts:
         raise _Invalid(("periods", index, "ends"), f"ends ({table.ends}) is before starts ({table.starts})")
+    for key, first, other in (("starts_or", table.starts, table.starts_or), ("ends_or", table.ends, table.ends_or)):
+        if other is not None and other <= first:
+            raise _Invalid(("periods", index, key), f"{key} ({other}) must come after {key[:-3]} ({first}): "
+                           "it is the later of the two possible days")
     dates[f"{table.id}.starts"] = table.starts
     dates[f"{table.id}.ends"] = table.ends
     if table.offers_deadline is not None:
         dates[f"{table.id}.offers_deadline"] = table.offers_deadline
     return Period(table.id, table.title, table.starts, table.ends, table.offers_deadline,
-                  table.stage_type, tuple(table.cadres))
+                  table.stage_type, tuple(table.cadres), table.starts_or, table.ends_or)
 
 
 def _slot(index: int, table: SlotTable, dates: Mapping[str, date | list[date]]) -> SlotRule:

@@ -68,11 +68,14 @@ class PeriodTable(Table):
     title: str
     starts: date
     ends: date
+    starts_or: date | None = None  # « du 28 ou 29 mars »: the other possible first day
+    ends_or: date | None = None  # « au 15 ou 16 avril »: the other possible last day
     offers_deadline: date | None = None
     stage_type: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
     cadres: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = []
 
-    _no_datetime = field_validator("starts", "ends", "offers_deadline", mode="before")(refuse_datetime)
+    _no_datetime = field_validator("starts", "ends", "starts_or", "ends_or", "offers_deadline",
+                                   mode="before")(refuse_datetime)
 
 
 class ReminderTable(Table):

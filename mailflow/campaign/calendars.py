@@ -85,6 +85,8 @@ class Period:
     offers_deadline: date | None
     stage_type: str | None = None
     cadres: tuple[str, ...] = ()
+    starts_or: date | None = None  # the brochure's « du 28 ou 29 mars au 15 ou 16 avril »
+    ends_or: date | None = None
 
 
 @dataclass(frozen=True)

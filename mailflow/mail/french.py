@@ -85,8 +85,9 @@ def month_fr(value: date | datetime | str, zone: tzinfo) -> str:
     return format_date(day_of(value, zone), "MMMM", locale=LOCALE)
 
 
-def dates_fr(values: Iterable[date | datetime | str], zone: tzinfo) -> str:
-    """Several days as French prose: `mercredi 27, jeudi 28 et vendredi 29 août 2025`."""
+def dates_fr(values: Iterable[date | datetime | str], zone: tzinfo, conjunction: str = "et") -> str:
+    """Several days as French prose: `mercredi 27, jeudi 28 et vendredi 29 août 2025` (`conjunction`: "ou"
+    for days of which one will be)."""
     days = [day_of(value, zone) for value in values]
     words = []
     for index, day in enumerate(days):
@@ -100,16 +101,30 @@ def dates_fr(values: Iterable[date | datetime | str], zone: tzinfo) -> str:
             words.append(date_fr(day, zone))
     if len(words) <= 1:
         return "".join(words)
-    return ", ".join(words[:-1]) + " et " + words[-1]
+    return ", ".join(words[:-1]) + f" {conjunction} " + words[-1]
 
 
-def period_fr(start: date | datetime | str, end: date | datetime | str, zone: tzinfo) -> str:
-    """`du lundi 13 octobre au vendredi 19 décembre 2025` (the year once when both share it)."""
+def period_fr(start: date | datetime | str, end: date | datetime | str, zone: tzinfo,
+              start_or: date | datetime | str | None = None, end_or: date | datetime | str | None = None) -> str:
+    """`du lundi 13 octobre au vendredi 19 décembre 2025` (the year once when both share it); with the
+    other possible days, `du lundi 28 ou mardi 29 mars au vendredi 15 ou samedi 16 avril 2022`."""
     first, last = day_of(start, zone), day_of(end, zone)
-    first_text = date_fr(first, zone)
+    first_text = _or(first, day_of(start_or, zone) if start_or else None, zone)
     if first.year == last.year:
         first_text = first_text.rsplit(NBSP, 1)[0]
-    return f"du {first_text} au {date_fr(last, zone)}"
+    return f"du {first_text} au {_or(last, day_of(end_or, zone) if end_or else None, zone)}"
+
+
+def _or(day: date, other: date | None, zone: tzinfo) -> str:
+    """`vendredi 15 avril 2022`, or with the other possible day `vendredi 15 ou samedi 16 avril 2022`."""
+    return date_fr(day, zone) if other is None else dates_fr([day, other], zone, conjunction="ou")
+
+
+def stage_period(stage: Any, zone: tzinfo) -> str:
+    """A stage's period as `period_fr` writes it, from a calendar period or a stored placement (a mapping)
+    with `starts`, `ends` and, where the brochure gives two possible days, `starts_or`, `ends_or`."""
+    value = stage.get if isinstance(stage, Mapping) else lambda key: getattr(stage, key, None)
+    return period_fr(value("starts"), value("ends"), zone, value("starts_or"), value("ends_or"))
 
 
 def _glue(text: str) -> str:
@@ -335,6 +350,7 @@ def filters(zone: tzinfo) -> dict[str, Any]:
         "dates_fr": lambda values: dates_fr(values, zone),
         "month_fr": lambda value: month_fr(value, zone),
         "period_fr": lambda start, end: period_fr(start, end, zone),
+        "stage_period": lambda stage: stage_period(stage, zone),
         "euros": euros,
         "number_fr": number_fr,
         "siret": siret,

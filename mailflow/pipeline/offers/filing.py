@@ -63,7 +63,7 @@ def file_offers(
             stored["late"] = placement in check.late
         campaign = Campaign(calendar.id, calendar.reference_prefix, calendar.reference_year, late) if calendar else None
         flags = [f"hors délai : {p.stage_type.lower()} des {p.cadre}, offres attendues jusqu'au "
-                 f"{p.offers_deadline:%d/%m/%Y} ({french_period(p.starts, p.ends)})"
+                 f"{p.offers_deadline:%d/%m/%Y} ({french_period(p.starts, p.ends, p.starts_or, p.ends_or)})"
                  for p in check.late if p.offers_deadline]
         recipients = answer_recipients(
             session, original, verdict, reading.fields, now, form=definition, internal_domains=app.internal_domains,

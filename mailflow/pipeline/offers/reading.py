@@ -53,12 +53,19 @@ class Placement:
     offers_deadline: date | None
     type_id: str = ""
     cadre_id: str = ""
+    starts_or: date | None = None  # the other possible first and last days (« du 28 ou 29 mars »)
+    ends_or: date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """As stored in the proposal's fields (JSON)."""
         return {"period": self.period, "stage_type": self.stage_type, "cadre": self.cadre,
                 "starts": self.starts.isoformat(), "ends": self.ends.isoformat(),
-                "offers_deadline": self.offers_deadline.isoformat() if self.offers_deadline else None}
+                "starts_or": _iso(self.starts_or), "ends_or": _iso(self.ends_or),
+                "offers_deadline": _iso(self.offers_deadline)}
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 @dataclass(frozen=True)
@@ -72,13 +79,23 @@ class OfferReading:
     cadres: tuple[str, ...]
 
 
-def french_period(starts: date, ends: date) -> str:
-    """"du 14 mars au 8 avril 2022" (the year once when both dates share it)."""
+def french_period(starts: date, ends: date, starts_or: date | None = None, ends_or: date | None = None) -> str:
+    """"du 14 mars au 8 avril 2022" (the year once when both dates share it); with the other possible
+    days, "du 28 ou 29 mars au 15 ou 16 avril 2022"."""
     names = {v: k for k, v in MONTHS.items()} | {2: "février", 8: "août", 12: "décembre"}
-    first = f"{starts.day}{'er' if starts.day == 1 else ''} {names[starts.month]}"
+
+    def day(first: date, other: date | None) -> str:
+        number = f"{first.day}{'er' if first.day == 1 else ''}"
+        if other is None:
+            return f"{number} {names[first.month]}"
+        if other.month == first.month:
+            return f"{number} ou {other.day} {names[first.month]}"
+        return f"{number} {names[first.month]} ou {other.day}{'er' if other.day == 1 else ''} {names[other.month]}"
+
+    first = day(starts, starts_or)
     if starts.year != ends.year:
         first += f" {starts.year}"
-    return f"du {first} au {ends.day}{'er' if ends.day == 1 else ''} {names[ends.month]} {ends.year}"
+    return f"du {first} au {day(ends, ends_or)} {(ends_or or ends).year}"
 
 
 def read_labels(lines: Sequence[str], definition: FormDefinition) -> dict[str, list[str]]:
@@ -269,13 +286,14 @@ def read_offer(document: Document, definition: FormDefinition, calendar: Calenda
     pairs, notes = _resolve(types, cadres, ranges, calendar, words)
     placements = tuple(
         Placement(p.id, words.stage_type(p.stage_type or "").title, words.cadre(c).title, p.starts, p.ends,
-                  p.offers_deadline, p.stage_type or "", c)
+                  p.offers_deadline, p.stage_type or "", c, p.starts_or, p.ends_or)
         for p, c in pairs
     )
     if placements:
         stage["type"] = ", ".join(dict.fromkeys(x.stage_type for x in placements))
         stage["cadres"] = ", ".join(dict.fromkeys(x.cadre for x in placements))
-        stage["period"] = " ; ".join(dict.fromkeys(french_period(x.starts, x.ends) for x in placements))
+        stage["period"] = " ; ".join(dict.fromkeys(french_period(x.starts, x.ends, x.starts_or, x.ends_or)
+                                                   for x in placements))
     else:
         stage["type"] = stage.get("type") or ", ".join(words.stage_type(t).title for t in types) or None
         stage["cadres"] = stage.get("cadres") or ", ".join(words.cadre(c).title for c in cadres) or None
