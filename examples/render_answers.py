@@ -7,8 +7,7 @@ headers decoded, then the text and HTML parts, for proof-reading). The data is t
 proposal of templates/_exemple.json, the dates those of schedules/projet-collectif-2025-2026.toml (and of
 schedules/stages-2022-2023.toml for the stage offer);
 each reminder is rendered when the schedule sends it (the day before the slot, at its time, for a
-reminder relative to each proposal's slot), to its first audience (examples/answers/rappels/); a reminder
-about incomplete proposals is about the incomplete example, so that it lists what is missing.
+reminder relative to each proposal's slot), to its first audience (examples/answers/rappels/).
 Run it again after editing a template and review the diff.
 """
 
@@ -33,7 +32,6 @@ from mailflow.pipeline.forms.definition import load_form_definitions  # noqa: E4
 OUT = REPO / "examples" / "answers"
 CALENDAR = REPO / "schedules" / "projet-collectif-2025-2026.toml"
 OFFERS = ("collectivite/accuse-reception-offre", REPO / "schedules" / "stages-2022-2023.toml", "offre_stage")
-INCOMPLETE = "collectivite/accuse-reception-incomplet"  # the example's variant that misses items
 SENDER = "INET - Stages <stages.inet@cnfpt.fr>"
 DOMAIN = "stages.inet.cnfpt.fr"
 
@@ -79,10 +77,8 @@ def reminders() -> None:
     out = OUT / "rappels"
     out.mkdir(parents=True, exist_ok=True)
     for reminder in calendar.reminders:
-        status = (reminder.statuses or ("complete",))[0]
-        about = INCOMPLETE if status in ("incomplete", "late") else reminder.template
-        example = specimen(templates, about)["proposal"]
-        example["status"] = status
+        example = specimen(templates, reminder.template)["proposal"]
+        example["status"] = (reminder.statuses or ("complete",))[0]
         slot = slot_times(calendar, calendar.slot_rule(reminder.slot))[1] if reminder.slot else None
         due = reminder_due(calendar, reminder)
         if due is None:  # relative to the proposal's slot: when the scheduler sends it (rules.occurrences)
