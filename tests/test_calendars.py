@@ -223,6 +223,29 @@ def test_the_second_possible_day_of_a_period_must_come_after_the_first(
     assert "starts_or (2022-03-27) must come after starts (2022-03-28)" in message
 
 
+def test_a_reminders_forms_must_be_known_and_choose_among_past_senders(
+    tmp_path: Path, template_names: list[str]
+) -> None:
+    """`forms` narrows a past_senders reminder to proposals of those forms: a form no definition has, or
+    forms on a reminder to the proposals' own people, is refused on its line."""
+    text = (REPO / "schedules" / "stages-2022-2023.toml").read_text(encoding="utf-8")
+    assert text.count('forms = ["projet_collectif"]') == 1
+    line = text[: text.index('forms = ["projet_collectif"]')].count("\n") + 1
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    (folder / "stages.toml").write_text(text.replace('forms = ["projet_collectif"]', 'forms = ["projet_colectif"]'),
+                                        encoding="utf-8")
+    with pytest.raises(CalendarError) as caught:
+        load_calendars(folder, template_names, ["offre_stage", "projet_collectif"])
+    assert f"stages.toml, line {line}: " in str(caught.value)
+    assert 'no form definition "projet_colectif" (forms: offre_stage, projet_collectif)' in str(caught.value)
+    projects = PROJECTS.read_text(encoding="utf-8")
+    (folder / "stages.toml").unlink()
+    (folder / "projets.toml").write_text(projects.replace('id = "veille-teams"', 'id = "veille-teams"\nforms = ["x"]'),
+                                         encoding="utf-8")
+    assert "forms chooses among past_senders" in refusal(folder, template_names)
+
+
 def test_a_syntax_error_is_refused_with_its_line(tmp_path: Path, template_names: list[str]) -> None:
     """Broken TOML (a missing quote) is reported with the line tomllib found it on."""
     folder, line = bad_calendar(

@@ -88,6 +88,24 @@ def test_an_offer_for_a_stage_the_brochure_gives_no_deadline_for_is_never_late(
     assert "date limite" not in text(answer)
 
 
+def test_an_offer_for_a_stage_already_begun_is_late(box: Mailbox) -> None:
+    """A stage without an offers deadline (ouverture, administrateurs: 6 February-3 March 2023) offered on
+    3 April 2023, once it is over: late, and the acknowledgement says the stage has begun, where it was
+    filed complete and on time."""
+    values = offer_values(7)
+    april = datetime(2023, 4, 3, 9, 0, tzinfo=UTC)
+    box.receive(offer_mail(values, "un stage d'ouverture à un élève administrateur territorial", date=april),
+                at=april)
+    (offer,) = box.records()
+    assert (offer["status"], offer["campaign"]) == ("late", CAMPAIGN)
+    assert [(p["period"], p["late"]) for p in offer["placements"]] == [("ouverture-administrateurs", True)]
+    assert any("stage commencé le 06/02/2023" in str(flag) for flag in offer["flags"]), offer["flags"]
+    (answer,) = box.answers_to(values["sender"])
+    assert answer["Subject"] == "[ST-2022-0001] Offre de stage reçue après la date limite"
+    assert "Le stage d'ouverture des élèves administrateurs territoriaux a commencé le lundi 6 février 2023." in (
+        text(answer))
+
+
 def test_a_stage_with_two_possible_days_is_told_with_both(box: Mailbox) -> None:
     """The brochure's « du 28 ou 29 mars au 15 ou 16 avril 2022 » (observation, conservateurs de
     bibliothèques) is what the offer records and what its acknowledgement says: not a stage that would
@@ -297,6 +315,29 @@ def test_calendar_calls_for_each_stage_type_those_who_did_not_offer_it(tmp_path:
             calls = [(r.reminder, r.recipient) for r in session.scalars(select(ReminderRow))]
     assert sorted(calls) == [("offres-observation-conservateurs", values["sender"]),
                              ("offres-thematique", values["sender"])]
+
+
+def test_the_call_for_projets_collectifs_goes_to_those_that_hosted_a_team_not_one_eleve(tmp_path: Path) -> None:
+    """The call for projets collectifs (20 May 2022) goes to the collectivités whose projet collectif was
+    accepted (the reminder's `forms`), not to one whose accepted stage offer had one élève."""
+    app = make_app(tmp_path, clock=ManualClock(datetime(2021, 6, 1, tzinfo=UTC)))
+    team, stage = offer_values(10), offer_values(11)
+    earlier = tmp_path / "team.eml"
+    earlier.write_bytes(proposal_mail({**collectivity(10), "sender": team["sender"]},
+                                      date=datetime(2021, 6, 2, 9, 0, tzinfo=UTC)).as_bytes())
+    offer = tmp_path / "offer.eml"
+    offer.write_bytes(offer_mail(stage, "un stage d'observation à un élève administrateur territorial").as_bytes())
+    ingest_files(app, [earlier, offer])
+    with app.sessions.begin() as session:
+        for proposal in session.scalars(select(Proposal)):
+            proposal.status = "accepted"
+            proposal.campaign = "an-earlier-year"  # both hosted élèves in an earlier campaign
+    app.clock.set(datetime(2022, 5, 27, 10, 0, tzinfo=UTC))
+    run_due(app)
+    with app.sessions() as session:
+        called = [r.recipient for r in session.scalars(select(ReminderRow))
+                  if r.reminder == "offres-projets-collectifs"]
+    assert called == [team["sender"]]
 
 
 def test_calendar_period_naming_an_unknown_stage_type_is_refused(tmp_path: Path) -> None:

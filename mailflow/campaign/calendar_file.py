@@ -91,9 +91,14 @@ def load_calendar(
         loc, reason = validation_reason(exc, _TABLES)
         raise CalendarError(_message(path, text, raw, loc, reason)) from None
     try:
-        if form_names is not None and parsed.campaign.form not in form_names:
+        if form_names is not None:
             known = ", ".join(sorted(form_names)) or "none"
-            raise _Invalid(("campaign", "form"), f'no form definition "{parsed.campaign.form}" (forms: {known})')
+            if parsed.campaign.form not in form_names:
+                raise _Invalid(("campaign", "form"), f'no form definition "{parsed.campaign.form}" (forms: {known})')
+            for index, reminder in enumerate(parsed.reminders):
+                for form in reminder.forms:
+                    if form not in form_names:
+                        raise _Invalid(("reminders", index, "forms"), f'no form definition "{form}" (forms: {known})')
         return _build(parsed, path, template_names)
     except _Invalid as exc:
         raise CalendarError(_message(path, text, raw, exc.loc, exc.reason)) from None
@@ -282,6 +287,8 @@ def _reminder(
         raise _Invalid((*loc, "ics"), "ics = true needs a slot")
     if table.period is not None and table.period not in period_ids:
         raise _Invalid((*loc, "period"), f'unknown period "{table.period}"')
+    if table.forms and audience != ("past_senders",):
+        raise _Invalid((*loc, "forms"), "forms chooses among past_senders: the audience must be past_senders")
     anchor: date | str = table.date
     if isinstance(anchor, str):
         if anchor == SLOT_DATE:
@@ -315,6 +322,7 @@ def _reminder(
         ics=table.ics,
         period=table.period,
         announce=table.announce,
+        forms=tuple(table.forms),
     )
 
 

@@ -91,6 +91,7 @@ class ReminderTable(Table):
     slot: str | None = None
     ics: bool = False
     period: str | None = None
+    forms: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = []
     announce: str = ""
     template: str
 

@@ -43,6 +43,7 @@ class Reminder:
     ics: bool
     period: str | None
     announce: str = ""
+    forms: tuple[str, ...] = ()  # past_senders: of proposals of these forms only (default: any)
 
     @property
     def per_proposal(self) -> bool:

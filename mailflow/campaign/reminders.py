@@ -90,9 +90,9 @@ def _target(row: Any, addresses: dict[str, str | None]) -> Target:
 
 
 def past_senders(session: Session, calendar: Calendar, reminder: Reminder, before: datetime) -> list[str]:
-    """Who sent a proposal in another campaign before `before` (of the reminder's statuses, if any),
-    and has not sent one in this campaign (for the reminder's period, when it has one: a collectivité
-    that offered an observation stage is still called for the thematic ones)."""
+    """Who sent a proposal in another campaign before `before` (of the reminder's statuses and forms, if
+    any), and has not sent one in this campaign (for the reminder's period, when it has one: a
+    collectivité that offered an observation stage is still called for the thematic ones)."""
     query = select(Proposal.sender).where(
         Proposal.received_at < before,
         (Proposal.campaign != calendar.id) | Proposal.campaign.is_(None),
@@ -100,6 +100,8 @@ def past_senders(session: Session, calendar: Calendar, reminder: Reminder, befor
     )
     if reminder.statuses:
         query = query.where(Proposal.status.in_(reminder.statuses))
+    if reminder.forms:
+        query = query.where(Proposal.form.in_(reminder.forms))
     rows = session.execute(select(Proposal.sender, Proposal.fields).where(Proposal.campaign == calendar.id))
     already = {s.lower() for s, fields in rows if reminder.period is None or reminder.period in offer_periods(fields)}
     found = dict.fromkeys(s.strip().lower() for s in session.scalars(query.order_by(Proposal.received_at)))

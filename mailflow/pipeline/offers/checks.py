@@ -43,5 +43,7 @@ def check_offer(reading: OfferReading, definition: FormDefinition, words: Vocabu
         concerned = [p for p in reading.placements if p.type_id == rule.stage_type and p.cadre_id in rule.cadres]
         if concerned and role and tutor_problem(rule, role):
             to_check.append(f"tutor.role: {rule.reason} (fonction indiquée : {role})")
-    late = tuple(p for p in reading.placements if p.offers_deadline is not None and received > p.offers_deadline)
+    # Late after its offers deadline; a stage the brochure gives none for, once it has begun.
+    late = tuple(p for p in reading.placements
+                 if (received > p.offers_deadline if p.offers_deadline is not None else received >= p.starts))
     return OfferCheck(validation.missing, validation.problems, tuple(dict.fromkeys(to_check)), late)
