@@ -252,8 +252,8 @@ def run(mails: int, latency_mails: int, big_mb: float, keep: bool, database: str
         write_settings(workdir, imap=dovecot, smtp=smtp, database_url=url,
                        handle_since="2025-06-01")  # archive in workdir
         settings = workdir / "settings.toml"
-        text = settings.read_text().replace("poll_seconds = 600\n",
-                                            "poll_seconds = 600\nmax_message_bytes = 41943040\n"
+        text = settings.read_text().replace("poll_seconds = 450\n",
+                                            "poll_seconds = 450\nmax_message_bytes = 41943040\n"
                                             + ("" if readers is None else f"reader_processes = {readers}\n"))
         settings.write_text(text.replace("answers_per_sender_per_day = 5", "answers_per_sender_per_day = 50"))
 

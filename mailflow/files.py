@@ -33,3 +33,15 @@ def write_atomically(target: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def why_not_creatable(path: Path) -> str | None:
+    """Why `path`, absent, could not be created (its nearest existing parent is not a folder this process
+    may write in, or cannot be looked at), or None when it could. Creates nothing (`mailflow check`)."""
+    try:
+        parent = next(folder for folder in path.parents if folder.exists())
+        if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+            return None
+    except OSError as exc:
+        return f"{path}: cannot be looked at ({exc.strerror})"
+    return f"{path}: absent, and cannot be created in {parent}"

@@ -233,10 +233,10 @@ class Settings(Section):
 
     @model_validator(mode="after")
     def _polled_within_the_stall_alert(self) -> Settings:
-        if self.mailbox.poll_seconds >= self.staff.alert_after_minutes * 60:
-            raise ValueError(f"[mailbox] poll_seconds ({self.mailbox.poll_seconds}) must be shorter than [staff] "
-                             f"alert_after_minutes ({self.staff.alert_after_minutes} min): between two polls, "
-                             "the daemon would be taken for stalled")
+        if self.mailbox.poll_seconds * 2 > self.staff.alert_after_minutes * 60:
+            raise ValueError(f"[mailbox] poll_seconds ({self.mailbox.poll_seconds}) must be at most half of [staff] "
+                             f"alert_after_minutes ({self.staff.alert_after_minutes} min): between two polls "
+                             "and a slow pass, the daemon would be taken for stalled")
         return self
 
     @model_validator(mode="after")

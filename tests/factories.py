@@ -52,7 +52,7 @@ def write_settings(
         mailbox = (
             f'kind = "imap"\nhost = "{imap.host}"\nport = {imap.port}\nsecurity = "none"\n'
             f'username = "{imap.username}"\npassword_env = "MAILFLOW_TEST_IMAP_PASSWORD"\n'
-            "poll_seconds = 600\n"
+            "poll_seconds = 450\n"
         )
     else:
         mailbox = 'kind = "maildir"\npath = "inbox"\n'

@@ -106,6 +106,25 @@ def test_check_creates_nothing_and_upgrades_nothing(tmp_path: Path) -> None:
     assert db.schema_revision(engine) == "9999"
 
 
+def test_check_fails_where_run_could_not_create_its_folders(tmp_path: Path) -> None:
+    """A database, Maildir or outbox folder to be created under a file (a typo in a path): `mailflow check`
+    says FAIL for each, naming the path, rather than « does not exist yet »; it still creates nothing."""
+    settings = write_settings(tmp_path, database_url=f"sqlite:///{tmp_path / 'blocker' / 'mailflow.sqlite3'}")
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace('path = "inbox"', 'path = "blocker/inbox"')
+                        .replace('path = "outbox"', 'path = "blocker/outbox"'), encoding="utf-8")
+    (tmp_path / "blocker").write_text("a file where a folder was meant\n", encoding="utf-8")
+
+    result = mailflow("--config", str(settings), "check")
+
+    assert result.returncode == 1, result.stdout
+    lines = result.stdout.splitlines()
+    for name, path in (("database", "mailflow.sqlite3"), ("mailbox", "inbox"), ("smtp", "outbox")):
+        assert any(line.startswith(f"FAIL {name}") and f"blocker/{path}: absent, and cannot be created" in line
+                   for line in lines), (name, lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "settings.toml"]
+
+
 def test_check_reports_a_wrong_smtp_port_and_exits_1(tmp_path: Path, smtp) -> None:  # noqa: ANN001
     """`mailflow check` with the SMTP server on a wrong port: FAIL with the reason, exit 1."""
     class Closed:

@@ -117,7 +117,7 @@ def test_crashes_at_every_step_lose_nothing_and_file_nothing_twice(imap_server, 
     Batches of 4 (fetch, moves): a crash then leaves at most a few mails processed but not yet moved,
     so that the 25 crashes fall at every step rather than on an already drained mailbox."""
     settings = workdir / "settings.toml"
-    settings.write_text(settings.read_text().replace("poll_seconds = 600\n", "poll_seconds = 600\nbatch_size = 4\n"))
+    settings.write_text(settings.read_text().replace("poll_seconds = 450\n", "poll_seconds = 450\nbatch_size = 4\n"))
     proposals, questions = deliver(imap_server, 100, questions_every=5)
     rng = random.Random(20250620)
     points = ["fetched", "archived", "recorded", "processed", "moved"]
@@ -203,8 +203,8 @@ def test_mail_arriving_during_a_pass_is_read_at_once_not_left_to_the_server(
     straight away. The daemon waits for the server (IDLE) only after a pass that found nothing: Dovecot
     may announce a mail that arrived before IDLE began only at its next check, 30 s later."""
     settings = workdir / "settings.toml"
-    settings.write_text(settings.read_text().replace("poll_seconds = 600\n",
-                                                      "poll_seconds = 600\nreader_processes = 0\n"))
+    settings.write_text(settings.read_text().replace("poll_seconds = 450\n",
+                                                      "poll_seconds = 450\nreader_processes = 0\n"))
     app = build_app(load_settings(settings))
     daemon = Daemon(app, tick_seconds=600)
     deliver(imap_server, 2)
@@ -264,16 +264,16 @@ def test_idle_over_tls_wakes_on_new_mail(imap_server, workdir: Path, security: s
 def test_new_mail_is_seen_through_idle_without_waiting_for_a_poll(
     imap_server, workdir: Path, daemon: subprocess.Popen  # noqa: ANN001
 ) -> None:
-    """With polling set to ten minutes, a new mail is still filed within seconds: IDLE woke the daemon."""
+    """With polling set to seven minutes and a half, a new mail is still filed within seconds: IDLE woke the daemon."""
     settings = (workdir / "settings.toml").read_text()
-    assert "poll_seconds = 600" in settings
+    assert "poll_seconds = 450" in settings
     log = workdir / "daemon.log"
     deliver(imap_server, 1)
     wait_until(lambda: count(workdir, Message, Message.state == "moved") == 1, 30, "the first mail", log)
     wait_until(lambda: imap_server.idling() >= 1, 30, "the daemon waiting in IDLE", log)
     deliver(imap_server, 1, start=1)
     took = wait_until(lambda: count(workdir, Message, Message.state == "moved") == 2, 20, "the IDLE wake-up", log)
-    assert took < 20 < 600
+    assert took < 20 < 450
 
 
 @pytest.mark.slow
@@ -302,7 +302,7 @@ def test_uidvalidity_change_refiles_nothing(imap_server, workdir: Path) -> None:
 def test_mail_over_the_size_limit_is_quarantined_with_its_headers(imap_server, workdir: Path) -> None:  # noqa: ANN001
     """A mail larger than max_message_bytes is not downloaded whole: quarantined by size, headers kept."""
     settings = workdir / "settings.toml"
-    text = settings.read_text().replace("poll_seconds = 600\n", "poll_seconds = 600\nmax_message_bytes = 4096\n")
+    text = settings.read_text().replace("poll_seconds = 450\n", "poll_seconds = 450\nmax_message_bytes = 4096\n")
     settings.write_text(text)
     big = proposal_mail(collectivity(30_000), date=JUNE)
     big.add_attachment(b"x" * 20_000, maintype="application", subtype="octet-stream", filename="annexe.bin")
@@ -375,7 +375,7 @@ def test_a_backlog_is_answered_batch_by_batch(imap_server, workdir: Path) -> Non
     """Twelve mails waiting and batches of four: the first answers leave before the last mails are read,
     not once the whole backlog is filed."""
     settings = workdir / "settings.toml"
-    settings.write_text(settings.read_text().replace("poll_seconds = 600\n", "poll_seconds = 600\nbatch_size = 4\n"))
+    settings.write_text(settings.read_text().replace("poll_seconds = 450\n", "poll_seconds = 450\nbatch_size = 4\n"))
     deliver(imap_server, 12)
     process = start_daemon(workdir)
     try:

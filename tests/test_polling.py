@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from mailflow.db.models import Message, ServiceState
 from mailflow.mail.mailbox import make_mailbox
@@ -91,7 +91,7 @@ class Watch:
                 return connection.execute(
                     select(func.count()).select_from(Message).where(Message.state == "moved")
                 ).scalar_one()
-        except OperationalError:
+        except (OperationalError, ProgrammingError):  # no table yet (SQLite, PostgreSQL)
             return -1
 
     def mailbox_state(self) -> dict[str, Any] | None:
@@ -101,7 +101,7 @@ class Watch:
                 return connection.execute(
                     select(ServiceState.value).where(ServiceState.key == "mailbox")
                 ).scalar_one_or_none()
-        except OperationalError:
+        except (OperationalError, ProgrammingError):  # no table yet (SQLite, PostgreSQL)
             return None
 
 
@@ -119,8 +119,8 @@ def settings_for(watch: Watch, imap: DovecotServer, smtp: SmtpServer, *, idle: b
     monkeypatch.setenv("MAILFLOW_TEST_IMAP_PASSWORD", imap.password)
     path = write_settings(watch.workdir, imap=imap, smtp=smtp, handle_since="2025-06-01")
     text = path.read_text(encoding="utf-8")
-    assert "poll_seconds = 600\n" in text
-    path.write_text(text.replace("poll_seconds = 600\n",
+    assert "poll_seconds = 450\n" in text
+    path.write_text(text.replace("poll_seconds = 450\n",
                                  f"idle = {'true' if idle else 'false'}\npoll_seconds = {POLL_SECONDS}\n"),
                     encoding="utf-8")
     settings = load_settings(path)
@@ -133,6 +133,7 @@ def a_new_mail_is_filed_and_acknowledged_by_polling(watch: Watch, imap: DovecotS
     """`mailflow run`; once its first pass found nothing, a proposal is appended: the daemon files it within a
     poll and its acknowledgement reaches the SMTP server, while no session of it ever waits in IDLE."""
     idle_sessions: list[int] = []
+    others_idling = imap.idling()  # sessions of other tests' clients on a shared server, if any
 
     def sampled(condition: Any) -> Any:
         def predicate() -> bool:
@@ -150,8 +151,8 @@ def a_new_mail_is_filed_and_acknowledged_by_polling(watch: Watch, imap: DovecotS
         mail = proposal_mail(values, date=JUNE)
         imap.append(mail.as_bytes(), internaldate=JUNE)
         took = wait_until(sampled(lambda: watch.moved() == 1), 60, "the new mail filed", watch.log)
-        # Found by the next poll (every POLL_SECONDS), not by the daemon's 30 s tick nor by the server.
-        assert took < POLL_SECONDS + 10 < DAEMON_TICK_SECONDS, f"filed {took:.1f} s after it arrived"
+        # Found by a poll (every POLL_SECONDS), well before the daemon's own look at 30 s would have.
+        assert took < DAEMON_TICK_SECONDS - 5, f"filed {took:.1f} s after it arrived"
 
         (ack,) = smtp.wait_for(1, timeout=60)
         assert ack.rcpt_tos == (values["sender"],)
@@ -168,7 +169,7 @@ def a_new_mail_is_filed_and_acknowledged_by_polling(watch: Watch, imap: DovecotS
     finally:
         stop_daemon(daemon)
     assert daemon.returncode == 0, watch.log.read_text(errors="replace")[-3000:]
-    assert len(idle_sessions) > 20 and max(idle_sessions) == 0, "a session of the daemon waited in IDLE"
+    assert len(idle_sessions) > 20 and max(idle_sessions) <= others_idling, "a session of the daemon waited in IDLE"
 
 
 @pytest.mark.slow  # about 8-10 s: a daemon's start, one poll interval, `mailflow status`

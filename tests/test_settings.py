@@ -41,7 +41,7 @@ def test_shipped_settings_run_on_embedded_defaults() -> None:
         ('[mailbox]\nkind = "pop3"\n', 'settings.toml: [mailbox] kind: expected "imap" or "maildir", got "pop3"'),
         ('[mailbox]\nprot = 993\n', "settings.toml: [mailbox] prot: unknown setting"),
         ('source = "elsewhere.toml"\n', "settings.toml: source: unknown setting"),
-        ('[mailbox]\npoll_seconds = 900\n', "settings.toml: [mailbox] poll_seconds (900) must be shorter than "
+        ('[mailbox]\npoll_seconds = 451\n', "settings.toml: [mailbox] poll_seconds (451) must be at most half of "
                                             "[staff] alert_after_minutes (15 min)"),
         ('[mailbox]\nauth = "oauth2"\n', 'settings.toml: [mailbox] auth = "oauth2" needs a [mailbox.oauth2] table'),
         ('[staff]\ndigest_time = "sept heures"\n',

@@ -28,7 +28,7 @@ from mailflow.errors import (
     SmtpAuthenticationError,
     TransportError,
 )
-from mailflow.files import write_atomically
+from mailflow.files import why_not_creatable, write_atomically
 from mailflow.mail.oauth import SMTP_REFUSED_HINT, TokenSource
 from mailflow.settings import SmtpSettings
 
@@ -264,12 +264,12 @@ class DirectoryTransport:
     def check(self) -> None:
         """Raise TransportError unless the folder accepts files, or can be created by the first mail where
         it is absent; creates nothing (`mailflow check`)."""
-        if not self.folder.exists():
-            parent = next(folder for folder in self.folder.parents if folder.exists())
-            if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-                raise TransportError(f"outbox folder {self.folder}: absent, and cannot be created in {parent}")
-            return
         try:
+            if not self.folder.exists():
+                why = why_not_creatable(self.folder)
+                if why is not None:
+                    raise TransportError(f"outbox folder {why}")
+                return
             with tempfile.TemporaryFile(dir=self.folder):
                 pass
         except OSError as exc:

@@ -52,7 +52,8 @@ def row_for(app: App, session: Session, incoming: IncomingMail, digest: str, mai
                 existing.state = history.RETURNED
                 existing.uid = incoming.ref.uid
                 step(session, existing, history.RETURNED, now, f"{history.RETURNED_BY_STAFF} ({where})\u00a0: "
-                      "ni réponse ni nouveau classement\u00a0; mailflow mail reprocess pour le retraiter")
+                      "ni réponse ni nouveau classement\u00a0; mailflow mail reprocess pour le retraiter, "
+                      "sauf s'il a donné une proposition (à corriger dans la console)")
                 return existing
             step(session, existing, "seen-again", now, where)
             if existing.state == "recorded" and uidvalidity is not None:

@@ -17,6 +17,7 @@ from mailflow.context import schedules_dir
 from mailflow.db import engine as db
 from mailflow.db.models import OutboxMail, QuarantineEntry, ServiceState
 from mailflow.errors import MailflowError
+from mailflow.files import why_not_creatable
 from mailflow.mail.mailbox import make_mailbox
 from mailflow.mail.oauth import TokenSource, token_source_for
 from mailflow.mail.templates import Templates
@@ -67,9 +68,16 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
 def _check_database(settings: Settings, base: Path) -> tuple[Check, Engine | None]:
     """Reach the database and read its schema's revision, creating and upgrading nothing (`mailflow run`
     does both when it starts); the engine when the service's tables are there to be read."""
-    missing = db.sqlite_file(settings.database.url, base)
-    if missing is not None and not missing.exists():
-        return ("database", True, f"{missing} does not exist yet: `mailflow run` (or `mailflow db upgrade`) "
+    file = db.sqlite_file(settings.database.url, base)
+    try:
+        absent = file is not None and not file.exists()
+    except OSError as exc:
+        return ("database", False, f"{file}: cannot be looked at ({exc.strerror})"), None
+    if absent:
+        why = why_not_creatable(file)
+        if why is not None:
+            return ("database", False, why), None
+        return ("database", True, f"{file} does not exist yet: `mailflow run` (or `mailflow db upgrade`) "
                 "creates it"), None
     try:
         engine = db.make_engine(settings.database.url, base)
@@ -143,21 +151,24 @@ def _check_mailbox(settings, base: Path, handling: datetime | None) -> Iterator[
         yield line
         if not line[1]:
             return
+    folder = base / box.path
     try:
         mailbox = make_mailbox(box, base, tokens, readonly=True)
         mailbox.connect()
         refs = mailbox.waiting()
         mailbox.close()
         if box.kind == "imap":
-            yield "mailbox", True, f"imap {box.host}:{box.port} {box.folder}, {len(refs)} mail(s) in the folder"
-        elif not (base / box.path).is_dir():
-            yield "mailbox", True, f"maildir {base / box.path} does not exist yet: `mailflow run` creates it"
+            ok, detail = True, f"imap {box.host}:{box.port} {box.folder}, {len(refs)} mail(s) in the folder"
+        elif folder.is_dir():
+            ok, detail = True, f"maildir {folder}, {len(refs)} mail(s) in the folder"
         else:
-            yield "mailbox", True, f"maildir {base / box.path}, {len(refs)} mail(s) in the folder"
-    except MailflowError as exc:
-        yield "mailbox", False, str(exc)
-        return
-    yield "history", True, _history_detail(refs, handling, box.folder)
+            why = why_not_creatable(folder)
+            ok, detail = why is None, why or f"maildir {folder} does not exist yet: `mailflow run` creates it"
+    except (MailflowError, OSError) as exc:
+        ok, detail = False, str(exc)
+    yield "mailbox", ok, detail
+    if ok:
+        yield "history", True, _history_detail(refs, handling, box.folder)
 
 
 def _history_detail(refs: list, line: datetime | None, folder: str) -> str:  # noqa: ANN001
@@ -224,7 +235,8 @@ def _history_lines(session, settings: Settings, states: dict) -> Iterator[str]: 
     returned = list(session.scalars(select(Message.message_id).where(Message.state == RETURNED)))
     if returned:
         yield (f"{len(returned)} mail(s) remis dans la boîte par l'équipe (put back in the mailbox by staff; "
-               "left there, not answered; `mailflow mail reprocess MESSAGE-ID` to process one again):")
+               "left there, not answered; `mailflow mail reprocess MESSAGE-ID` to process one again, unless it "
+               "gave a proposal):")
         for message_id in returned[:10]:
             yield f"  {message_id}"
 
