@@ -165,7 +165,7 @@ def test_complete_acknowledgement_summarises_and_gives_the_dates(templates: Temp
     assert "Isabelle MERCIER, Directrice générale adjointe" in text
     assert "Préfigurer un service public départemental de la donnée" in text
     assert "reçue le mardi 10 juin 2025 à 9 h 44" in text
-    assert "Les mercredi 27, jeudi 28 et vendredi 29 août 2025" in text
+    assert "avec les élèves, les mercredi 27, jeudi 28 et vendredi 29 août 2025" in text
     assert "courant août" in text
     assert "Le vendredi 5 septembre 2025" in text
     assert "Le jeudi 11 septembre 2025" in text
@@ -263,7 +263,7 @@ def test_no_template_hard_codes_a_campaign_date(templates: Templates) -> None:
             assert "4\u202f000" not in part, name
     text = templates.render("collectivite/accuse-reception", context(proposal, campaign=next_year())).text
     assert "4\u202f500\u00a0€" in text
-    assert "Les jeudi 27, vendredi 28 et samedi 29 août 2026" in flat(text)
+    assert "avec les élèves, les jeudi 27, vendredi 28 et samedi 29 août 2026" in flat(text)
 
 
 def test_missing_variable_fails_with_the_template_name(templates: Templates) -> None:

@@ -111,7 +111,7 @@ def test_complete_proposal_is_acknowledged_with_summary_and_dates(service: Servi
     assert "Paul DURAND" in text and "Anne LEROY, Directrice générale adjointe Ressources" in text
     assert values["title"] in text
     assert "reçue le mardi 10 juin 2025 à 11 h." in text
-    assert "Les mercredi 27, jeudi 28 et vendredi 29 août 2025" in text
+    assert "avec les élèves, les mercredi 27, jeudi 28 et vendredi 29 août 2025" in text
     assert "du lundi 13 octobre au vendredi 19 décembre 2025" in text
     assert "contribution forfaitaire de 4 000 €" in text
     assert "Collectivité</td>" in html_of(ack)
