@@ -9,6 +9,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -295,18 +296,25 @@ def test_offer_acknowledgement_preview_renders_the_example(tmp_path: Path) -> No
     assert "du lundi 14 mars au vendredi 8 avril 2022." in re.sub(r"[\u00a0\u202f]|&nbsp;", " ", result.stdout)
 
 
+def proposal_then_offer(tmp_path: Path, proposal_from: str, offer: dict[str, str], seed: int) -> Any:
+    """mailflow in June 2021, with a projet collectif proposal from `proposal_from` (2 June 2021; its
+    collectivité made from `seed`) and an observation stage offer from `offer`'s collectivité filed."""
+    app = make_app(tmp_path, clock=ManualClock(datetime(2021, 6, 1, tzinfo=UTC)))
+    earlier = tmp_path / "earlier.eml"
+    earlier.write_bytes(proposal_mail({**collectivity(seed), "sender": proposal_from},
+                                      date=datetime(2021, 6, 2, 9, 0, tzinfo=UTC)).as_bytes())
+    letter = tmp_path / "offer.eml"
+    letter.write_bytes(offer_mail(offer, "un stage d'observation à un élève administrateur territorial").as_bytes())
+    ingest_files(app, [earlier, letter])
+    return app
+
+
 def test_calendar_calls_for_each_stage_type_those_who_did_not_offer_it(tmp_path: Path) -> None:
     """A collectivité of an earlier campaign that offered an observation stage to an administrateur is not
     called again for that one, but is for the conservateurs' (8 November 2021) and the thematic stages
     (7 January 2022)."""
-    app = make_app(tmp_path, clock=ManualClock(datetime(2021, 6, 1, tzinfo=UTC)))
     values = offer_values(9)
-    earlier = tmp_path / "earlier.eml"
-    earlier.write_bytes(proposal_mail({**collectivity(9), "sender": values["sender"]},
-                                      date=datetime(2021, 6, 2, 9, 0, tzinfo=UTC)).as_bytes())
-    offer = tmp_path / "offer.eml"
-    offer.write_bytes(offer_mail(values, "un stage d'observation à un élève administrateur territorial").as_bytes())
-    ingest_files(app, [earlier, offer])
+    app = proposal_then_offer(tmp_path, values["sender"], values, 9)
     calls = []
     for day in (datetime(2021, 11, 8, 10, 0, tzinfo=UTC), datetime(2022, 1, 7, 10, 0, tzinfo=UTC)):
         app.clock.set(day)
@@ -318,16 +326,11 @@ def test_calendar_calls_for_each_stage_type_those_who_did_not_offer_it(tmp_path:
 
 
 def test_the_call_for_projets_collectifs_goes_to_those_that_hosted_a_team_not_one_eleve(tmp_path: Path) -> None:
-    """The call for projets collectifs (20 May 2022) goes to the collectivités whose projet collectif was
-    accepted (the reminder's `forms`), not to one whose accepted stage offer had one élève."""
-    app = make_app(tmp_path, clock=ManualClock(datetime(2021, 6, 1, tzinfo=UTC)))
+    """The call for projets collectifs (27 May 2022, four weeks before its deadline) goes to the collectivités
+    whose projet collectif was accepted (the reminder's `forms`), not to one whose accepted stage offer had
+    one élève."""
     team, stage = offer_values(10), offer_values(11)
-    earlier = tmp_path / "team.eml"
-    earlier.write_bytes(proposal_mail({**collectivity(10), "sender": team["sender"]},
-                                      date=datetime(2021, 6, 2, 9, 0, tzinfo=UTC)).as_bytes())
-    offer = tmp_path / "offer.eml"
-    offer.write_bytes(offer_mail(stage, "un stage d'observation à un élève administrateur territorial").as_bytes())
-    ingest_files(app, [earlier, offer])
+    app = proposal_then_offer(tmp_path, team["sender"], stage, 10)
     with app.sessions.begin() as session:
         for proposal in session.scalars(select(Proposal)):
             proposal.status = "accepted"
