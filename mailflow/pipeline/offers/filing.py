@@ -57,7 +57,7 @@ def file_offers(
         reading = read_offer(document, definition, calendar, words)
         check = check_offer(reading, definition, words, message.received_at.astimezone(zone).date())
         # Late: after the deadline of a stage it names; an offer that names none, after the campaign's.
-        # A stage the brochure gives no deadline for is never late.
+        # A stage the brochure gives no deadline for is late only once it has begun (check_offer).
         late = bool(check.late) or (after_deadline and not reading.placements)
         for placement, stored in zip(reading.placements, reading.fields["placements"], strict=True):
             stored["late"] = placement in check.late
