@@ -33,7 +33,7 @@ from mailflow.mail.spool import opened
 from mailflow.mail.template_context import acknowledgement_template
 from mailflow.pipeline.acknowledge import Original, Recipients, answer_mail
 from mailflow.pipeline.backfill import reprocess as reprocess_mail
-from mailflow.pipeline.filing import set_status
+from mailflow.pipeline.filing import filed_from, set_status
 from mailflow.pipeline.forms.definition import FormDefinition
 from mailflow.pipeline.quarantine import quarantine_release
 from mailflow.pipeline.validate import validate_fields
@@ -313,28 +313,28 @@ def open_items(session: Session, limit: int = 500) -> list[OpenItem]:
 def release(app: App, entry_id: int, actor: str) -> Message:
     """Release a quarantined mail: it goes through the pipeline again; the outcome is audited."""
     message = quarantine_release(app, entry_id)
-    with app.sessions.begin() as session:
-        reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)).first()
-        audit(session, actor, "release", app.clock.now(), reference=reference, target=f"quarantine:{entry_id}",
-              before="en quarantaine", after=f"{message.verdict} — {message.reason}")
+    note(app, actor, "release", target=f"quarantine:{entry_id}", before="en quarantaine",
+         after=f"{message.verdict} — {message.reason}", message=message)
     return message
 
 
-def note(app: App, actor: str, action: str, *, target: str, after: str) -> None:
+def note(app: App, actor: str, action: str, *, target: str, after: str, before: str | None = None,
+         message: Message | None = None) -> None:
     """One audit line, in a transaction of its own, for an action run through the whole service in
-    several commits (a history import, a digest sent on demand): noted once it has ended."""
+    several commits (a release, a mail read again, a history import, a digest sent on demand): noted once
+    it has ended, with the reference of the proposal `message` gave, if any."""
     with app.sessions.begin() as session:
-        audit(session, actor, action, app.clock.now(), target=target, after=after)
+        reference = filed_from(session, message.id) if message is not None else None
+        audit(session, actor, action, app.clock.now(), reference=reference, target=target, before=before,
+              after=after)
 
 
 def reprocess(app: App, message_id: str, actor: str) -> Message:
     """Read a known mail again on purpose (`backfill.reprocess`: refused when it already gave a proposal);
     the outcome is audited."""
     message = reprocess_mail(app, message_id)
-    with app.sessions.begin() as session:
-        reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)).first()
-        audit(session, actor, "reprocess", app.clock.now(), reference=reference, target=f"mail:{message.id}",
-              after=f"{message.verdict} — {message.reason}")
+    note(app, actor, "reprocess", target=f"mail:{message.id}", after=f"{message.verdict} — {message.reason}",
+         message=message)
     return message
 
 

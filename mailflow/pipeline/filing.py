@@ -204,10 +204,15 @@ def collectivity_for(
     return found
 
 
+def filed_from(session: Session, message_pk: int) -> str | None:
+    """The reference of the proposal (or offer) a mail gave, or None."""
+    return session.scalars(select(Proposal.reference).where(Proposal.message_pk == message_pk)).first()
+
+
 def refuse_if_filed(session: Session, message_pk: int) -> None:
     """AlreadyFiled (French, for staff) when the mail already gave a proposal or an offer: processed again,
     it would be filed a second time and acknowledged twice. Staff correct that proposal instead."""
-    filed = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message_pk)).first()
+    filed = filed_from(session, message_pk)
     if filed is not None:
         raise AlreadyFiled(f"ce courriel a déjà donné lieu à la proposition {filed}\u00a0: corrigez plutôt "
                            "cette proposition")

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from mailflow import staff
 from mailflow.db.models import Attachment, Message, Proposal, QuarantineEntry
 from mailflow.errors import AlreadyFiled
-from mailflow.pipeline.filing import refuse_if_filed
+from mailflow.pipeline.filing import filed_from, refuse_if_filed
 
 from .common import action, back, console, flash, render, user
 from .proposals import mail_text
@@ -72,7 +72,7 @@ async def release(request: Request) -> Response:
         flash(request, "Ce courriel n'est plus en quarantaine.", "error")
         return back("/quarantaine")
     with app.sessions() as session:
-        reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == message.id)).first()
+        reference = filed_from(session, message.id)
     outcome = f"proposition {reference} enregistrée" if reference else (message.reason or message.verdict or "")
     flash(request, f"Courriel sorti de quarantaine : {outcome}.")
     return back("/quarantaine")
@@ -157,7 +157,7 @@ def document(request: Request) -> Response:
         if found is None:
             return render(request, "not_found.html", {"what": "ce document"}, status_code=404)
         path = app.archive.path(found.content_hash)
-        reference = session.scalars(select(Proposal.reference).where(Proposal.message_pk == found.message_pk)).first()
+        reference = filed_from(session, found.message_pk)
     extension = SAFE_TYPES.get(found.content_type, "bin")
     content_type = found.content_type if found.content_type in SAFE_TYPES else "application/octet-stream"
     name = f"{reference or 'courriel-' + str(found.message_pk)}-document-{found.id}.{extension}"
