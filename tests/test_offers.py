@@ -100,7 +100,8 @@ def test_an_offer_for_a_stage_already_begun_is_late(box: Mailbox) -> None:
     (offer,) = box.records()
     assert (offer["status"], offer["campaign"]) == ("late", CAMPAIGN)
     assert [(p["period"], p["late"]) for p in offer["placements"]] == [("ouverture-administrateurs", True)]
-    assert any("stage commencé le 06/02/2023" in str(flag) for flag in offer["flags"]), offer["flags"]
+    assert any(str(flag).startswith("hors délai\u00a0: stage d'ouverture des élèves administrateurs territoriaux, "
+                                    "stage commencé le 06/02/2023") for flag in offer["flags"]), offer["flags"]
     (answer,) = box.answers_to(values["sender"])
     assert answer["Subject"] == "[ST-2022-0001] Offre de stage reçue après la date limite"
     assert "Le stage d'ouverture des élèves administrateurs territoriaux a commencé le lundi 6 février 2023." in (

@@ -62,7 +62,7 @@ def file_offers(
         for placement, stored in zip(reading.placements, reading.fields["placements"], strict=True):
             stored["late"] = placement in check.late
         campaign = Campaign(calendar.id, calendar.reference_prefix, calendar.reference_year, late) if calendar else None
-        flags = [f"hors délai : {p.stage_type.lower()} des {p.cadre}, "
+        flags = [f"hors délai\u00a0: {p.stage_type.lower()} des {p.cadre}, "
                  + (f"offres attendues jusqu'au {p.offers_deadline:%d/%m/%Y}" if p.offers_deadline
                     else f"stage commencé le {p.starts:%d/%m/%Y}")
                  + f" ({french_period(p.starts, p.ends, p.starts_or, p.ends_or)})"
