@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from mailflow.campaign.export import proposal_record
 from mailflow.db.models import Message, OutboxMail, Proposal, QuarantineEntry
+from mailflow.mail.mailbox import IncomingMail, MailRef
 from mailflow.mail.spool import SpooledMail, opened, read_mail
 from mailflow.pipeline import run as pipeline
 from mailflow.pipeline.quarantine import quarantine_release
@@ -329,6 +330,18 @@ def test_mail_journey_is_recorded_step_by_step(tmp_path: Path) -> None:
         assert re.search(rf"\s{step}\s", result.stdout), step
     with app.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_a_mail_the_server_gave_no_arrival_time_is_dated_by_the_service_clock(tmp_path: Path) -> None:
+    """Some IMAP servers give no INTERNALDATE: the mail is dated by mailflow's one clock, not the machine's."""
+    app = make_app(tmp_path)
+    raw = proposal_mail(collectivity(10)).as_bytes()
+    incoming = IncomingMail(ref=MailRef(key="1", uid=1, size=len(raw)), raw=raw, received_at=None)
+    pk, verdict = pipeline.ingest_one(app, incoming, "INBOX", 7)
+    assert verdict == "proposal"
+    with app.sessions() as session:
+        assert session.get_one(Message, pk).received_at.replace(tzinfo=UTC) == app.clock.now()
+        assert session.scalars(select(Proposal.received_at)).one().replace(tzinfo=UTC) == app.clock.now()
 
 
 def test_forwarded_proposal_is_filed_for_the_original_sender(tmp_path: Path) -> None:

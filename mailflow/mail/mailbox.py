@@ -52,12 +52,12 @@ class MailRef:
 
 @dataclass(frozen=True)
 class IncomingMail:
-    """A fetched mail. `raw` holds only the headers when the mail is over the size limit; a mail over
-    SPOOL_BYTES is in a file (SpooledMail), read in pieces."""
+    """A fetched mail: `raw` is only the headers over the size limit, a file (SpooledMail) over SPOOL_BYTES;
+    `received_at` is None when the server gave no arrival time (the pipeline's clock dates it then)."""
 
     ref: MailRef
     raw: RawMail
-    received_at: datetime
+    received_at: datetime | None
     truncated: bool = False
 
 
@@ -299,8 +299,8 @@ class ImapMailbox:
             for uid in batch:
                 raw = self._spooled(by_uid[uid]) if uid in spooled else (data.get(uid) or {}).get(key)
                 if raw is not None:  # None: expunged meanwhile
-                    received = by_uid[uid].received_at or datetime.now(UTC)  # INTERNALDATE, from `waiting`
-                    yield IncomingMail(ref=by_uid[uid], raw=raw, received_at=received, truncated=truncated)
+                    yield IncomingMail(ref=by_uid[uid], raw=raw, received_at=by_uid[uid].received_at,
+                                       truncated=truncated)
 
     def _spooled(self, ref: MailRef) -> SpooledMail | None:
         """A big mail fetched a piece at a time into a file; None (and a warning) when it is gone or bodiless."""

@@ -57,8 +57,10 @@ def import_history(app: App, since: datetime, *, move: bool = False) -> ImportRe
     fresh = [r for r in refs if r.uid not in known]
     report.known = len(refs) - len(fresh)
     for incoming in mailbox.fetch(fresh):
-        reason = (f"historique importé (reçu le {incoming.received_at:%d/%m/%Y}, avant le début du traitement "
-                  "automatique)\u00a0: aucune réponse automatique")
+        when = incoming.received_at
+        received = f"reçu le {when:%d/%m/%Y}" if when is not None else "date de réception inconnue"
+        reason = (f"historique importé ({received}, avant le début du traitement automatique)\u00a0: "
+                  "aucune réponse automatique")
         with opened(incoming.raw):
             pk = record(app, incoming, mailbox.name, uidvalidity, hold=reason)
             report.verdicts[process(app, pk, incoming.raw)] += 1

@@ -40,6 +40,7 @@ def row_for(app: App, session: Session, incoming: IncomingMail, digest: str, mai
     parsed = parse_headers(incoming.raw)
     message_id = storable(message_id_of(parsed, digest))[:998]
     now = app.clock.now()
+    received = incoming.received_at or now  # a server that gives no INTERNALDATE
     existing = session.scalars(
         select(Message).where(Message.message_id == message_id, Message.content_hash == digest)
     ).first()
@@ -47,7 +48,7 @@ def row_for(app: App, session: Session, incoming: IncomingMail, digest: str, mai
         if (existing.mailbox, existing.uidvalidity, existing.uid) != (mailbox, uidvalidity, incoming.ref.uid):
             where = f"{mailbox} uidvalidity={uidvalidity} uid={incoming.ref.uid}"
             if existing.mailbox == mailbox and existing.uidvalidity == uidvalidity and history.was_put_back(
-                existing, incoming.received_at, uidvalidity
+                existing, received, uidvalidity
             ):
                 existing.state = history.RETURNED
                 existing.uid = incoming.ref.uid
@@ -65,7 +66,7 @@ def row_for(app: App, session: Session, incoming: IncomingMail, digest: str, mai
         uid=incoming.ref.uid,
         message_id=message_id,
         content_hash=digest,
-        received_at=incoming.received_at,
+        received_at=received,
         sender=storable(header(parsed, "From"))[:998],
         subject=storable(header(parsed, "Subject")),
         size=incoming.ref.size,
