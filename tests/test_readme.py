@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -79,3 +84,33 @@ def test_commands_on_a_line_leave_out_operators_and_redirections() -> None:
     piped = [["scripts/test", "-m", "not slow"], ["tee", "log"]]
     assert commands_on('scripts/test -m "not slow" 2>&1 | tee log') == piped
     assert commands_on("true; bash scripts/test") == [["true"], ["bash", "scripts/test"]]
+
+
+@pytest.mark.slow
+def test_the_demo_lists_what_the_readme_shows(tmp_path: Path) -> None:
+    """`scripts/demo`, run in a copy of the repository, files the example mails and prints the README's list.
+
+    The copy's `.venv` runs this interpreter, where mailflow is installed already (its pip installs nothing).
+    """
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Set up\n(.*?)(?=^## )", readme, re.MULTILINE | re.DOTALL)
+    assert section
+    shown = re.search(r"^```\n(PC-.*?)^```$", section.group(1), re.MULTILINE | re.DOTALL)
+    assert shown, "the Set up section shows no list of proposals"
+    copy = tmp_path / "mailflow"
+    for part in ("scripts", "examples", "schedules", "templates"):
+        shutil.copytree(ROOT / part, copy / part)
+    shutil.copy(ROOT / "settings.toml", copy)
+    bin_dir = copy / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    for name, body in (("pip", "exit 0"), ("mailflow", f'exec "{sys.executable}" -m mailflow "$@"')):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    for run, summary in ((1, "mail: 1 ignored, 3 proposal, 1 question;"), (2, "mail: 5 duplicate;")):
+        result = subprocess.run(["bash", str(copy / "scripts" / "demo")], capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 0, result.stderr
+        listed = result.stdout.split("Proposals filed:\n", 1)[1].split("\n\n", 1)[0]
+        assert listed.splitlines() == shown.group(1).splitlines(), f"run {run}"
+        assert summary in result.stdout, f"run {run}"  # run again, nothing is filed twice

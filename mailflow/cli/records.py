@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from textwrap import shorten
 
 import click
 from sqlalchemy import func, select
@@ -46,8 +47,8 @@ def proposals_list(ctx: Context, campaign: str | None) -> None:
             click.echo("no proposal filed yet")
         for p in rows:
             name = (p.fields.get("collectivity") or {}).get("name") or "?"
-            title = (p.fields.get("mission") or {}).get("title") or ""
-            click.echo(f"{p.reference}  v{p.version}  {p.status:<10}  {name}  —  {title[:60]}")
+            title = shorten((p.fields.get("mission") or {}).get("title") or "", 60, placeholder="…")
+            click.echo(f"{p.reference}  v{p.version}  {p.status:<10}  {name}  —  {title}")
 
 
 @proposals.command("show")
@@ -172,7 +173,8 @@ def outbox_list(ctx: Context, status: str | None) -> None:
             click.echo("outbox is empty")
         for m in rows:
             error = f"\n      last error: {m.last_error}" if m.last_error and m.status != "sent" else ""
-            click.echo(f"#{m.id}  {m.status:<7} tries={m.attempts}  {m.recipient}  {m.subject[:60]}{error}")
+            subject = shorten(m.subject, 60, placeholder="…")
+            click.echo(f"#{m.id}  {m.status:<7} tries={m.attempts}  {m.recipient}  {subject}{error}")
 
 
 @outbox.command("retry")
