@@ -139,6 +139,21 @@ def test_unknown_address_is_refused_like_a_wrong_password(app) -> None:  # noqa:
     assert response.status_code == 401 and "Adresse ou mot de passe incorrect" in response.text
 
 
+def test_a_wrong_address_or_a_button_address_opened_gives_a_french_page(app) -> None:  # noqa: ANN001
+    """A mistyped address, an old link, or a button's address opened in a tab: the console's page, in French."""
+    with client(app) as http:
+        login(http)
+        reference = incomplete_proposal(app)
+        for path, status in (("/proposals", 404), ("/static/absent.css", 404),
+                             (f"/propositions/{reference}/decision", 405)):
+            page = http.get(path)
+            assert page.status_code == status, path
+            assert "text/html" in page.headers["content-type"], path
+            assert "Introuvable" in page.text and "Retour au tableau de bord" in page.text, path
+            assert "Not Found" not in page.text and "Method Not Allowed" not in page.text, path
+    assert "Introuvable" in client(app).get("/static/absent.css").text  # before signing in too
+
+
 def test_hostile_html_from_a_mail_is_shown_as_text(app) -> None:  # noqa: ANN001
     """Sender name, subject, attachment name and mission text carrying HTML are escaped on every page."""
     values = {**collectivity(), "title": f"Mission {HOSTILE}", "hr_email": ""}

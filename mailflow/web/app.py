@@ -21,13 +21,14 @@ from asgi_csrf import asgi_csrf
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import auth, campaign, items, proposals
-from .common import page_templates
+from .common import page_templates, render
 
 if TYPE_CHECKING:
     from mailflow.context import App
@@ -115,6 +116,15 @@ async def _csrf_refused(scope: Scope, send: Send, _reason: Any) -> None:
     await response(scope, lambda: None, send)  # type: ignore[arg-type,return-value]
 
 
+async def _not_found(request: Request, _exc: Exception) -> Response:
+    return render(request, "not_found.html", {"what": "cette page\u00a0: l'adresse est inconnue"}, status_code=404)
+
+
+async def _not_allowed(request: Request, _exc: Exception) -> Response:
+    return render(request, "not_found.html", {"what": "cette adresse directement\u00a0: elle sert aux boutons de "
+                                                      "la console"}, status_code=405)
+
+
 def build_console(app: App) -> Starlette:
     """The console for one mailflow service (its settings, database, archive and templates)."""
     web = app.settings.web
@@ -129,7 +139,8 @@ def build_console(app: App) -> Starlette:
         Middleware(asgi_csrf, signing_secret=secret, cookie_secure=web.secure, cookie_samesite="Lax",
                    always_protect={"/login", "/logout"}, send_csrf_failed=_csrf_refused),
     ]
-    console = Starlette(routes=routes, middleware=middleware)
+    console = Starlette(routes=routes, middleware=middleware,
+                        exception_handlers={404: _not_found, 405: _not_allowed})
     console.state.mailflow = app
     console.state.pages = page_templates(app.templates)
     console.state.coming = {}  # the dashboard's plan of the next 7 days, while nothing changes
