@@ -6,7 +6,7 @@ any stage can receive an `App` without importing the code that builds it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
@@ -122,9 +122,17 @@ class App:
     def reload(self) -> None:
         """Re-read calendars and templates (SIGHUP); on error keep the old ones and raise the reason."""
         templates = Templates.from_settings(self.settings)
-        calendars = load_calendars(schedules_dir(self.settings), templates.names(), self.forms)
-        check_periods(calendars, self.forms)
+        calendars = campaign_calendars(self.settings, templates, self.forms)
         self.templates, self.calendars = templates, calendars
+
+
+def campaign_calendars(settings: Settings, templates: Templates,
+                       forms: Mapping[str, FormDefinition]) -> dict[str, Calendar]:
+    """The calendars of `[campaigns] schedules`, checked against the templates and the form definitions."""
+    calendars = load_calendars(schedules_dir(settings), templates.names(), forms,
+                               by_stage=[name for name, form in forms.items() if form.campaign_by_stage])
+    check_periods(calendars, forms)
+    return calendars
 
 
 def schedules_dir(settings: Settings) -> Path:

@@ -26,6 +26,8 @@ from mailflow.errors import CalendarError
 from mailflow.pipeline.forms.definition import load_form_definitions
 from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.pipeline.run import ingest_files, ingest_pass
+from mailflow.service.app import build_app
+from mailflow.settings import load_settings
 from tests import web_helpers as web
 from tests.factories import REPO, collectivity, form_docx, make_app, proposal_mail, run_mailflow, write_settings
 from tests.offer_factories import DOCX_TYPE, NOVEMBER_2021, offer_mail, offer_values
@@ -286,6 +288,44 @@ def test_calendar_naming_a_form_without_definition_is_refused_at_start(tmp_path:
     assert (f"stages.toml, line {line}: [campaign] form: no form definition \"offre_alternance\" "
             "(forms: offre_stage, projet_collectif)") in result.stderr, result.stderr
     assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
+
+
+def next_year(text: str) -> str:
+    """The shipped offers calendar moved one year on: a campaign open at once with it from September 2022."""
+    text = re.sub(r"\b20(2\d)-(\d\d)-(\d\d)\b", lambda m: f"20{int(m.group(1)) + 1}-{m.group(2)}-{m.group(3)}", text)
+    return (text.replace('id = "stages-2022-2023"', 'id = "stages-2023-2024"')
+            .replace("reference_year = 2022", "reference_year = 2023"))
+
+
+def test_an_offer_goes_to_the_open_campaign_that_has_the_stage_it_names(tmp_path: Path) -> None:
+    """Next year's offers calendar opens before this year's last stage: both are open in October 2022, and
+    each offer is filed in the campaign of the stage it names (at its dates, else still to come)."""
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    shipped = (REPO / "schedules" / "stages-2022-2023.toml").read_text(encoding="utf-8")
+    (schedules / "stages-2022-2023.toml").write_text(shipped, encoding="utf-8")
+    (schedules / "stages-2023-2024.toml").write_text(next_year(shipped), encoding="utf-8")
+    config = write_settings(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8").replace(str(REPO / "schedules"), str(schedules)),
+                      encoding="utf-8")
+    october = datetime(2022, 10, 3, 9, 0, tzinfo=UTC)
+    app = build_app(load_settings(config), clock=ManualClock(october))
+    stages = {
+        "next": "un stage d'observation à un élève administrateur territorial, du 14 mars au 8 avril 2023",
+        "this": "un stage d'ouverture à un élève administrateur territorial, du 6 février au 3 mars 2023",
+        "undated": "un stage d'observation à un élève administrateur territorial",
+    }
+    for n, (name, stage) in enumerate(stages.items(), start=20):
+        (tmp_path / f"{name}.eml").write_bytes(offer_mail(offer_values(n), stage, date=october).as_bytes())
+    ingest_files(app, [tmp_path / f"{name}.eml" for name in stages])
+    with app.sessions() as session:
+        filed = [(r["campaign"], r["reference"], r["status"], [p["period"] for p in r["placements"]])
+                 for r in map(proposal_record, session.scalars(select(Proposal).order_by(Proposal.id)))]
+    assert filed == [
+        ("stages-2023-2024", "ST-2023-0001", "complete", ["observation-administrateurs"]),
+        ("stages-2022-2023", "ST-2022-0001", "complete", ["ouverture-administrateurs"]),
+        ("stages-2023-2024", "ST-2023-0002", "complete", ["observation-administrateurs"]),
+    ]
 
 
 def test_offer_acknowledgement_preview_renders_the_example(tmp_path: Path) -> None:

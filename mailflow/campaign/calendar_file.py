@@ -52,13 +52,15 @@ class _Invalid(Exception):
 
 
 def load_calendars(
-    directory: Path, template_names: Collection[str] | None = None, form_names: Collection[str] | None = None
+    directory: Path, template_names: Collection[str] | None = None, form_names: Collection[str] | None = None,
+    by_stage: Collection[str] = (),
 ) -> dict[str, Calendar]:
     """Every `*.toml` calendar of `directory`, by campaign id; CalendarError names file, line and reason.
 
     `template_names` (from `Templates.names()`) and `form_names` (the form definitions) let a
     reminder naming a template, or a campaign naming a form, that does not exist be refused at start
-    rather than on the day it is needed.
+    rather than on the day it is needed. Two calendars of one form may not be open at once, except for
+    the forms `by_stage` (stage offers), whose campaign is the one with the stage a document names.
     """
     if not directory.is_dir():
         raise CalendarError(f"{display(directory)}: calendar folder not found ([campaigns] schedules)")
@@ -71,7 +73,8 @@ def load_calendars(
                 f"{display(path)}, line {line_of(_read(path), ('campaign', 'id'))}: [campaign] id: "
                 f'"{calendar.id}" is already the id of {display(other)}'
             )
-        _refuse_overlap(calendar, calendars.values())
+        if calendar.form not in by_stage:
+            _refuse_overlap(calendar, calendars.values())
         calendars[calendar.id] = calendar
     return calendars
 

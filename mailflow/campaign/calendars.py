@@ -187,8 +187,15 @@ def find_campaign(
     """The campaign accepting `form` at `received_at`, and whether the proposal is late; None if none does.
 
     A proposal is late when it is received after the end of the deadline day in the campaign's
-    time zone, and still accepted until the end of the `closes` day.
+    time zone, and still accepted until the end of the `closes` day. Where several accept it (stage
+    offers), the one opened last.
     """
+    found = open_campaigns(calendars, form, received_at)
+    return found[0] if found else None
+
+
+def open_campaigns(calendars: Iterable[Calendar], form: str, received_at: datetime) -> list[tuple[Calendar, bool]]:
+    """Every campaign accepting `form` at `received_at`, with lateness (see `find_campaign`), the last opened first."""
     found: list[tuple[Calendar, bool]] = []
     for calendar in calendars:
         if calendar.form != form:
@@ -196,8 +203,6 @@ def find_campaign(
         day = received_at.astimezone(calendar.timezone).date()
         if calendar.opens <= day <= calendar.closes:
             found.append((calendar, day > calendar.deadline))
-    if not found:
-        return None
-    return max(found, key=lambda item: item[0].opens)
+    return sorted(found, key=lambda item: item[0].opens, reverse=True)
 
 

@@ -11,10 +11,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailflow.campaign.calendar_file import load_calendars
 from mailflow.campaign.due import run_due
 from mailflow.clock import Clock, SystemClock
-from mailflow.context import App, schedules_dir
+from mailflow.context import App, campaign_calendars
 from mailflow.db import engine as db
 from mailflow.mail.mailbox import Mailbox, TokenSource, make_mailbox
 from mailflow.mail.oauth import token_source_for
@@ -23,7 +22,6 @@ from mailflow.mail.transport import Transport, make_transport
 from mailflow.pipeline.archive import Archive
 from mailflow.pipeline.extract import ExtractionLimits
 from mailflow.pipeline.forms.definition import DEFAULT_FORM_NAME, load_form_definitions
-from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.pipeline.readers import Readers
 from mailflow.pipeline.run import ingest_pass, resume
 from mailflow.settings import Settings
@@ -50,8 +48,7 @@ def build_app(
         db.upgrade(engine)
     templates = Templates.from_settings(settings)
     forms = load_form_definitions()
-    calendars = load_calendars(schedules_dir(settings), templates.names(), forms)
-    check_periods(calendars, forms)
+    calendars = campaign_calendars(settings, templates, forms)
     if mailbox is None and settings.mailbox.auth == "oauth2":
         token_source = token_source or token_source_for(settings.mailbox)
     smtp_tokens = token_source_for(settings.smtp) if transport is None and settings.smtp.auth == "oauth2" else None

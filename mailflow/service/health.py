@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from mailflow.campaign.calendar_file import load_calendars
 from mailflow.campaign.upcoming import upcoming
 from mailflow.clock import SystemClock
-from mailflow.context import schedules_dir
+from mailflow.context import campaign_calendars
 from mailflow.db import engine as db
 from mailflow.db.models import OutboxMail, QuarantineEntry, ServiceState
 from mailflow.errors import MailflowError
@@ -25,7 +24,6 @@ from mailflow.mail.transport import make_transport
 from mailflow.pipeline.forms.definition import load_form_definitions
 from mailflow.pipeline.history import RETURNED, first_watch, handling_line, is_history
 from mailflow.pipeline.history import STATE_KEY as HISTORY_KEY
-from mailflow.pipeline.offers.vocabulary import check_periods
 from mailflow.service.alerts import read_contact_from
 from mailflow.service.failures import LOGIN_PROBLEM_PREFIXES
 from mailflow.settings import Settings, load_settings
@@ -56,8 +54,7 @@ def run_checks(config: Path | None, now: datetime | None = None) -> Iterator[Che
 
         templates = Templates.from_settings(settings)
         forms = load_form_definitions()
-        calendars = load_calendars(schedules_dir(settings), templates.names(), forms)
-        check_periods(calendars, forms)
+        calendars = campaign_calendars(settings, templates, forms)
         yield "calendars", True, f"{len(calendars)} campaign(s): {', '.join(sorted(calendars)) or 'none'}"
     except MailflowError as exc:
         yield "calendars", False, str(exc)

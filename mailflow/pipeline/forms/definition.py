@@ -69,7 +69,8 @@ class FormDefinition:
     """A whole form: its sections in order, plus the markers, fillers and printed notes the extractor needs.
 
     `form_text` is what the blank form prints besides headings and labels (notes, sub-headings): it is
-    never a value, and an answer typed before it ends there.
+    never a value, and an answer typed before it ends there. `campaign_by_stage`: the campaign a
+    document goes to is the one whose calendar has the stage it names, so two calendars may be open at once.
     """
 
     name: str
@@ -82,6 +83,7 @@ class FormDefinition:
     min_fields_body: int
     form_text: tuple[str, ...] = ()
     recognise: Recognition = Recognition()
+    campaign_by_stage: bool = False
     source: Path | None = None
 
     @property
@@ -161,6 +163,7 @@ def load_form_definition(path: Path | None = None) -> FormDefinition:
         min_fields_body=int(data.get("min_fields_body", 8)),
         form_text=tuple(data.get("form_text", [])),
         recognise=_recognition(data.get("recognise", {}), path.name),
+        campaign_by_stage=bool(data.get("campaign_by_stage", False)),
         source=path,
     )
 

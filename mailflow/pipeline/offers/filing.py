@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailflow.campaign.calendars import Campaign, find_campaign
+from mailflow.campaign.calendars import Calendar, Campaign, open_campaigns
 from mailflow.db.models import Message, Proposal
 from mailflow.pipeline.acknowledge import Original, acknowledge_proposal, answer_recipients
 from mailflow.pipeline.classify import Verdict
 from mailflow.pipeline.filing import file_proposal
-from mailflow.pipeline.offers.checks import check_offer
-from mailflow.pipeline.offers.reading import french_period, read_offer
-from mailflow.pipeline.offers.vocabulary import OFFER_FORM, vocabulary
+from mailflow.pipeline.forms.definition import FormDefinition
+from mailflow.pipeline.offers.checks import OfferCheck, check_offer
+from mailflow.pipeline.offers.reading import OfferReading, french_period, read_offer
+from mailflow.pipeline.offers.vocabulary import OFFER_FORM, Vocabulary, vocabulary
 from mailflow.pipeline.recognise import Document
 
 if TYPE_CHECKING:
@@ -49,13 +50,11 @@ def file_offers(
     message = original.message
     definition = app.forms[OFFER_FORM]
     words = vocabulary(definition)
-    found = find_campaign(app.calendars.values(), OFFER_FORM, message.received_at)
-    calendar, after_deadline = found if found else (None, False)
-    zone = calendar.timezone if calendar else app.timezone
+    campaigns = open_campaigns(app.calendars.values(), OFFER_FORM, message.received_at)
     references = []
     for document in documents:
-        reading = read_offer(document, definition, calendar, words)
-        check = check_offer(reading, definition, words, message.received_at.astimezone(zone).date())
+        calendar, after_deadline, reading, check = _read_in_its_campaign(
+            document, definition, words, campaigns, message.received_at.astimezone(app.timezone))
         # Late: after the deadline of a stage it names; an offer that names none, after the campaign's.
         # A stage the brochure gives no deadline for is late only once it has begun (check_offer).
         late = bool(check.late) or (after_deadline and not reading.placements)
@@ -87,3 +86,25 @@ def file_offers(
             note(session, message, "answered", now, f"accusé de réception de {proposal.reference} mis en file")
     return references
 
+
+
+def _read_in_its_campaign(
+    document: Document, definition: FormDefinition, words: Vocabulary, campaigns: Sequence[tuple[Calendar, bool]],
+    received_at: datetime,
+) -> tuple[Calendar | None, bool, OfferReading, OfferCheck]:
+    """The offer read and checked in the open campaign (`campaigns`, the last opened first) that has the stage
+    it names: at the dates it gives, else still to come, else the last opened; with whether it came after
+    that campaign's deadline. Next year's offers come in before this year's last stage. `received_at`: in the
+    service's time zone (each campaign's own is used for its dates)."""
+    if not campaigns:
+        reading = read_offer(document, definition, None, words)
+        return None, False, reading, check_offer(reading, definition, words, received_at.date())
+    candidates = []
+    for calendar, after_deadline in campaigns:
+        reading = read_offer(document, definition, calendar, words)
+        check = check_offer(reading, definition, words, received_at.astimezone(calendar.timezone).date())
+        named = bool(reading.placements)
+        at_its_dates = named and not any(note.startswith("stage.period:") for note in reading.to_check)
+        rank = (at_its_dates, named and not check.late, named)
+        candidates.append((rank, (calendar, after_deadline, reading, check)))
+    return max(candidates, key=lambda candidate: candidate[0])[1]
