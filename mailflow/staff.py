@@ -33,6 +33,7 @@ from mailflow.mail.spool import opened
 from mailflow.mail.template_context import acknowledgement_template
 from mailflow.pipeline.acknowledge import Original, Recipients, answer_mail
 from mailflow.pipeline.backfill import reprocess as reprocess_mail
+from mailflow.pipeline.extract.normalize import normalise_value
 from mailflow.pipeline.filing import filed_from, set_status
 from mailflow.pipeline.forms.definition import FormDefinition
 from mailflow.pipeline.quarantine import quarantine_release
@@ -133,15 +134,13 @@ def correct_field(
     except KeyError:
         raise StaffActionError(f"champ inconnu : {path}") from None
     proposal = current(session, reference)
-    fields = {section: dict(values or {}) for section, values in (proposal.fields or {}).items()}
+    # A copy of each section (a stage offer also keeps its list of placements), so that the change is seen.
+    fields = {section: dict(values) if isinstance(values, dict) else values
+              for section, values in (proposal.fields or {}).items()}
     old = (fields.get(definition.section) or {}).get(definition.key)
-    new: Any = value.strip() or None
-    if new is not None and definition.type == "email":
-        new = new.lower()
-    if new is not None and definition.type == "siret":
-        new = "".join(ch for ch in new if ch.isdigit())
-    if new is not None and definition.type == "checkbox":
-        new = new.lower() in ("oui", "true", "1", "yes")
+    new = normalise_value(definition, value, form) if value.strip() else None
+    if new is None and value.strip() and definition.type == "checkbox":
+        raise StaffActionError(f"{definition.mail_label}\u00a0: répondez « oui » ou « non »")
     fields.setdefault(definition.section, {})[definition.key] = new
     before_status = proposal.status
     proposal.fields = fields

@@ -108,10 +108,22 @@ def test_reference_in_subject_finds_its_thread() -> None:
 
 
 def test_reply_to_address_is_the_contact() -> None:
-    """The answer goes to Reply-To when set, else to From."""
+    """The answer goes to Reply-To when set at the sender's domain (or a subdomain of it), else to From."""
     message = normal(**{"Reply-To": "Anne Tutrice <anne.tutrice@ville-test.example.fr>"})
     assert classify(message).contact == "anne.tutrice@ville-test.example.fr"
+    subdomain = "dgs@mairie.ville-test.example.fr"
+    assert classify(normal(**{"Reply-To": subdomain})).contact == subdomain
     assert classify(normal()).contact == "jean.dupont@ville-test.example.fr"
+
+
+def test_an_answer_never_goes_to_a_reply_to_of_another_domain() -> None:
+    """An answer quotes the mail's subject: sent to any Reply-To, it would relay a stranger's words (a
+    phishing link) from INET's address to a third party. It goes to From instead; without From, nowhere."""
+    lure = normal(subject="Votre dossier est suspendu : régularisez sur https://paiement.example/",
+                  **{"Reply-To": "victime@messagerie.example"})
+    assert classify(lure).contact == "jean.dupont@ville-test.example.fr"
+    del lure["From"]
+    assert classify(lure).contact is None
 
 
 def test_inline_forward_is_answered_to_its_sender_only() -> None:

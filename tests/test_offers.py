@@ -430,3 +430,10 @@ def test_the_console_shows_an_offer_with_its_own_fields(tmp_path: Path) -> None:
     preview = http.get("/propositions/ST-2022-0001/accuse")
     assert preview.status_code == 200
     assert "Accusé de réception de votre offre de stage" in preview.text
+    corrected = http.post("/propositions/ST-2022-0001/champ", data={
+        "csrftoken": web.csrf(page.text), "path": "tutor.phone", "value": "03 88 15 53 69"})
+    assert corrected.status_code == 303
+    with app.sessions() as session:
+        offer = session.scalars(select(Proposal)).one()
+        assert offer.fields["tutor"]["phone"] == "+33388155369"
+        assert [p["period"] for p in offer.fields["placements"]] == ["observation-administrateurs"]

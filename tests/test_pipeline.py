@@ -344,6 +344,25 @@ def test_a_mail_the_server_gave_no_arrival_time_is_dated_by_the_service_clock(tm
         assert session.scalars(select(Proposal.received_at)).one().replace(tzinfo=UTC) == app.clock.now()
 
 
+def test_a_stranger_naming_a_reference_in_the_subject_never_changes_that_proposal(tmp_path: Path) -> None:
+    """References follow each other: a mail from another domain with [PC-2025-0001] in its subject goes to
+    staff as a question and files nothing; a colleague of the collectivité (same domain) completes it."""
+    app = make_app(tmp_path)
+    values = collectivity(11) | {"hr_email": ""}
+    later = datetime(2025, 6, 11, 9, 0, tzinfo=UTC)
+    files = [write_eml(tmp_path, "first", proposal_mail(values))]
+    for name, sender in (("stranger", "convention@pirate.example"), ("colleague", "dgs@ville-test-11.example.fr")):
+        files.append(write_eml(tmp_path, name, mail(
+            sender=sender, subject="RE: [PC-2025-0001] Accusé de réception", date=later,
+            body=f"Bonjour,\n\nLe courriel du contact RH est {sender}.\n\nCordialement\n")))
+    verdicts = [verdict for _, verdict in pipeline.ingest_files(app, files)]
+    assert verdicts == ["proposal", "question", "proposal"]
+    with app.sessions() as session:
+        versions = [(p.version, p.fields["collectivity"]["hr_email"]) for p in
+                    session.scalars(select(Proposal).order_by(Proposal.version))]
+    assert versions == [(1, None), (2, "dgs@ville-test-11.example.fr")]
+
+
 def test_forwarded_proposal_is_filed_for_the_original_sender(tmp_path: Path) -> None:
     """A colleague forwards a collectivité's mail as an attachment: filed, and answered to the collectivité."""
     app = make_app(tmp_path)

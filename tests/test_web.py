@@ -247,6 +247,28 @@ def test_correcting_the_missing_field_completes_the_proposal_and_is_audited(app)
     assert actions.count("correction") == 2 and "status" in actions
 
 
+def test_a_corrected_value_is_stored_as_the_reader_stores_it(app) -> None:  # noqa: ANN001
+    """A phone typed the French way is kept in international form and stays valid; a yes/no field takes only
+    « oui » or « non » (anything else is refused, not taken for « non »)."""
+    reference = incomplete_proposal(app)
+    http = client(app)
+    login(http)
+    token = csrf(http.get(f"/propositions/{reference}").text)
+    for path, value in (("logistics.accommodation", "peut-être"), ("tutor.phone", "03 88 15 53 69"),
+                        ("collectivity.hr_email", "rh@ville.example.fr")):
+        answer = http.post(f"/propositions/{reference}/champ", data={
+            "csrftoken": token, "path": path, "value": value, "back": f"/propositions/{reference}"})
+        assert answer.headers["location"] == f"/propositions/{reference}"  # refused or not, back to the page
+        if path == "logistics.accommodation":
+            shown = http.get(answer.headers["location"]).text
+            assert "répondez « oui » ou « non »" in shown, re.findall(r"flash[^<]*", shown)
+    with app.sessions() as session:
+        p = session.scalars(select(Proposal)).one()
+        assert (p.status, p.problems) == ("complete", [])
+        assert p.fields["tutor"]["phone"] == "+33388155369"
+        assert p.fields["logistics"]["accommodation"] is False  # as the form said: « peut-être » was refused
+
+
 def test_decision_note_and_open_items(app) -> None:  # noqa: ANN001
     """A decision and a note are recorded; a question stays in À traiter until someone marks it handled."""
     reference = incomplete_proposal(app)

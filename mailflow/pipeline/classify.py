@@ -152,8 +152,19 @@ def from_address(message: Message) -> str | None:
 
 
 def reply_address(message: Message) -> str | None:
-    """Where an answer goes: Reply-To where set, else From (lower-cased)."""
-    return _first_address(header(message, "Reply-To")) or from_address(message)
+    """Where an answer goes (lower-cased): Reply-To when it is at the sender's own domain (a secretariat
+    writing for a colleague), else From. An answer repeats words of the mail (its subject, its form): sent
+    to another domain's Reply-To, it would carry a stranger's text to a third party from INET's address."""
+    sender = from_address(message)
+    reply_to = _first_address(header(message, "Reply-To"))
+    if reply_to and sender and _same_domain(reply_to, sender):
+        return reply_to
+    return sender
+
+
+def _same_domain(first: str, second: str) -> bool:
+    a, b = first.rpartition("@")[2].rstrip("."), second.rpartition("@")[2].rstrip(".")
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
 def thread_ids(message: Message) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from mailflow.campaign.calendars import Campaign
 from mailflow.db.models import Collectivity, Counter, Message, OutboxMail, Proposal
 from mailflow.errors import AlreadyFiled, MailflowError
+from mailflow.pipeline.classify import is_internal
 
 NO_CAMPAIGN_PREFIX = "HC"
 
@@ -229,8 +230,11 @@ def set_status(session: Session, reference: str, status: str, now: datetime) -> 
     return previous, current
 
 
-def thread_reference(session: Session, message_ids: Iterable[str], subject_refs: Iterable[str]) -> str | None:
-    """The proposal a reply belongs to: one of our mails it answers, or a known reference in its subject."""
+def thread_reference(session: Session, message_ids: Iterable[str], subject_refs: Iterable[str],
+                     sender: str | None = None, internal_domains: Collection[str] = ()) -> str | None:
+    """The proposal a reply belongs to: one of our mails it answers, or a known reference in its subject
+    when `sender` is a correspondent of that proposal (`knows`). References follow each other and are
+    easy to guess: a stranger's mail naming one must not become a new version of it."""
     ids = list(message_ids)
     if ids:
         found = session.execute(
@@ -242,6 +246,24 @@ def thread_reference(session: Session, message_ids: Iterable[str], subject_refs:
         if found:
             return found
     for reference in subject_refs:
-        if session.scalars(select(Proposal.id).where(Proposal.reference == reference).limit(1)).first():
+        if knows(session, reference, sender, internal_domains):
             return reference
     return None
+
+
+def knows(session: Session, reference: str, sender: str | None, internal_domains: Collection[str] = ()) -> bool:
+    """Whether `sender` may write about a proposal: an address of its versions (their sender, the form's
+    e-mails) or of the same domain, or one of the institute's own domains."""
+    if not sender or "@" not in sender:
+        return False
+    sender = sender.lower()
+    if is_internal(sender, internal_domains):
+        return True
+    domain = sender.rpartition("@")[2]
+    known: set[str] = set()
+    for version_sender, fields in session.execute(
+            select(Proposal.sender, Proposal.fields).where(Proposal.reference == reference)):
+        known.add((version_sender or "").lower())
+        known.update(value.strip().lower() for section in (fields or {}).values() if isinstance(section, dict)
+                     for value in section.values() if isinstance(value, str) and "@" in value)
+    return any(address == sender or address.rpartition("@")[2] == domain for address in known if "@" in address)

@@ -33,7 +33,7 @@ from mailflow.mail.spool import RawMail, opened, read_mail
 from mailflow.memory import release_free_memory
 from mailflow.pipeline import history
 from mailflow.pipeline.acknowledge import Original, acknowledge_message, acknowledge_proposal, recipients_for
-from mailflow.pipeline.classify import Verdict, believable_date, classify_message
+from mailflow.pipeline.classify import Verdict, believable_date, classify_message, from_address
 from mailflow.pipeline.extract import ExtractedForm
 from mailflow.pipeline.extract.documents import walk
 from mailflow.pipeline.filing import file_proposal, thread_reference
@@ -232,7 +232,8 @@ def _stages(app: App, session: Session, message: Message, raw: RawMail, reading:
             own_addresses=app.own_addresses,
             own_domains=(app.message_id_domain,),
             internal_domains=app.internal_domains,
-            thread_of=lambda ids, refs: thread_reference(session, ids, refs),
+            thread_of=lambda ids, refs: thread_reference(session, ids, refs, from_address(parsed),
+                                                         app.internal_domains),
             automatic=reading.automatic,
         )
         step(session, message, "classified", now, f"{verdict.kind}: {verdict.reason}")

@@ -92,7 +92,8 @@ def _attach(app: App, session: Session, form: dict[str, str], actor: str) -> str
     now = app.clock.now()
     proposal = staff.attach(session, int(form["item_id"]), form.get("reference", ""), actor, now)
     if form.get("path") and form.get("value", "").strip():
-        staff.correct_field(session, app.form, proposal.reference, form["path"], form["value"], actor, now)
+        definition = app.forms.get(proposal.form, app.form)
+        staff.correct_field(session, definition, proposal.reference, form["path"], form["value"], actor, now)
     return "/a-traiter"
 
 

@@ -13,7 +13,7 @@ import phonenumbers
 
 from mailflow.pipeline.extract.folding import fold
 from mailflow.pipeline.extract.model import HIGHLIGHT_END, HIGHLIGHT_START, MARKERS, STRIKE_END, STRIKE_START
-from mailflow.pipeline.forms.definition import FormDefinition
+from mailflow.pipeline.forms.definition import FieldDefinition, FormDefinition
 
 # Dot leaders and underscores of the blank form; an ellipsis ending a word ("matériel…") is text.
 _FILLER = re.compile(r"(?<![\w)])(?:[._…·]\s?){3,}|_{2,}|(?<![^\s:])…(?=\s|$)")
@@ -158,6 +158,14 @@ def parse_checkbox(raw: list[str]) -> bool | None:
 
 _BY_TYPE = {"text": _text, "multiline": _multiline, "address": _address, "email": _email,
             "phone": _phone, "siret": _siret, "contact": _contact}
+
+
+def normalise_value(field: FieldDefinition, text: str, definition: FormDefinition) -> Any:
+    """One value as the reader stores it (a phone in E.164, a SIRET's digits, a yes or no as a boolean, None
+    for neither), from what a person typed: staff correcting a field in the console."""
+    if field.type == "checkbox":
+        return parse_checkbox([text])
+    return _BY_TYPE[field.type]([text], definition)
 
 
 def normalise(values: dict[str, list[str]], definition: FormDefinition) -> dict[str, dict[str, Any]]:
