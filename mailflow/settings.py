@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import tomllib
 from datetime import date, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -21,6 +23,14 @@ from mailflow.toml_errors import toml_error, validation_reason
 DEFAULT_CONFIG = Path("settings.toml")
 SECRET_KEYS = ("password", "client_secret", "secret", "token")
 
+
+
+def mail_address(value: str, example: str) -> None:
+    """ValueError unless `value` is one e-mail address, bare or with a display name."""
+    name, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or any(ch.isspace() for ch in address):
+        raise ValueError(f'expected an e-mail address {example}, got "{value}"')
 
 class Section(BaseModel):
     """A settings table: unknown keys are refused, so a typo never goes unnoticed."""
@@ -110,6 +120,12 @@ class SmtpSettings(Secret):
     oauth2: OAuth2 | None = None
     sender: str = "INET - Stages <stages.inet@cnfpt.fr>"
     path: Path = Path("var/outbox")
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        mail_address(value, 'such as "INET - Stages <stages.inet@cnfpt.fr>"')
+        return value
     timeout_seconds: Annotated[int, Field(ge=1)] = 60
     max_attempts: Annotated[int, Field(ge=1)] = 12
     answers_per_sender_per_day: Annotated[int, Field(ge=0)] = 5
@@ -152,6 +168,15 @@ class StaffSettings(Section):
                 return time.fromisoformat(value)
             except ValueError:
                 raise ValueError(f'expected a time "HH:MM", got "{value}"') from None
+        if isinstance(value, int | float):
+            raise ValueError(f'expected a time "HH:MM" in quotes, got {value}')
+        return value
+
+    @field_validator("digest_recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            mail_address(address, 'such as "stages.inet@cnfpt.fr"')
         return value
 
 
@@ -162,6 +187,15 @@ class CampaignSettings(Section):
     templates: Path = Path("templates")
     timezone: str = "Europe/Paris"
     grace_hours: Annotated[int, Field(ge=0)] = 72
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'unknown time zone "{value}" (e.g. "Europe/Paris")') from None
+        return value
 
 
 class InstituteSettings(Section):

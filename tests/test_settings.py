@@ -47,6 +47,16 @@ def test_shipped_settings_run_on_embedded_defaults() -> None:
         ('[staff]\ndigest_time = "sept heures"\n',
          'settings.toml: [staff] digest_time: expected a time "HH:MM", got "sept heures"'),
         ('[database]\nurl = "mysql://x"\n', "settings.toml: [database] url: expected \"sqlite:///PATH\" or"),
+        # Wrong in ways that passed before: answers, the digest or every date would fail later, unseen.
+        ('[smtp]\nsender = "INET Stages"\n', 'settings.toml: [smtp] sender: expected an e-mail address such as '
+                                              '"INET - Stages <stages.inet@cnfpt.fr>", got "INET Stages"'),
+        ('[staff]\ndigest_recipients = ["stages inet"]\n',
+         'settings.toml: [staff] digest_recipients: expected an e-mail address such as "stages.inet@cnfpt.fr", '
+         'got "stages inet"'),
+        ('[staff]\ndigest_time = 730\n', 'settings.toml: [staff] digest_time: expected a time "HH:MM" in quotes, '
+                                          "got 730"),
+        ('[campaigns]\ntimezone = "Europe/Pariss"\n',
+         'settings.toml: [campaigns] timezone: unknown time zone "Europe/Pariss" (e.g. "Europe/Paris")'),
     ],
 )
 def test_wrong_value_names_the_key_and_what_is_expected(tmp_path: Path, text: str, message: str) -> None:
