@@ -410,6 +410,26 @@ def test_body_forms_in_the_charsets_french_mail_uses(tmp_path: Path, charset: st
     assert record["collectivity"]["address"] == values["address"]
 
 
+@pytest.mark.parametrize("declared", ["utf-8", "x-inconnu", None])
+def test_a_body_in_another_charset_than_declared_is_read_as_windows_1252(tmp_path: Path, declared: str | None) -> None:
+    """Windows-1252 bytes labelled UTF-8, with an unknown charset or with none (old mail clients): read with
+    their accents, so that « Directrice générale adjointe » is a DGA and the proposal is complete."""
+    app = make_app(tmp_path)
+    values = collectivity(13)
+    values["context"] = "Élaboration d’un schéma « cœur de ville » à Besançon, coût 4 000 €."
+    raw = mail(sender=values["sender"], subject="Proposition", body="x").as_bytes().split(b"\n\n", 1)[0]
+    raw = b"\n".join(line for line in raw.split(b"\n") if not line.lower().startswith((b"content-", b" charset")))
+    content_type = b"Content-Type: text/plain" + (f'; charset="{declared}"'.encode() if declared else b"")
+    body = proposal_body(values).encode("cp1252")
+    path = tmp_path / "cp1252.eml"
+    path.write_bytes(raw + b"\n" + content_type + b"\nContent-Transfer-Encoding: 8bit\n\n" + body)
+    assert pipeline.ingest_files(app, [path])[0][1] == "proposal"
+    (record,) = records(app)
+    assert (record["status"], record["problems"]) == ("complete", [])
+    assert record["mission"]["context"] == values["context"]
+    assert record["tutor"]["role"] == values["tutor_role"]
+
+
 def test_html_only_body_form_is_read(tmp_path: Path) -> None:
     """A form pasted in an HTML-only mail (no text part) is read from the HTML."""
     app = make_app(tmp_path)

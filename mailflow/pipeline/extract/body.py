@@ -38,12 +38,19 @@ def body_text(message: EmailMessage) -> str | None:
 
 
 def _content(part: EmailMessage) -> str:
+    """The part's text. Bytes that are not in its declared charset (Latin-1 labelled UTF-8, an unknown or
+    missing charset) are read as Windows-1252, what French mail clients wrote before UTF-8."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "us-ascii"
     try:
-        content = part.get_content()
-    except (LookupError, ValueError, AssertionError):
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("utf-8", errors="replace")
-    return content if isinstance(content, str) else ""
+        return payload.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return payload.decode("cp1252", errors="replace")
 
 
 def _unflow(text: str, delsp: bool) -> str:
