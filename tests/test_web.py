@@ -269,6 +269,21 @@ def test_a_corrected_value_is_stored_as_the_reader_stores_it(app) -> None:  # no
         assert p.fields["logistics"]["accommodation"] is False  # as the form said: « peut-être » was refused
 
 
+def test_each_version_shows_the_mail_it_was_read_from(app) -> None:  # noqa: ANN001
+    """« Document d'origine » is the mail of the version shown: the reply for version 2, the first mail for 1."""
+    values = {**collectivity(), "hr_email": ""}
+    ingest(app, proposal_mail(values), "first")
+    ingest(app, mail(sender=values["sender"], subject="RE: [PC-2025-0001] Accusé de réception",
+                     body="Bonjour,\n\nLe courriel du contact RH est rh.nouveau@ville.example.fr.\n"), "reply")
+    http = client(app)
+    login(http)
+    for query, shown, hidden in (("", "rh.nouveau@ville.example.fr", "Nom de la collectivité"),
+                                 ("?version=1", "Nom de la collectivité", "rh.nouveau@ville.example.fr")):
+        page = http.get(f"/propositions/PC-2025-0001{query}").text
+        origin = page.split("<h2>Document d", 1)[1].split("</section>", 1)[0]
+        assert shown in origin and hidden not in origin, query
+
+
 def test_decision_note_and_open_items(app) -> None:  # noqa: ANN001
     """A decision and a note are recorded; a question stays in À traiter until someone marks it handled."""
     reference = incomplete_proposal(app)
