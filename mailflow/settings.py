@@ -25,6 +25,15 @@ SECRET_KEYS = ("password", "client_secret", "secret", "token")
 
 
 
+def known_zone(value: str) -> str:
+    """`value` when it names a time zone (settings, calendars); ValueError saying so otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'unknown time zone "{value}" (e.g. "Europe/Paris")') from None
+    return value
+
+
 def mail_address(value: str, example: str) -> None:
     """ValueError unless `value` is one e-mail address, bare or with a display name."""
     name, address = parseaddr(value)
@@ -191,11 +200,7 @@ class CampaignSettings(Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f'unknown time zone "{value}" (e.g. "Europe/Paris")') from None
-        return value
+        return known_zone(value)
 
 
 class InstituteSettings(Section):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mailflow.settings import known_zone
 
 DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 
@@ -48,11 +49,7 @@ class CampaignTable(Table):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f'unknown time zone "{value}" (e.g. "Europe/Paris")') from None
-        return value
+        return known_zone(value)
 
 
 class ProposalsTable(Table):
